@@ -1,0 +1,1 @@
+//! The pipeline: argv + stdin → config → account → message → envelope → session → exit code.

@@ -1,0 +1,1 @@
+//! The command line (msmtp.md section 1).

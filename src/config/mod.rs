@@ -1,0 +1,1 @@
+//! msmtprc files (msmtp.md section 2).

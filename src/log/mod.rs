@@ -1,0 +1,1 @@
+//! The log line (msmtp.md section 8).

@@ -1,0 +1,1 @@
+//! The message: header block, recipients, header rewriting, streamed body (msmtp.md section 5).

@@ -1,0 +1,1 @@
+//! Connecting: TCP, TLS (msmtp.md section 6).

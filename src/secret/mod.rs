@@ -1,0 +1,1 @@
+//! Passwords: passwordeval, netrc, tty prompt (msmtp.md section 4).

@@ -1,0 +1,1 @@
+//! Thin safe wrappers over the few libc calls postie needs.
