@@ -1,1 +1,377 @@
-//! The pipeline: argv + stdin → config → account → message → envelope → session → exit code.
+//! The pipeline, in msmtp's order (msmtp.md section 0): argv → header block of stdin → config →
+//! account → password → checks → `-P` listing → envelope → SMTP session with the body streamed
+//! from stdin → error report and log line → exit code. Each step is one call into its module;
+//! this file decides the order and what is printed, nothing else.
+
+use crate::account::{self, Request};
+use crate::cli::{self, Cli, GetoptError, Mode};
+use crate::config::{self, Account};
+use crate::error::{Error, Result, Sysexit};
+use crate::log::{self, Attempt};
+use crate::message::{self, HeaderBlock, Rewrite};
+use crate::secret;
+use crate::smtp::{self, Envelope};
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+
+/// What the caller needs to print errors like msmtp: the program name (basename of argv[0]).
+struct Ui {
+    prog: String,
+}
+
+impl Ui {
+    fn error(&self, msg: &str) {
+        eprintln!("{}: {msg}", self.prog);
+    }
+
+    /// An error in msmtp's form: the text, the server's reply lines, and any detail lines.
+    fn report(&self, e: &Error) {
+        self.error(&e.message);
+        for d in &e.details {
+            self.error(d);
+        }
+        if let Some(r) = &e.reply {
+            for l in &r.lines {
+                self.error(&format!("server message: {l}"));
+            }
+        }
+    }
+}
+
+/// Run postie with the full argv; returns the process exit status.
+pub fn run(argv: Vec<OsString>) -> u8 {
+    crate::sys::init_locale();
+    let argv0 = argv
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "postie".to_owned());
+    let prog = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| argv0.clone());
+    let ui = Ui { prog };
+    let args: Vec<String> = argv
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let posixly_correct = std::env::var_os("POSIXLY_CORRECT").is_some();
+    let cli = match cli::parse(&args, posixly_correct) {
+        Ok(c) => c,
+        Err(Ok(GetoptError(msg))) => {
+            // glibc's getopt names the program by its full argv[0].
+            eprintln!("{argv0}: {msg}");
+            return Sysexit::Usage.code();
+        }
+        Err(Err(e)) => {
+            ui.report(&e);
+            return e.exit.code();
+        }
+    };
+    match cli.mode() {
+        Mode::Version => {
+            print!("{}", version_text());
+            0
+        }
+        Mode::Help => {
+            print!("{}", help_text(&ui.prog));
+            0
+        }
+        Mode::ServerInfo | Mode::Rmqs(_) if !cli.recipients.is_empty() => {
+            ui.error("too many arguments");
+            Sysexit::Usage.code()
+        }
+        Mode::ServerInfo | Mode::Rmqs(_) | Mode::Configure(_) => {
+            let e = Error::new(
+                Sysexit::Unavailable,
+                "this mode (--serverinfo, --rmqs, --configure) is not supported by this version of postie yet",
+            );
+            ui.report(&e);
+            e.exit.code()
+        }
+        Mode::Sendmail => sendmail(&ui, &cli),
+    }
+}
+
+/// Sendmail mode. Every early failure still drains stdin: a client writing a large message
+/// into a pipe would otherwise die of SIGPIPE and hide our error text.
+fn sendmail(ui: &Ui, cli: &Cli) -> u8 {
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    let mut input = BufReader::with_capacity(64 * 1024, stdin.lock());
+    let code = match send(ui, cli, &mut input) {
+        Ok(()) => Sysexit::Ok,
+        Err(e) => e,
+    };
+    if code != Sysexit::Ok && !interactive {
+        let _ = std::io::copy(&mut input, &mut std::io::sink());
+    }
+    code.code()
+}
+
+/// Where an error ends up: printed (and logged when it happened while sending).
+fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<(), Sysexit> {
+    let fail = |e: Error| {
+        ui.report(&e);
+        e.exit
+    };
+    let headers = message::read_header_block(input)
+        .map_err(|_| fail(Error::io("input error while reading the mail")))?;
+
+    let mut recipients: Vec<String> = cli
+        .recipients
+        .iter()
+        .flat_map(|r| message::parse_address_list(r))
+        .collect();
+    if cli.read_recipients {
+        recipients.extend(headers.recipients.iter().cloned());
+    }
+    if recipients.is_empty() && !cli.pretend {
+        return Err(fail(Error::usage("no recipients found")));
+    }
+
+    let mut out = Output::new(cli.pretend || cli.debug);
+    let (mut account, info) = resolve_account(cli, &headers).map_err(&fail)?;
+    out.lines(&info);
+    finish_account(cli, &mut account).map_err(&fail)?;
+    if cli.pretend || cli.debug {
+        out.text(&account::describe(&account, true, cli.read_recipients));
+    }
+    let s = &account.settings;
+    if let Some(aliases) = &s.aliases {
+        recipients = message::aliases::expand(std::path::Path::new(aliases), recipients)
+            .map_err(&fail)?;
+    }
+    if cli.pretend {
+        return Ok(());
+    }
+
+    let from = s.from.clone().unwrap_or_default();
+    let rewrite = Rewrite {
+        from_line: add_from_header(&account, &headers).then(|| match &cli.full_name {
+            Some(name) => format!("{name} <{from}>"),
+            None => from.clone(),
+        }),
+        undisclosed_recipients: s.undisclosed_recipients,
+        date: (s.set_date_header.is_auto() && !headers.has_date)
+            .then(message::date_header_value),
+        message_id: (s.set_msgid_header.is_auto() && !headers.has_message_id)
+            .then(|| message::message_id(&from)),
+        remove_bcc: s.remove_bcc_headers,
+    };
+    let envelope = Envelope { from: from.clone(), recipients };
+    let result = deliver(cli, &account, &envelope, &headers, &rewrite, input, &mut out);
+    let attempt = Attempt {
+        host: s.host.as_deref(),
+        socket: s.socket.as_deref(),
+        tls: s.tls,
+        auth: s.auth.is_on(),
+        user: s.user.as_deref(),
+        from: &from,
+        recipients: &envelope.recipients,
+        ..Attempt::default()
+    };
+    match result {
+        Ok((delivery, mailsize)) => {
+            let attempt = Attempt {
+                mailsize: Some(mailsize),
+                reply: delivery.final_reply.as_ref(),
+                ..attempt
+            };
+            log_attempt(ui, &account, &attempt, true);
+            Ok(())
+        }
+        Err(e) => {
+            ui.report(&e);
+            if e.in_send_stage {
+                match &account.file {
+                    Some(file) => ui.error(&format!(
+                        "could not send mail (account {} from {})",
+                        account.name,
+                        file.display()
+                    )),
+                    None => ui.error("could not send mail"),
+                }
+                log_attempt(ui, &account, &attempt.failed(&e), false);
+            }
+            Err(e.exit)
+        }
+    }
+}
+
+/// Select the account (msmtp.md section 3) with the command-line overrides applied.
+fn resolve_account(cli: &Cli, headers: &HeaderBlock) -> Result<(Account, Vec<String>)> {
+    let mut info = Vec::new();
+    let config = match &cli.host {
+        Some(_) => None,
+        None => {
+            let c = config::load(cli.config_file.as_deref().map(std::path::Path::new))?;
+            info.extend(c.info.iter().cloned());
+            Some(c)
+        }
+    };
+    let header_from = if cli.read_envelope_from { headers.from.as_deref() } else { None };
+    if let Some(f) = header_from {
+        info.push(format!("envelope from address extracted from mail: {f}"));
+    }
+    let request = Request {
+        account: cli.account.as_deref(),
+        host: cli.host.as_deref(),
+        envelope_from: cli.from.as_deref().or(header_from),
+        from_header: headers.from.as_deref(),
+        overrides: &cli.overrides,
+        sendmail_mode: true,
+    };
+    let selected = account::select(config.as_ref(), &request)?;
+    info.extend(selected.info);
+    let mut account = selected.account;
+    if cli.read_envelope_from && header_from.is_none() {
+        // msmtp 1.8.23 unsets the envelope-from when the mail has no usable From header.
+        account.settings.from = None;
+    }
+    Ok((account, info))
+}
+
+/// passwordeval (only when authentication is on and no password is set), then derived
+/// defaults and validation.
+fn finish_account(cli: &Cli, account: &mut Account) -> Result<()> {
+    let s = &account.settings;
+    if s.auth.is_on()
+        && s.password.is_none()
+        && let Some(cmd) = s.passwordeval.clone()
+    {
+        let secret = secret::run_passwordeval(&cmd)?;
+        account.settings.password = Some(secret.expose().to_owned());
+    }
+    account::finalize(account, true, cli.pretend)
+}
+
+fn add_from_header(account: &Account, headers: &HeaderBlock) -> bool {
+    let mode = account.settings.set_from_header;
+    mode.is_on() || (mode.is_auto() && headers.from.is_none())
+}
+
+/// Connect and send. Returns the delivery and the mail size for the log.
+fn deliver<R: BufRead>(
+    cli: &Cli,
+    account: &Account,
+    envelope: &Envelope,
+    headers: &HeaderBlock,
+    rewrite: &Rewrite,
+    input: &mut R,
+    out: &mut Output,
+) -> Result<(smtp::Delivery, u64)> {
+    let (target, tls, session) = account::transport(account);
+    let s = &account.settings;
+    let host_key = s
+        .host
+        .clone()
+        .or_else(|| s.socket.clone())
+        .unwrap_or_default();
+    let configured = s.password.clone();
+    let user = s.user.clone().unwrap_or_default();
+    let home = config::home_dir();
+    let sysconfdir = config::sysconfdir();
+    let mut password = |mechanism: &str| -> Result<String> {
+        if let Some(p) = &configured {
+            return Ok(p.clone());
+        }
+        match secret::lookup(&host_key, &user, home.as_deref(), &sysconfdir)? {
+            Some(p) => Ok(p.expose().to_owned()),
+            None => Err(Error::new(
+                Sysexit::Unavailable,
+                format!("authentication method {mechanism} needs a password"),
+            )
+            .in_send_stage()),
+        }
+    };
+    let mut mailsize = 0;
+    let mut body = |w: &mut dyn Write| -> Result<u64> {
+        let n = message::write_data(headers, rewrite, input, w).map_err(|e| match e {
+            message::BodyError::Read(_) => {
+                Error::io("input error while reading the mail").in_send_stage()
+            }
+            message::BodyError::Write(e) => smtp::write_error(e),
+        })?;
+        mailsize = n;
+        Ok(n)
+    };
+    let debug: Option<&mut dyn Write> = if cli.debug { Some(&mut out.stdout) } else { None };
+    let delivery = smtp::send(&target, &tls, &session, envelope, &mut password, &mut body, debug)?;
+    Ok((delivery, mailsize))
+}
+
+fn log_attempt(ui: &Ui, account: &Account, attempt: &Attempt<'_>, success: bool) {
+    let s = &account.settings;
+    if s.logfile.is_none() && s.syslog.is_none() {
+        return;
+    }
+    let info = log::format_info(attempt);
+    if let Some(path) = &s.logfile
+        && let Err(why) = log::write_logfile(path, s.logfile_time_format.as_deref(), &info)
+    {
+        ui.error(&format!("cannot log to {path}: {why}"));
+        ui.error(&format!("log info was: {info}"));
+    }
+    if let Some(facility) = &s.syslog {
+        log::write_syslog(facility, &info, success);
+    }
+}
+
+/// stdout for `-P`/`-d` (msmtp prints its informational output there).
+struct Output {
+    enabled: bool,
+    stdout: std::io::Stdout,
+}
+
+impl Output {
+    fn new(enabled: bool) -> Output {
+        Output { enabled, stdout: std::io::stdout() }
+    }
+
+    fn lines(&mut self, lines: &[String]) {
+        for l in lines {
+            self.text(&format!("{l}\n"));
+        }
+    }
+
+    fn text(&mut self, s: &str) {
+        if self.enabled {
+            let _ = self.stdout.write_all(s.as_bytes());
+            let _ = self.stdout.flush();
+        }
+    }
+}
+
+fn version_text() -> String {
+    format!(
+        "postie version {} (msmtp 1.8.23 compatible)\n\
+         Platform: {}-{}\n\
+         TLS/SSL library: rustls\n\
+         Authentication library: built-in\n\
+         Supported authentication methods:\n\
+         plain cram-md5 login \n\
+         System configuration file name: {}\n\
+         User configuration file name: {}\n\
+         \n\
+         This is free software; there is NO WARRANTY, to the extent permitted by law.\n",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        std::env::consts::OS,
+        config::sysconfdir().join("msmtprc").display(),
+        config::default_user_file().display(),
+    )
+}
+
+fn help_text(prog: &str) -> String {
+    format!(
+        "Usage:\n\n\
+Sendmail mode (default):\n  {prog} [option...] [--] recipient...\n  {prog} [option...] -t [--] [recipient...]\n  Read a mail from standard input and transmit it to an SMTP or LMTP server.\n\
+Options:\n  --version                    print version\n  --help                       print help\n  -P, --pretend                print configuration info and exit\n  -d, --debug, -v              print debugging information\n\
+Changing the mode of operation:\n  -S, --serverinfo             print information about the server\n  --rmqs=host|@domain|#queue   send a Remote Message Queue Starting request\n\
+Configuration options:\n  -C, --file=filename          set configuration file\n  -a, --account=id             use the given account instead of the account\n                               named \"default\"; its settings may be changed\n                               with command-line options\n  --host=hostname              set the server, use only command-line settings;\n                               do not use any configuration file data\n  --port=number                set port number\n  --source-ip=[IP]             set/unset source ip address to bind the socket to\n  --proxy-host=[IP|hostname]   set/unset proxy\n  --proxy-port=[number]        set/unset proxy port\n  --socket=[socketname]        set/unset local socket to connect to\n  --timeout=(off|seconds)      set/unset network timeout in seconds\n  --protocol=(smtp|lmtp)       use the given sub protocol\n  --domain=string              set the argument of EHLO or LHLO command\n  --auth[=(on|off|method)]     enable/disable authentication and optionally\n                               choose the method\n  --user=[username]            set/unset user name for authentication\n  --passwordeval=[eval]        evaluate password for authentication\n  --tls[=(on|off)]             enable/disable TLS encryption\n  --tls-starttls[=(on|off)]    enable/disable STARTTLS for TLS\n  --tls-trust-file=[file]      set/unset trust file for TLS\n  --tls-crl-file=[file]        set/unset revocation file for TLS\n  --tls-fingerprint=[f]        set/unset trusted certificate fingerprint\n  --tls-certcheck[=(on|off)]   enable/disable server certificate checks for TLS\n  --tls-key-file=[file]        set/unset private key file for TLS\n  --tls-cert-file=[file]       set/unset private cert file for TLS\n  --tls-priorities=[prios]     set/unset TLS priorities\n  --tls-host-override=[host]   set/unset override for TLS host verification\n  --tls-min-dh-prime-bits=[b]  set/unset minimum bit size of DH prime\n\
+Options specific to sendmail mode:\n  --auto-from[=(on|off)]       enable/disable automatic envelope-from addresses\n  -f, --from=address           set envelope from address\n  --maildomain=[domain]        set the domain for automatic envelope from\n                               addresses\n  -N, --dsn-notify=(off|cond)  set/unset DSN conditions\n  -R, --dsn-return=(off|ret)   set/unset DSN amount\n  -X, --logfile=[file]         set/unset log file\n  --logfile-time-format=[fmt]  set/unset log file time format for strftime()\n  --syslog[=(on|off|facility)] enable/disable/configure syslog logging\n  -t, --read-recipients        read additional recipients from the mail\n  --read-envelope-from         read envelope from address from the mail\n  --aliases=[file]             set/unset aliases file\n  --set-from-header[=(auto|on|off)] set From header handling\n  --set-date-header[=(auto|off)] set Date header handling\n  --set-msgid-header[=(auto|off)] set Message-ID header handling\n  --remove-bcc-headers[=(on|off)] enable/disable removal of Bcc headers\n  --undisclosed-recipients[=(on|off)] enable/disable replacement of To/Cc/Bcc\n                               with To: undisclosed-recipients:;\n  --                           end of options\n\
+Accepted but ignored: -A, -B, -bm, -F, -G, -h, -i, -L, -m, -n, -O, -o\n\n\
+postie is a drop-in replacement for msmtp; see its documentation in docs/.\n"
+    )
+}

@@ -1,1 +1,630 @@
-//! The command line (msmtp.md section 1).
+//! The command line (msmtp.md section 1): what the user typed, validated the way msmtp 1.8.23
+//! validates it, turned into a [`Cli`] value. Account settings given on the command line become
+//! `(command, argument)` pairs in msmtprc form, so that one code path (the config module)
+//! applies them to the selected account. Nothing here reads files or stdin.
+
+mod getopt;
+
+use crate::error::{Error, Result};
+use getopt::{HasArg, Item, LongOpt};
+
+/// What postie was asked to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Read a mail on stdin and send it (the default, and `-bm`).
+    Sendmail,
+    /// `--serverinfo` / `-S`.
+    ServerInfo,
+    /// `--rmqs=ARG`.
+    Rmqs(String),
+    /// `--configure=ADDR`.
+    Configure(String),
+    /// `--version` or `-d0.1`.
+    Version,
+    /// `--help`.
+    Help,
+}
+
+/// The parsed command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cli {
+    /// The mode (sendmail unless an option chose another).
+    pub mode: Option<Mode>,
+    /// `-P`/`--pretend`.
+    pub pretend: bool,
+    /// `-d`/`-v`/`--debug`.
+    pub debug: bool,
+    /// `-C FILE`.
+    pub config_file: Option<String>,
+    /// `-a ID`.
+    pub account: Option<String>,
+    /// `--host=HOST`: use only command-line settings.
+    pub host: Option<String>,
+    /// `-f ADDR` (`<>` already turned into the empty string).
+    pub from: Option<String>,
+    /// `--read-envelope-from`.
+    pub read_envelope_from: bool,
+    /// `-t`.
+    pub read_recipients: bool,
+    /// `-F NAME`.
+    pub full_name: Option<String>,
+    /// Account settings from the command line, as msmtprc `(command, argument)` pairs, in order.
+    pub overrides: Vec<(String, String)>,
+    /// Recipient operands, as typed (each may hold an address list).
+    pub recipients: Vec<String>,
+}
+
+impl Cli {
+    /// The effective mode.
+    pub fn mode(&self) -> Mode {
+        self.mode.clone().unwrap_or(Mode::Sendmail)
+    }
+}
+
+/// Identifiers of the options; short options use their letter's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Opt {
+    Version,
+    Help,
+    Configure,
+    Pretend,
+    Debug,
+    ServerInfo,
+    Rmqs,
+    File,
+    Account,
+    Host,
+    From,
+    ReadRecipients,
+    ReadEnvelopeFrom,
+    FullName,
+    OpMode,
+    Ignored,
+    KeepBcc,
+    /// A long option that maps onto an msmtprc command.
+    Setting(Setting),
+}
+
+/// How a command-line account setting is validated and spelled in msmtprc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Setting {
+    /// Any string; the empty string unsets (`--user=`).
+    Text(&'static str),
+    /// `on`/`off`, absent argument = on.
+    OnOff(&'static str),
+    /// Positive integer in 1..=65535 (C `strtol` base 0).
+    Port(&'static str),
+    /// Positive integer; empty → unset.
+    PosInt(&'static str),
+    Timeout,
+    Auth,
+    Fingerprint,
+    DsnNotify,
+    DsnReturn,
+    Protocol,
+    Syslog,
+    /// `auto`/`on`/`off`, absent = auto (set_from_header).
+    AutoOnOff(&'static str),
+    /// `auto`/`off`, absent = auto.
+    AutoOff(&'static str),
+    /// Compat `on`/`off` options that mean auto/off (add-missing-*-header).
+    OnMeansAuto(&'static str),
+    /// Silently ignored (`--tls-force-sslv3`).
+    Nothing,
+}
+
+use HasArg::{No, Optional, Required};
+use Setting as S;
+
+/// msmtp 1.8.23's long options, in its table order (which glibc uses when listing the
+/// possibilities of an ambiguous prefix).
+const LONG: &[LongOpt<Opt>] = &[
+    LongOpt { name: "version", has_arg: No, id: Opt::Version },
+    LongOpt { name: "help", has_arg: No, id: Opt::Help },
+    LongOpt { name: "configure", has_arg: Required, id: Opt::Configure },
+    LongOpt { name: "pretend", has_arg: No, id: Opt::Pretend },
+    LongOpt { name: "debug", has_arg: Optional, id: Opt::Debug },
+    LongOpt { name: "serverinfo", has_arg: No, id: Opt::ServerInfo },
+    LongOpt { name: "rmqs", has_arg: Required, id: Opt::Rmqs },
+    LongOpt { name: "file", has_arg: Required, id: Opt::File },
+    LongOpt { name: "account", has_arg: Required, id: Opt::Account },
+    LongOpt { name: "host", has_arg: Required, id: Opt::Host },
+    LongOpt { name: "port", has_arg: Required, id: Opt::Setting(S::Port("port")) },
+    LongOpt { name: "timeout", has_arg: Required, id: Opt::Setting(S::Timeout) },
+    LongOpt { name: "connect-timeout", has_arg: Required, id: Opt::Setting(S::Timeout) },
+    LongOpt { name: "auto-from", has_arg: Optional, id: Opt::Setting(S::OnOff("auto_from")) },
+    LongOpt { name: "from", has_arg: Required, id: Opt::From },
+    LongOpt { name: "maildomain", has_arg: Required, id: Opt::Setting(S::Text("maildomain")) },
+    LongOpt { name: "auth", has_arg: Optional, id: Opt::Setting(S::Auth) },
+    LongOpt { name: "user", has_arg: Required, id: Opt::Setting(S::Text("user")) },
+    LongOpt { name: "passwordeval", has_arg: Required, id: Opt::Setting(S::Text("passwordeval")) },
+    LongOpt { name: "tls", has_arg: Optional, id: Opt::Setting(S::OnOff("tls")) },
+    LongOpt { name: "tls-starttls", has_arg: Optional, id: Opt::Setting(S::OnOff("tls_starttls")) },
+    LongOpt { name: "tls-trust-file", has_arg: Required, id: Opt::Setting(S::Text("tls_trust_file")) },
+    LongOpt { name: "tls-crl-file", has_arg: Required, id: Opt::Setting(S::Text("tls_crl_file")) },
+    LongOpt { name: "tls-fingerprint", has_arg: Required, id: Opt::Setting(S::Fingerprint) },
+    LongOpt { name: "tls-key-file", has_arg: Required, id: Opt::Setting(S::Text("tls_key_file")) },
+    LongOpt { name: "tls-cert-file", has_arg: Required, id: Opt::Setting(S::Text("tls_cert_file")) },
+    LongOpt { name: "tls-certcheck", has_arg: Optional, id: Opt::Setting(S::OnOff("tls_certcheck")) },
+    LongOpt { name: "tls-force-sslv3", has_arg: Optional, id: Opt::Setting(S::Nothing) },
+    LongOpt { name: "tls-min-dh-prime-bits", has_arg: Required, id: Opt::Setting(S::PosInt("tls_min_dh_prime_bits")) },
+    LongOpt { name: "tls-priorities", has_arg: Required, id: Opt::Setting(S::Text("tls_priorities")) },
+    LongOpt { name: "tls-host-override", has_arg: Required, id: Opt::Setting(S::Text("tls_host_override")) },
+    LongOpt { name: "dsn-notify", has_arg: Required, id: Opt::Setting(S::DsnNotify) },
+    LongOpt { name: "dsn-return", has_arg: Required, id: Opt::Setting(S::DsnReturn) },
+    LongOpt { name: "protocol", has_arg: Required, id: Opt::Setting(S::Protocol) },
+    LongOpt { name: "domain", has_arg: Required, id: Opt::Setting(S::Text("domain")) },
+    LongOpt { name: "logfile", has_arg: Required, id: Opt::Setting(S::Text("logfile")) },
+    LongOpt { name: "logfile-time-format", has_arg: Required, id: Opt::Setting(S::Text("logfile_time_format")) },
+    LongOpt { name: "syslog", has_arg: Optional, id: Opt::Setting(S::Syslog) },
+    LongOpt { name: "aliases", has_arg: Required, id: Opt::Setting(S::Text("aliases")) },
+    LongOpt { name: "proxy-host", has_arg: Required, id: Opt::Setting(S::Text("proxy_host")) },
+    LongOpt { name: "proxy-port", has_arg: Required, id: Opt::Setting(S::Port("proxy_port")) },
+    LongOpt { name: "add-missing-from-header", has_arg: Optional, id: Opt::Setting(S::OnMeansAuto("set_from_header")) },
+    LongOpt { name: "add-missing-date-header", has_arg: Optional, id: Opt::Setting(S::OnMeansAuto("set_date_header")) },
+    LongOpt { name: "set-from-header", has_arg: Optional, id: Opt::Setting(S::AutoOnOff("set_from_header")) },
+    LongOpt { name: "set-date-header", has_arg: Optional, id: Opt::Setting(S::AutoOff("set_date_header")) },
+    LongOpt { name: "set-msgid-header", has_arg: Optional, id: Opt::Setting(S::AutoOff("set_msgid_header")) },
+    LongOpt { name: "remove-bcc-headers", has_arg: Optional, id: Opt::Setting(S::OnOff("remove_bcc_headers")) },
+    LongOpt { name: "undisclosed-recipients", has_arg: Optional, id: Opt::Setting(S::OnOff("undisclosed_recipients")) },
+    LongOpt { name: "source-ip", has_arg: Required, id: Opt::Setting(S::Text("source_ip")) },
+    LongOpt { name: "socket", has_arg: Required, id: Opt::Setting(S::Text("socket")) },
+    LongOpt { name: "keepbcc", has_arg: Optional, id: Opt::KeepBcc },
+    LongOpt { name: "read-recipients", has_arg: No, id: Opt::ReadRecipients },
+    LongOpt { name: "read-envelope-from", has_arg: No, id: Opt::ReadEnvelopeFrom },
+];
+
+/// msmtp's short options: `Pd::SC:a:f:N:R:X:tA:B:b:F:Gh:iL:mnO:o:v`.
+fn short(c: char) -> Option<(Opt, HasArg)> {
+    Some(match c {
+        'P' => (Opt::Pretend, No),
+        'd' => (Opt::Debug, Optional),
+        'v' => (Opt::Debug, No),
+        'S' => (Opt::ServerInfo, No),
+        'C' => (Opt::File, Required),
+        'a' => (Opt::Account, Required),
+        'f' => (Opt::From, Required),
+        'N' => (Opt::Setting(S::DsnNotify), Required),
+        'R' => (Opt::Setting(S::DsnReturn), Required),
+        'X' => (Opt::Setting(S::Text("logfile")), Required),
+        't' => (Opt::ReadRecipients, No),
+        'F' => (Opt::FullName, Required),
+        'b' => (Opt::OpMode, Required),
+        'A' | 'B' | 'h' | 'L' | 'O' | 'o' => (Opt::Ignored, Required),
+        'G' | 'i' | 'm' | 'n' => (Opt::Ignored, No),
+        _ => return None,
+    })
+}
+
+/// A getopt diagnostic: glibc prints it with the full argv[0], not its basename.
+#[derive(Debug, PartialEq, Eq)]
+pub struct GetoptError(pub String);
+
+/// Parse the arguments after argv[0]. `Err(Ok(e))` is a getopt diagnostic (printed with the
+/// full argv[0]); `Err(Err(e))` is one of msmtp's own usage errors (printed with the basename).
+pub fn parse(
+    args: &[String],
+    posixly_correct: bool,
+) -> std::result::Result<Cli, std::result::Result<GetoptError, Error>> {
+    let (items, getopt_error) = getopt::parse(args, &short, LONG, posixly_correct);
+    let mut cli = Cli::default();
+    for item in items {
+        match item {
+            Item::Opt(opt, value) => apply(&mut cli, opt, value).map_err(Err)?,
+            Item::Operand(r) => cli.recipients.push(r),
+        }
+    }
+    if let Some(e) = getopt_error {
+        return Err(Ok(GetoptError(e)));
+    }
+    Ok(cli)
+}
+
+fn invalid(value: &str, option: &str) -> Error {
+    Error::usage(format!("invalid argument {value} for {option}"))
+}
+
+fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
+    let v = value.unwrap_or_default();
+    match opt {
+        Opt::Version => cli.mode = Some(Mode::Version),
+        Opt::Help => cli.mode = Some(Mode::Help),
+        Opt::Configure => cli.mode = Some(Mode::Configure(v)),
+        Opt::Pretend => cli.pretend = true,
+        Opt::Debug => {
+            cli.debug = true;
+            // sendmail documents -d0.1 as "print the version".
+            if v == "0.1" {
+                cli.mode = Some(Mode::Version);
+            }
+        }
+        Opt::ServerInfo => {
+            if matches!(cli.mode, Some(Mode::Rmqs(_))) {
+                return Err(Error::usage("cannot use both --serverinfo and --rmqs"));
+            }
+            if !matches!(cli.mode, Some(Mode::Version | Mode::Help | Mode::Configure(_))) {
+                cli.mode = Some(Mode::ServerInfo);
+            }
+        }
+        Opt::Rmqs => {
+            if cli.mode == Some(Mode::ServerInfo) {
+                return Err(Error::usage("cannot use both --serverinfo and --rmqs"));
+            }
+            cli.mode = Some(Mode::Rmqs(v));
+        }
+        Opt::File => cli.config_file = Some(v),
+        Opt::Account => {
+            if cli.host.is_some() {
+                return Err(Error::usage("cannot use both --host and --account"));
+            }
+            cli.account = Some(v);
+        }
+        Opt::Host => {
+            if cli.account.is_some() {
+                return Err(Error::usage("cannot use both --host and --account"));
+            }
+            cli.host = Some(v);
+        }
+        Opt::From => {
+            if cli.read_envelope_from {
+                return Err(Error::usage(
+                    "cannot use both --from and --read-envelope-from",
+                ));
+            }
+            // `<>` is the documented way to ask for an empty envelope sender.
+            cli.from = Some(if v == "<>" { String::new() } else { v });
+        }
+        Opt::ReadEnvelopeFrom => {
+            if cli.from.is_some() {
+                return Err(Error::usage(
+                    "cannot use both --from and --read-envelope-from",
+                ));
+            }
+            cli.read_envelope_from = true;
+        }
+        Opt::ReadRecipients => cli.read_recipients = true,
+        Opt::FullName => cli.full_name = Some(v),
+        Opt::OpMode => {
+            if v != "m" {
+                return Err(Error::usage(format!("unsupported operation mode b{v}")));
+            }
+        }
+        Opt::Ignored => {}
+        Opt::KeepBcc => {
+            let remove = match v.as_str() {
+                "" | "on" => "off",
+                "off" => "on",
+                _ => return Err(invalid(&v, "--keepbcc")),
+            };
+            set(cli, "remove_bcc_headers", remove);
+        }
+        Opt::Setting(s) => apply_setting(cli, s, v)?,
+    }
+    Ok(())
+}
+
+fn set(cli: &mut Cli, command: &str, argument: &str) {
+    cli.overrides.push((command.to_owned(), argument.to_owned()));
+}
+
+fn option_name(command: &str) -> String {
+    format!("--{}", command.replace('_', "-"))
+}
+
+fn apply_setting(cli: &mut Cli, s: Setting, v: String) -> Result<()> {
+    match s {
+        S::Nothing => {}
+        S::Text(cmd) => set(cli, cmd, &v),
+        S::OnOff(cmd) => match v.as_str() {
+            "" | "on" => set(cli, cmd, "on"),
+            "off" => set(cli, cmd, "off"),
+            _ => return Err(invalid(&v, &option_name(cmd))),
+        },
+        S::Port(cmd) => {
+            // `--proxy-port=` resets to the default port, like the config command.
+            if cmd == "proxy_port" && v.is_empty() {
+                set(cli, cmd, "");
+            } else {
+                match parse_pos_int(&v) {
+                    Some(n @ 1..=65535) => set(cli, cmd, &n.to_string()),
+                    _ => return Err(invalid(&v, &option_name(cmd))),
+                }
+            }
+        }
+        S::PosInt(cmd) => {
+            if v.is_empty() {
+                set(cli, cmd, "");
+            } else {
+                match parse_pos_int(&v) {
+                    Some(n) => set(cli, cmd, &n.to_string()),
+                    None => return Err(invalid(&v, &option_name(cmd))),
+                }
+            }
+        }
+        S::Timeout => {
+            if v == "off" {
+                set(cli, "timeout", "off");
+            } else {
+                match parse_pos_int(&v) {
+                    Some(n) => set(cli, "timeout", &n.to_string()),
+                    None => return Err(invalid(&v, "--timeout")),
+                }
+            }
+        }
+        S::Auth => match v.as_str() {
+            "" | "on" => set(cli, "auth", "on"),
+            "off" => set(cli, "auth", "off"),
+            m if AUTH_METHODS.contains(&m) => set(cli, "auth", m),
+            _ => return Err(invalid(&v, "--auth")),
+        },
+        S::Fingerprint => {
+            if !v.is_empty() && !is_fingerprint(&v) {
+                return Err(invalid(&v, "--tls-fingerprint"));
+            }
+            set(cli, "tls_fingerprint", &v);
+        }
+        S::DsnNotify => {
+            if v != "off" && !is_dsn_notify(&v) {
+                return Err(invalid(&v, "--dsn-notify"));
+            }
+            set(cli, "dsn_notify", &v);
+        }
+        S::DsnReturn => {
+            let arg = match v.as_str() {
+                "off" => "off",
+                "hdrs" | "headers" => "headers",
+                "full" => "full",
+                _ => return Err(invalid(&v, "--dsn-return")),
+            };
+            set(cli, "dsn_return", arg);
+        }
+        S::Protocol => match v.as_str() {
+            "smtp" | "lmtp" => set(cli, "protocol", &v),
+            _ => return Err(invalid(&v, "--protocol")),
+        },
+        S::Syslog => match v.as_str() {
+            "" | "on" => set(cli, "syslog", "on"),
+            "off" => set(cli, "syslog", "off"),
+            f if is_syslog_facility(f) => set(cli, "syslog", f),
+            _ => return Err(invalid(&v, "--syslog")),
+        },
+        S::AutoOnOff(cmd) => match v.as_str() {
+            "" | "auto" => set(cli, cmd, "auto"),
+            "on" | "off" => set(cli, cmd, &v),
+            _ => return Err(invalid(&v, &option_name(cmd))),
+        },
+        S::AutoOff(cmd) => match v.as_str() {
+            "" | "auto" => set(cli, cmd, "auto"),
+            "off" => set(cli, cmd, "off"),
+            _ => return Err(invalid(&v, &option_name(cmd))),
+        },
+        S::OnMeansAuto(cmd) => {
+            let option = if cmd == "set_from_header" {
+                "--add-missing-from-header"
+            } else {
+                "--add-missing-date-header"
+            };
+            match v.as_str() {
+                "" | "on" => set(cli, cmd, "auto"),
+                "off" => set(cli, cmd, "off"),
+                _ => return Err(invalid(&v, option)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The authentication method names msmtp accepts (lowercase only).
+pub const AUTH_METHODS: &[&str] = &[
+    "plain",
+    "scram-sha-1",
+    "scram-sha-256",
+    "external",
+    "gssapi",
+    "cram-md5",
+    "digest-md5",
+    "login",
+    "ntlm",
+    "oauthbearer",
+    "xoauth2",
+];
+
+/// C `strtol(s, &end, 0)` accepting only a whole positive `int`, as msmtp's `get_pos_int`.
+pub fn parse_pos_int(s: &str) -> Option<u32> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (radix, digits) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (16, h)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (8, &t[1..])
+    } else {
+        (10, t)
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let n = i64::from_str_radix(digits, radix).ok()?;
+    if neg || n <= 0 || n > i64::from(i32::MAX) {
+        return None;
+    }
+    u32::try_from(n).ok()
+}
+
+fn is_fingerprint(v: &str) -> bool {
+    let bytes = match v.len() {
+        95 => 32,
+        59 => 20,
+        47 => 16,
+        _ => return false,
+    };
+    v.as_bytes().chunks(3).take(bytes).all(|c| {
+        c.len() >= 2
+            && c[0].is_ascii_hexdigit()
+            && c[1].is_ascii_hexdigit()
+            && (c.len() == 2 || c[2] == b':' || c[2] == b' ')
+    })
+}
+
+fn is_dsn_notify(v: &str) -> bool {
+    if v == "never" {
+        return true;
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for part in v.split(',') {
+        if !["failure", "delay", "success"].contains(&part) || seen.contains(&part) {
+            return false;
+        }
+        seen.push(part);
+    }
+    true
+}
+
+fn is_syslog_facility(f: &str) -> bool {
+    matches!(
+        f,
+        "LOG_USER"
+            | "LOG_MAIL"
+            | "LOG_LOCAL0"
+            | "LOG_LOCAL1"
+            | "LOG_LOCAL2"
+            | "LOG_LOCAL3"
+            | "LOG_LOCAL4"
+            | "LOG_LOCAL5"
+            | "LOG_LOCAL6"
+            | "LOG_LOCAL7"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Cli {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse(&args, false).expect("parses")
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        match parse(&args, false) {
+            Err(Err(e)) => e.message,
+            Err(Ok(GetoptError(g))) => format!("getopt: {g}"),
+            Ok(c) => panic!("parsed: {c:?}"),
+        }
+    }
+
+    #[test]
+    fn mutt_default_argv() {
+        let c = p(&["-oem", "-oi", "-B8BITMIME", "-f", "me@x", "-N", "failure,delay", "-R", "hdrs", "--", "a@x", "b@y"]);
+        assert_eq!(c.from.as_deref(), Some("me@x"));
+        assert_eq!(c.recipients, vec!["a@x", "b@y"]);
+        assert_eq!(
+            c.overrides,
+            vec![
+                ("dsn_notify".to_string(), "failure,delay".to_string()),
+                ("dsn_return".to_string(), "headers".to_string())
+            ]
+        );
+        assert_eq!(c.mode(), Mode::Sendmail);
+    }
+
+    #[test]
+    fn cron_argv() {
+        let c = p(&["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "a@x,b@y"]);
+        assert_eq!(c.full_name.as_deref(), Some("CronDaemon"));
+        assert_eq!(c.recipients, vec!["a@x,b@y"]);
+    }
+
+    #[test]
+    fn empty_angle_brackets_mean_empty_sender() {
+        assert_eq!(p(&["-f", "<>"]).from.as_deref(), Some(""));
+        assert_eq!(p(&["-f<>"]).from.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn v_is_debug_and_d01_is_version() {
+        assert!(p(&["-v"]).debug);
+        assert_eq!(p(&["-d0.1"]).mode(), Mode::Version);
+    }
+
+    #[test]
+    fn conflicts_are_usage_errors() {
+        assert_eq!(usage_error(&["--host=x", "-a", "y"]), "cannot use both --host and --account");
+        assert_eq!(usage_error(&["-a", "y", "--host=x"]), "cannot use both --host and --account");
+        assert_eq!(
+            usage_error(&["-f", "a", "--read-envelope-from"]),
+            "cannot use both --from and --read-envelope-from"
+        );
+        assert_eq!(usage_error(&["-S", "--rmqs=x"]), "cannot use both --serverinfo and --rmqs");
+        assert_eq!(usage_error(&["-bp"]), "unsupported operation mode bp");
+        assert_eq!(usage_error(&["-bs"]), "unsupported operation mode bs");
+    }
+
+    #[test]
+    fn invalid_values_name_the_option() {
+        assert_eq!(usage_error(&["--tls=x"]), "invalid argument x for --tls");
+        assert_eq!(usage_error(&["--port=0"]), "invalid argument 0 for --port");
+        assert_eq!(usage_error(&["--port=65536"]), "invalid argument 65536 for --port");
+        assert_eq!(usage_error(&["--timeout=0"]), "invalid argument 0 for --timeout");
+        assert_eq!(usage_error(&["-N", "bad"]), "invalid argument bad for --dsn-notify");
+        assert_eq!(usage_error(&["-N", "failure,failure"]), "invalid argument failure,failure for --dsn-notify");
+        assert_eq!(usage_error(&["-R", "x"]), "invalid argument x for --dsn-return");
+        assert_eq!(usage_error(&["--auth=PLAIN"]), "invalid argument PLAIN for --auth");
+        assert_eq!(usage_error(&["--syslog=LOG_FOO"]), "invalid argument LOG_FOO for --syslog");
+        assert_eq!(usage_error(&["--set-date-header=on"]), "invalid argument on for --set-date-header");
+        assert_eq!(usage_error(&["--tls-fingerprint=zz"]), "invalid argument zz for --tls-fingerprint");
+    }
+
+    #[test]
+    fn ports_use_strtol_base_zero() {
+        assert_eq!(parse_pos_int("0x19"), Some(25));
+        assert_eq!(parse_pos_int("031"), Some(25));
+        assert_eq!(parse_pos_int("25"), Some(25));
+        assert_eq!(parse_pos_int("25x"), None);
+        assert_eq!(parse_pos_int("-1"), None);
+        assert_eq!(parse_pos_int(""), None);
+        assert_eq!(p(&["--port=0x19"]).overrides, vec![("port".into(), "25".into())]);
+    }
+
+    #[test]
+    fn optional_arguments_default_to_on_or_auto() {
+        let c = p(&["--tls", "--auth", "--set-from-header", "--keepbcc"]);
+        assert_eq!(
+            c.overrides,
+            vec![
+                ("tls".into(), "on".into()),
+                ("auth".into(), "on".into()),
+                ("set_from_header".into(), "auto".into()),
+                ("remove_bcc_headers".into(), "off".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn tls_on_as_separate_word_is_a_recipient() {
+        let c = p(&["--tls", "on"]);
+        assert_eq!(c.recipients, vec!["on"]);
+    }
+
+    #[test]
+    fn getopt_errors_come_back_separately() {
+        assert_eq!(usage_error(&["-e"]), "getopt: invalid option -- 'e'");
+        assert_eq!(usage_error(&["-q"]), "getopt: invalid option -- 'q'");
+        assert_eq!(usage_error(&["-r", "x"]), "getopt: invalid option -- 'r'");
+    }
+
+    #[test]
+    fn fingerprint_forms() {
+        let sha256 = ["AB"; 32].join(":");
+        let sha1 = ["ab"; 20].join(" ");
+        let md5 = ["01"; 16].join(":");
+        assert!(is_fingerprint(&sha256));
+        assert!(is_fingerprint(&sha1));
+        assert!(is_fingerprint(&md5));
+        assert!(!is_fingerprint(&sha256.replace('A', "G")));
+    }
+}

@@ -1,1 +1,125 @@
-//! Passwords: passwordeval, netrc, tty prompt (msmtp.md section 4).
+//! Passwords (msmtp.md section 4). Two moments, as in msmtp:
+//!
+//! * before connecting, `passwordeval` runs when authentication is on and no `password` is set
+//!   ([`run_passwordeval`]);
+//! * at AUTH time, when the chosen mechanism needs a password that is still missing, the lookup
+//!   chain runs: `~/.netrc`, the system netrc, then a prompt on `/dev/tty` ([`lookup`]). The mail
+//!   is on stdin, so stdin is never read for a password.
+//!
+//! [`Secret`] keeps the value out of `Debug` output so it cannot leak into logs by accident.
+
+pub mod netrc;
+
+use crate::error::{Error, Result, Sysexit};
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+/// A password or token. Its `Debug` form never shows the value.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a value.
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    /// The value, for the one place that needs it (the AUTH exchange).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
+}
+
+/// How long a helper command (`passwordeval`, `eval`) may run before it is killed. A gpg
+/// pinentry may be waiting for a human, so this is generous; `POSTIE_HELPER_TIMEOUT` (seconds)
+/// overrides it.
+pub fn helper_timeout() -> Duration {
+    std::env::var("POSTIE_HELPER_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map_or(Duration::from_secs(60), Duration::from_secs)
+}
+
+/// Run `passwordeval CMD`: the first line of its output is the password. The exit status is
+/// ignored (as in msmtp); no output at all is an error (78). The command gets /dev/null as
+/// stdin so it can never eat the mail.
+pub fn run_passwordeval(command: &str) -> Result<Secret> {
+    let timeout = helper_timeout();
+    match crate::config::eval::run_first_line(command, timeout) {
+        Ok(Some(line)) => Ok(Secret(line)),
+        Ok(None) => Err(Error::config(format!("cannot read output of '{command}'"))),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(Error::config(format!(
+            "passwordeval command '{command}' did not finish within {} seconds and was killed \
+             (if it waits for a passphrase, unlock your agent first, or raise POSTIE_HELPER_TIMEOUT)",
+            timeout.as_secs()
+        ))),
+        Err(e) => Err(Error::config(format!(
+            "cannot evaluate '{command}': {}",
+            crate::error::strerror(&e)
+        ))),
+    }
+}
+
+/// The AUTH-time lookup chain for `user` at `host` (the `host` setting, or the socket path):
+/// `~/.netrc`, `SYSCONFDIR/netrc`, then a prompt on `/dev/tty`. `Ok(None)` means nothing was
+/// found and no terminal was available; the caller reports msmtp's
+/// `authentication method M needs a password` (69).
+pub fn lookup(host: &str, user: &str, home: Option<&Path>, sysconfdir: &Path) -> Result<Option<Secret>> {
+    if let Some(home) = home
+        && let Some(p) = netrc::find_in_file(&home.join(".netrc"), host, user)
+    {
+        return Ok(Some(Secret(p)));
+    }
+    if let Some(p) = netrc::find_in_file(&sysconfdir.join("netrc"), host, user) {
+        return Ok(Some(Secret(p)));
+    }
+    prompt(host, user)
+}
+
+/// Ask on the controlling terminal, without echo. Only when `/dev/tty` opens read-write: under
+/// cron, systemd or an ssh session without a tty there is nobody to answer, and waiting would
+/// hang the caller.
+fn prompt(host: &str, user: &str) -> Result<Option<Secret>> {
+    if std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_err()
+    {
+        return Ok(None);
+    }
+    match rpassword::prompt_password(format!("password for {user} at {host}: ")) {
+        Ok(p) => Ok(Some(Secret(p))),
+        Err(e) => Err(Error::new(
+            Sysexit::IoErr,
+            format!("cannot read the password from the terminal: {}", crate::error::strerror(&e)),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_secret() {
+        let s = Secret::new("hunter2".into());
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn netrc_wins_over_prompt() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".netrc"), "machine mx login joe password pw\n").unwrap();
+        let got = lookup("mx", "joe", Some(dir.path()), dir.path()).unwrap();
+        assert_eq!(got.unwrap().expose(), "pw");
+    }
+}
