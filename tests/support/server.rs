@@ -735,7 +735,11 @@ impl Conn<'_> {
             let line = match self.read_line() {
                 Ok(l) => l,
                 Err(e) => {
-                    self.s.data = Some(data);
+                    // A client that gave up before sending any data (e.g. after a pipelined
+                    // RCPT failure) did not transmit DATA; record nothing rather than a race.
+                    if !data.is_empty() {
+                        self.s.data = Some(data);
+                    }
                     return Err(e);
                 }
             };
