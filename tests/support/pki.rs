@@ -123,7 +123,8 @@ fn server_config(
 }
 
 fn generate() -> Res<Pki> {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pki-{}", std::process::id()));
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pki-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let (ca, ca_key) = make_ca("postie test CA")?;
     let (other_ca, other_key) = make_ca("untrusted test CA")?;
