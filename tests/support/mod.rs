@@ -1,0 +1,9 @@
+//! Shared test support: a scripted, recording SMTP/LMTP server (`server`) and the test PKI it
+//! serves (`pki`).
+//!
+//! Integration tests include this with `mod support;`. Not every test binary uses every item,
+//! hence the crate-wide `dead_code` allowance below.
+#![allow(dead_code)]
+
+pub mod pki;
+pub mod server;
