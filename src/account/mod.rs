@@ -9,4 +9,4 @@ pub mod select;
 pub use crate::config::Account;
 pub use finalize::{check_account, finalize};
 pub use pretend::describe;
-pub use select::{Request, Selected, from_matches, glob_match, select};
+pub use select::{Request, Selected, from_matches, glob_match, select, select_collecting};

@@ -239,14 +239,34 @@ pub fn select(config: Option<&Config>, req: &Request) -> Result<Selected> {
     select_with_env(config, req, &EnvFallback::from_env())
 }
 
+/// [`select`], pushing the info lines to `info` as they arise so that those preceding an error
+/// (`falling back to default account` before `account default not found ...`) can be printed.
+pub fn select_collecting(
+    config: Option<&Config>,
+    req: &Request,
+    info: &mut Vec<String>,
+) -> Result<Account> {
+    select_inner(config, req, &EnvFallback::from_env(), info)
+}
+
 /// [`select`] with the `SMTPSERVER`/`EMAIL` values given explicitly.
 pub fn select_with_env(
     config: Option<&Config>,
     req: &Request,
     env: &EnvFallback,
 ) -> Result<Selected> {
-    let envelope_from = req.envelope_from.map(|f| if f == "<>" { "" } else { f });
     let mut info = Vec::new();
+    let account = select_inner(config, req, env, &mut info)?;
+    Ok(Selected { account, info })
+}
+
+fn select_inner(
+    config: Option<&Config>,
+    req: &Request,
+    env: &EnvFallback,
+    info: &mut Vec<String>,
+) -> Result<Account> {
+    let envelope_from = req.envelope_from.map(|f| if f == "<>" { "" } else { f });
     let mut from_header_choice: Option<&str> = None;
 
     let mut account = if let Some(host) = req.host {
@@ -335,7 +355,7 @@ pub fn select_with_env(
             apply_override(&mut account, cmd, arg)?;
         }
     }
-    Ok(Selected { account, info })
+    Ok(account)
 }
 
 fn apply_override(account: &mut Account, cmd: &str, arg: &str) -> Result<()> {

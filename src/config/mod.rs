@@ -43,6 +43,13 @@ impl Config {
 
 /// Read the system file and the user file (`-C FILE` if given, else the default location).
 pub fn load(user_file: Option<&Path>) -> Result<Config> {
+    load_collecting(user_file, &mut Vec::new())
+}
+
+/// [`load`], also pushing the info lines to `info` as they arise, so that a caller printing
+/// them under `-P`/`-d` can show the ones that precede an error (msmtp prints
+/// `ignoring system configuration file ...` before failing on a missing `-C` file).
+pub fn load_collecting(user_file: Option<&Path>, info: &mut Vec<String>) -> Result<Config> {
     let env = ParseEnv {
         home: paths::home_dir(),
         eval_timeout: eval::helper_timeout(),
@@ -51,12 +58,13 @@ pub fn load(user_file: Option<&Path>) -> Result<Config> {
         Some(p) => p.to_path_buf(),
         None => paths::default_user_file(),
     };
-    load_files(
+    load_files_collecting(
         &paths::system_file(),
         &user,
         user_file.is_some(),
         &env,
         paths::euid(),
+        info,
     )
 }
 
@@ -80,7 +88,24 @@ pub fn load_files(
     env: &ParseEnv,
     euid: u32,
 ) -> Result<Config> {
-    let mut info = Vec::new();
+    load_files_collecting(
+        system_file,
+        user_file,
+        user_file_required,
+        env,
+        euid,
+        &mut Vec::new(),
+    )
+}
+
+fn load_files_collecting(
+    system_file: &Path,
+    user_file: &Path,
+    user_file_required: bool,
+    env: &ParseEnv,
+    euid: u32,
+    info: &mut Vec<String>,
+) -> Result<Config> {
     let sysname = system_file.display();
     let system = match read_file(system_file) {
         Ok(f) => {
@@ -142,7 +167,7 @@ pub fn load_files(
         accounts,
         system_file: system_file.to_path_buf(),
         user_file: user_file.to_path_buf(),
-        info,
+        info: info.clone(),
         select_account_by_from,
         system_loaded,
         user_loaded,
@@ -239,7 +264,9 @@ mod tests {
             ]
         );
         assert!(c.accounts.is_empty());
-        let e = load_files(&sys, &usr, true, &env(), 0).unwrap_err();
+        let mut info = Vec::new();
+        let e = load_files_collecting(&sys, &usr, true, &env(), 0, &mut info).unwrap_err();
+        assert_eq!(info.len(), 1, "system line kept before the -C error");
         assert_eq!(e.exit, Sysexit::IoErr);
         assert_eq!(
             e.message,

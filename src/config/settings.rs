@@ -649,7 +649,7 @@ fn parse_fingerprint(s: &str) -> Option<Vec<u8>> {
         return None;
     }
     let mut out = Vec::with_capacity(32);
-    for (i, chunk) in b.chunks(3).enumerate() {
+    for chunk in b.chunks(3) {
         if chunk.len() == 3 && chunk[2] != b':' && chunk[2] != b' ' {
             return None;
         }
@@ -658,7 +658,6 @@ fn parse_fingerprint(s: &str) -> Option<Vec<u8>> {
             return None;
         }
         out.push(u8::from_str_radix(hex, 16).ok()?);
-        let _ = i;
     }
     Some(out)
 }
@@ -969,4 +968,298 @@ fn apply_to(
         }
     };
     Ok(Some(f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(cmd: &str, arg: &str) -> Result<Account, CommandError> {
+        let mut a = Account::new("a", None, &Settings::default());
+        a.apply_with_home(cmd, arg, "/h")?;
+        Ok(a)
+    }
+
+    fn s(cmd: &str, arg: &str) -> Settings {
+        applied(cmd, arg).unwrap().settings
+    }
+
+    fn invalid(cmd: &str, arg: &str) -> String {
+        applied(cmd, arg).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn numbers_parse_like_strtol_base0() {
+        assert_eq!(strtol0("0x1d"), Some(29));
+        assert_eq!(strtol0("0X1d"), Some(29));
+        assert_eq!(strtol0("031"), Some(25));
+        assert_eq!(strtol0(" +25"), Some(25));
+        assert_eq!(strtol0("-1"), Some(-1));
+        assert_eq!(strtol0("0"), Some(0));
+        for bad in [
+            "",
+            "0x",
+            "08",
+            "25x",
+            "abc",
+            "25 ",
+            "+",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(strtol0(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn port_range_and_texts() {
+        assert_eq!(s("port", "65535").port, Some(65535));
+        assert_eq!(s("port", "0x1d").port, Some(29));
+        for bad in ["0", "65536", "-1", "abc", "0x", "08"] {
+            assert_eq!(
+                invalid("port", bad),
+                format!("invalid argument {bad} for command port")
+            );
+        }
+        assert_eq!(invalid("port", ""), "command port needs an argument");
+        assert_eq!(s("proxy_port", "3").proxy_port, Some(3));
+        assert_eq!(s("proxy_port", "").proxy_port, None);
+        assert!(applied("proxy_port", "0").is_err());
+    }
+
+    #[test]
+    fn timeout_values() {
+        assert_eq!(s("timeout", "off").timeout, None);
+        assert_eq!(s("timeout", "010").timeout, Some(8));
+        assert_eq!(s("connect_timeout", "2147483647").timeout, Some(2147483647));
+        for bad in ["0", "-1", "1x", "2147483648"] {
+            assert!(applied("timeout", bad).is_err(), "{bad}");
+        }
+        assert_eq!(invalid("timeout", ""), "command timeout needs an argument");
+        assert_eq!(
+            invalid("connect_timeout", ""),
+            "command connect_timeout needs an argument"
+        );
+    }
+
+    #[test]
+    fn empty_argument_meanings() {
+        let d = Settings::default();
+        // empty = on
+        assert!(s("tls", "").tls);
+        assert!(s("tls_starttls", "").tls_starttls);
+        assert!(s("tls_certcheck", "").tls_certcheck);
+        assert!(s("remove_bcc_headers", "").remove_bcc_headers);
+        assert!(s("undisclosed_recipients", "").undisclosed_recipients);
+        assert!(s("auto_from", "").auto_from);
+        assert!(!s("keepbcc", "").remove_bcc_headers);
+        assert_eq!(s("auth", "").auth, Auth::Choose);
+        assert_eq!(s("syslog", "").syslog, Some(SyslogFacility::User));
+        // empty = auto / default
+        assert_eq!(
+            s("set_from_header", "").set_from_header,
+            SetFromHeader::Auto
+        );
+        assert_eq!(s("set_date_header", "").set_date_header, AutoOff::Auto);
+        assert_eq!(s("set_msgid_header", "").set_msgid_header, AutoOff::Auto);
+        // empty = empty string
+        assert_eq!(s("domain", "").domain, "");
+        assert_eq!(s("from", "").from.as_deref(), Some(""));
+        assert_eq!(s("maildomain", "").maildomain.as_deref(), Some(""));
+        // empty = unset
+        for cmd in [
+            "source_ip",
+            "proxy_host",
+            "socket",
+            "user",
+            "password",
+            "passwordeval",
+            "ntlmdomain",
+            "tls_trust_file",
+            "tls_crl_file",
+            "tls_fingerprint",
+            "tls_key_file",
+            "tls_cert_file",
+            "tls_priorities",
+            "tls_host_override",
+            "tls_min_dh_prime_bits",
+            "logfile",
+            "logfile_time_format",
+            "aliases",
+            "from_full_name",
+            "queue_dir",
+        ] {
+            assert_eq!(s(cmd, ""), d, "{cmd}");
+        }
+        // empty = error
+        for cmd in [
+            "host",
+            "port",
+            "timeout",
+            "protocol",
+            "dsn_notify",
+            "dsn_return",
+        ] {
+            assert_eq!(invalid(cmd, ""), format!("command {cmd} needs an argument"));
+        }
+        assert_eq!(
+            invalid("allow_from_override", ""),
+            "invalid argument  for command allow_from_override"
+        );
+    }
+
+    #[test]
+    fn booleans_are_exact_words() {
+        assert!(!s("tls", "off").tls);
+        for bad in ["ON", "yes", "1", "maybe"] {
+            assert_eq!(
+                invalid("tls", bad),
+                format!("invalid argument {bad} for command tls")
+            );
+        }
+        assert_eq!(
+            invalid("auto_from", "x"),
+            "invalid argument x for command auto_from"
+        );
+    }
+
+    #[test]
+    fn enum_commands() {
+        assert_eq!(s("protocol", "lmtp").protocol, Protocol::Lmtp);
+        assert!(applied("protocol", "esmtp").is_err());
+        assert_eq!(
+            s("set_from_header", "on").set_from_header,
+            SetFromHeader::On
+        );
+        assert!(applied("set_date_header", "on").is_err());
+        assert!(applied("set_msgid_header", "on").is_err());
+        assert_eq!(s("set_msgid_header", "off").set_msgid_header, AutoOff::Off);
+        assert_eq!(
+            s("syslog", "LOG_LOCAL7").syslog,
+            Some(SyslogFacility::Local(7))
+        );
+        assert_eq!(s("syslog", "off").syslog, None);
+        assert!(applied("syslog", "log_mail").is_err());
+        assert!(applied("syslog", "LOG_LOCAL8").is_err());
+        assert_eq!(
+            s("dsn_return", "headers").dsn_return,
+            Some(DsnReturn::Headers)
+        );
+        assert_eq!(s("dsn_return", "off").dsn_return, None);
+        assert!(applied("dsn_return", "hdrs").is_err());
+        assert_eq!(s("dsn_notify", "off").dsn_notify, None);
+        assert_eq!(
+            s("dsn_notify", "delay,failure")
+                .dsn_notify
+                .unwrap()
+                .keyword(),
+            "DELAY,FAILURE"
+        );
+        assert_eq!(s("dsn_notify", "never").dsn_notify, Some(DsnNotify::Never));
+        for bad in [
+            "failure,failure",
+            "FAILURE",
+            "success,never",
+            "failure, delay",
+            "failure,",
+        ] {
+            assert!(applied("dsn_notify", bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            s("tls_min_dh_prime_bits", "0x10").tls_min_dh_prime_bits,
+            Some(16)
+        );
+        assert!(applied("tls_min_dh_prime_bits", "0").is_err());
+        assert!(applied("auth", "scram-sha-256-plus").is_err());
+        assert_eq!(s("auth", "xoauth2").auth, Auth::Method(AuthMethod::Xoauth2));
+        assert_eq!(s("auth", "off").auth, Auth::Off);
+    }
+
+    #[test]
+    fn compat_commands() {
+        assert!(!s("tls_nocertcheck", "").tls_certcheck);
+        assert!(!s("tls_nostarttls", "").tls_starttls);
+        assert_eq!(
+            invalid("tls_nostarttls", "y"),
+            "command tls_nostarttls does not take an argument"
+        );
+        assert_eq!(s("tls_force_sslv3", "anything"), Settings::default());
+        assert_eq!(
+            s("add_missing_from_header", "off").set_from_header,
+            SetFromHeader::Off
+        );
+        assert_eq!(
+            s("add_missing_from_header", "on").set_from_header,
+            SetFromHeader::Auto
+        );
+        assert_eq!(
+            s("add_missing_date_header", "off").set_date_header,
+            AutoOff::Off
+        );
+        assert!(s("keepbcc", "off").remove_bcc_headers);
+    }
+
+    #[test]
+    fn fingerprint_formats() {
+        let md5 = ["ab"; 16].join(":");
+        assert_eq!(
+            s("tls_fingerprint", &md5).tls_fingerprint,
+            Some(vec![0xab; 16])
+        );
+        let sp = ["AB"; 16].join(" ");
+        assert_eq!(
+            s("tls_fingerprint", &sp).tls_fingerprint,
+            Some(vec![0xab; 16])
+        );
+        let sha1 = ["aB"; 20].join(":");
+        assert_eq!(
+            s("tls_fingerprint", &sha1).tls_fingerprint,
+            Some(vec![0xab; 20])
+        );
+        let sha256 = ["01"; 32].join(":");
+        assert_eq!(
+            s("tls_fingerprint", &sha256).tls_fingerprint,
+            Some(vec![1; 32])
+        );
+        for bad in [
+            ["ab"; 16].join("-"),
+            "ab".repeat(16),
+            ["gg"; 16].join(":"),
+            format!("{md5}:"),
+            format!("0x{}", &md5[2..]),
+            "AA:BB".to_string(),
+        ] {
+            assert!(applied("tls_fingerprint", &bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn mask_tracks_explicit_settings_and_inheritance_overlays() {
+        let defaults = Settings {
+            port: Some(99),
+            ..Settings::default()
+        };
+        let mut parent = Account::new("p", None, &defaults);
+        parent.apply_with_home("host", "ph", "/h").unwrap();
+        parent.apply_with_home("tls_trust_file", "", "/h").unwrap();
+        let mut child = Account::new("c", None, &Settings::default());
+        child.inherit(&parent);
+        // the parent's port came from its defaults: not inherited
+        assert_eq!(child.settings.port, None);
+        assert_eq!(child.settings.host.as_deref(), Some("ph"));
+        assert!(child.tls_trust_file_explicit());
+        assert!(!child.from_explicit());
+    }
+
+    #[test]
+    fn queue_commands() {
+        assert!(s("queue", "on").queue);
+        assert!(s("queue", "").queue);
+        assert_eq!(s("queue_dir", "~/q").queue_dir, Some(PathBuf::from("/h/q")));
+    }
+
+    #[test]
+    fn unknown_command_text() {
+        assert_eq!(invalid("Host", "x"), "unknown command Host");
+        assert_eq!(invalid("eval", "x"), "unknown command eval");
+    }
 }
