@@ -13,11 +13,16 @@ fn onoff(b: bool) -> &'static str {
     if b { "on" } else { "off" }
 }
 
-/// The settings block: one `key = value` line each (password shown as `*`); in sendmail mode
-/// the message-handling settings and the "reading recipients ..." line follow.
+/// The settings block: for accounts from a file first `using account ID from FILE` (msmtp
+/// prints that line only once the account passed validation, so it is not a selection info
+/// line), then one `key = value` line each (password shown as `*`); in sendmail mode the
+/// message-handling settings and the "reading recipients ..." line follow.
 pub fn describe(account: &Account, sendmail_mode: bool, read_recipients: bool) -> String {
     let s = &account.settings;
     let mut out = String::new();
+    if let Some(f) = &account.file {
+        let _ = writeln!(out, "using account {} from {}", account.name, f.display());
+    }
     let mut line = |k: &str, v: &str| {
         let _ = writeln!(out, "{k} = {v}");
     };
@@ -148,7 +153,8 @@ mod tests {
 
     // Captured from msmtp 1.8.23: `HOME=/tmp/cfgt/home msmtp -C rc -a a -P rcpt </dev/null`.
     const SIMPLE_RC: &str = "defaults\ntls on\naccount a\nhost mail.example\nfrom a@example.com\nuser bob\npassword secret\n";
-    const SIMPLE_EXPECTED: &str = "host = mail.example
+    const SIMPLE_EXPECTED: &str = "using account a from rc
+host = mail.example
 port = 25
 source ip = (not set)
 proxy host = (not set)
@@ -260,7 +266,8 @@ logfile_time_format %Y
 syslog LOG_MAIL
 aliases ~/al
 ";
-    const FULL_EXPECTED: &str = "host = mail.example # x
+    const FULL_EXPECTED: &str = "using account b from rc
+host = mail.example # x
 port = 29
 source ip = 1.2.3.4
 proxy host = proxy
@@ -328,6 +335,19 @@ reading recipients from the command line
         ] {
             assert!(d.contains(want), "{want:?} in {d}");
         }
+    }
+
+    #[test]
+    fn describe_command_line_account_has_no_using_line() {
+        // msmtp --host=x -P r: the info line comes from selection, the block starts at host
+        let mut a = Account::new("cmdline", None, &Default::default());
+        a.apply("host", "x").unwrap();
+        let mut exp = Expander::with_values("me", "hh", "hh", Ok("m"));
+        finalize_with(&mut a, true, true, &mut exp).unwrap();
+        let d = describe(&a, true, false);
+        assert!(d.starts_with("host = x\nport = 25\n"), "{d}");
+        assert!(d.contains("\ntls_trust_file = system\n"));
+        assert!(d.contains("\nfrom = (not set)\n"));
     }
 
     #[test]

@@ -195,13 +195,6 @@ fn find_by_from<'c>(accounts: &'c [Account], addr: &str) -> Option<&'c Account> 
     })
 }
 
-fn using_line(a: &Account) -> String {
-    match &a.file {
-        Some(f) => format!("using account {} from {}", a.name, f.display()),
-        None => "using account specified on command line".to_string(),
-    }
-}
-
 fn not_found(config: Option<&Config>, id: &str) -> Error {
     let msg = match config {
         Some(c) if c.system_loaded && c.user_loaded => format!(
@@ -272,7 +265,7 @@ fn select_inner(
     let mut account = if let Some(host) = req.host {
         let mut a = Account::new("cmdline", None, &Settings::default());
         apply_override(&mut a, "host", host)?;
-        info.push(using_line(&a));
+        info.push("using account specified on command line".to_string());
         a
     } else {
         let accounts: &[Account] = config.map(|c| c.accounts.as_slice()).unwrap_or(&[]);
@@ -309,10 +302,9 @@ fn select_inner(
             chosen = accounts.iter().find(|a| a.name == "default");
         }
         match chosen {
-            Some(a) => {
-                info.push(using_line(a));
-                a.clone()
-            }
+            // msmtp prints `using account ID from FILE` only once the account has passed
+            // check_account: that line is the head of `describe`.
+            Some(a) => a.clone(),
             None => match &env.smtpserver {
                 Some(server)
                     if fallback_allowed
@@ -462,10 +454,7 @@ mod tests {
         assert_eq!(r.account.settings.from.as_deref(), Some("x@example.com"));
         assert_eq!(
             r.info,
-            [
-                "account chosen by envelope from address x@example.com: b",
-                "using account b from rc"
-            ]
+            ["account chosen by envelope from address x@example.com: b"]
         );
         let r = sel(
             &c,
@@ -496,7 +485,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.account.name, "s1");
-        assert_eq!(r.info[1], "using account s1 from /etc/msmtprc");
+        assert_eq!(r.account.file.as_deref(), Some(Path::new("/etc/msmtprc")));
     }
 
     #[test]
@@ -512,13 +501,7 @@ mod tests {
         .unwrap();
         assert_eq!(r.account.name, "default");
         assert_eq!(r.account.settings.from.as_deref(), Some("nobody@nowhere"));
-        assert_eq!(
-            r.info,
-            [
-                "falling back to default account",
-                "using account default from rc"
-            ]
-        );
+        assert_eq!(r.info, ["falling back to default account"]);
     }
 
     #[test]
@@ -589,7 +572,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(r.info, ["using account b from rc"]);
+        assert!(r.info.is_empty());
         assert_eq!(r.account.settings.from.as_deref(), Some("*@example.com"));
         let e = sel(
             &c,
@@ -737,10 +720,7 @@ mod tests {
         );
         assert_eq!(
             r.info,
-            [
-                "account chosen by From header address joe+x@example.com: b",
-                "using account b from rc"
-            ]
+            ["account chosen by From header address joe+x@example.com: b"]
         );
         // respects allow_from_override
         let r = sel(
