@@ -51,13 +51,20 @@ fn passwd_field(pick: fn(&libc::passwd) -> *mut libc::c_char) -> Option<String> 
 /// The default user file: `~/.msmtprc` if it exists, else the XDG location if that exists,
 /// else `~/.msmtprc`.
 pub fn default_user_file() -> PathBuf {
-    let home = PathBuf::from(home_dir());
+    default_user_file_in(
+        Path::new(&home_dir()),
+        std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from),
+    )
+}
+
+/// [`default_user_file`] for a given home directory and `$XDG_CONFIG_HOME`.
+pub fn default_user_file_in(home: &Path, xdg_config_home: Option<PathBuf>) -> PathBuf {
     let dot = home.join(".msmtprc");
     if std::fs::metadata(&dot).is_ok() {
         return dot;
     }
-    let xdg = match std::env::var_os("XDG_CONFIG_HOME") {
-        Some(x) if !x.is_empty() => PathBuf::from(x),
+    let xdg = match xdg_config_home {
+        Some(x) if !x.as_os_str().is_empty() => x,
         _ => home.join(".config"),
     };
     let xdg = xdg.join("msmtp").join("config");
@@ -196,6 +203,34 @@ mod tests {
             PermProblem::TooOpen.message(Path::new("rc")),
             "rc: contains secrets and therefore must have no more than user read/write permissions"
         );
+    }
+
+    #[test]
+    fn user_file_location_precedence() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path();
+        let dot = h.join(".msmtprc");
+        // nothing exists: ~/.msmtprc
+        assert_eq!(default_user_file_in(h, None), dot);
+        // ~/.config/msmtp/config when XDG_CONFIG_HOME is unset
+        std::fs::create_dir_all(h.join(".config/msmtp")).unwrap();
+        std::fs::write(h.join(".config/msmtp/config"), "").unwrap();
+        assert_eq!(
+            default_user_file_in(h, None),
+            h.join(".config/msmtp/config")
+        );
+        // $XDG_CONFIG_HOME/msmtp/config when set (and the other one is not consulted)
+        let xdg = h.join("xdg");
+        assert_eq!(default_user_file_in(h, Some(xdg.clone())), dot);
+        std::fs::create_dir_all(xdg.join("msmtp")).unwrap();
+        std::fs::write(xdg.join("msmtp/config"), "").unwrap();
+        assert_eq!(
+            default_user_file_in(h, Some(xdg.clone())),
+            xdg.join("msmtp/config")
+        );
+        // ~/.msmtprc wins once it exists
+        std::fs::write(&dot, "").unwrap();
+        assert_eq!(default_user_file_in(h, Some(xdg)), dot);
     }
 
     #[test]
