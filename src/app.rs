@@ -5,7 +5,7 @@
 
 use crate::account::{self, Request};
 use crate::cli::{self, Cli, GetoptError, Mode};
-use crate::config::{self, Account};
+use crate::config::{self, Account, AutoOff, SetFromHeader};
 use crate::error::{Error, Result, Sysexit};
 use crate::log::{self, Attempt};
 use crate::message::{self, HeaderBlock, Rewrite};
@@ -118,6 +118,12 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     let headers = message::read_header_block(input)
         .map_err(|_| fail(Error::io("input error while reading the mail")))?;
 
+    if cli.read_envelope_from && (cli.pretend || cli.debug) {
+        // msmtp prints this right after reading the headers, before the configuration; with no
+        // From header its printf shows "(null)".
+        let f = headers.from.as_deref().unwrap_or("(null)");
+        println!("envelope from address extracted from mail: {f}");
+    }
     let mut recipients: Vec<String> = cli
         .recipients
         .iter()
@@ -131,8 +137,7 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     }
 
     let mut out = Output::new(cli.pretend || cli.debug);
-    let (mut account, info) = resolve_account(cli, &headers).map_err(&fail)?;
-    out.lines(&info);
+    let mut account = resolve_account(cli, &headers, &mut out).map_err(&fail)?;
     finish_account(cli, &mut account).map_err(&fail)?;
     if cli.pretend || cli.debug {
         out.text(&account::describe(&account, true, cli.read_recipients));
@@ -153,19 +158,22 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
             None => from.clone(),
         }),
         undisclosed_recipients: s.undisclosed_recipients,
-        date: (s.set_date_header.is_auto() && !headers.has_date)
+        date: (s.set_date_header == AutoOff::Auto && !headers.has_date)
             .then(message::date_header_value),
-        message_id: (s.set_msgid_header.is_auto() && !headers.has_message_id)
+        message_id: (s.set_msgid_header == AutoOff::Auto && !headers.has_message_id)
             .then(|| message::message_id(&from)),
         remove_bcc: s.remove_bcc_headers,
     };
     let envelope = Envelope { from: from.clone(), recipients };
+    if cli.no_send {
+        return dry_run(&account, &envelope, &headers, &rewrite, input).map_err(fail);
+    }
     let result = deliver(cli, &account, &envelope, &headers, &rewrite, input, &mut out);
     let attempt = Attempt {
         host: s.host.as_deref(),
         socket: s.socket.as_deref(),
         tls: s.tls,
-        auth: s.auth.is_on(),
+        auth: s.auth.enabled(),
         user: s.user.as_deref(),
         from: &from,
         recipients: &envelope.recipients,
@@ -199,44 +207,44 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     }
 }
 
-/// Select the account (msmtp.md section 3) with the command-line overrides applied.
-fn resolve_account(cli: &Cli, headers: &HeaderBlock) -> Result<(Account, Vec<String>)> {
+/// Select the account (msmtp.md section 3) with the command-line overrides applied. Info
+/// lines are printed as they arise, so that `-P` shows them even when a later step fails.
+fn resolve_account(cli: &Cli, headers: &HeaderBlock, out: &mut Output) -> Result<Account> {
     let mut info = Vec::new();
     let config = match &cli.host {
         Some(_) => None,
         None => {
-            let c = config::load(cli.config_file.as_deref().map(std::path::Path::new))?;
-            info.extend(c.info.iter().cloned());
-            Some(c)
+            let c = config::load_collecting(
+                cli.config_file.as_deref().map(std::path::Path::new),
+                &mut info,
+            );
+            out.lines(&info);
+            info.clear();
+            Some(c?)
         }
     };
     let header_from = if cli.read_envelope_from { headers.from.as_deref() } else { None };
-    if let Some(f) = header_from {
-        info.push(format!("envelope from address extracted from mail: {f}"));
-    }
     let request = Request {
         account: cli.account.as_deref(),
         host: cli.host.as_deref(),
         envelope_from: cli.from.as_deref().or(header_from),
+        read_envelope_from: cli.read_envelope_from,
         from_header: headers.from.as_deref(),
         overrides: &cli.overrides,
         sendmail_mode: true,
     };
-    let selected = account::select(config.as_ref(), &request)?;
-    info.extend(selected.info);
-    let mut account = selected.account;
-    if cli.read_envelope_from && header_from.is_none() {
-        // msmtp 1.8.23 unsets the envelope-from when the mail has no usable From header.
-        account.settings.from = None;
-    }
-    Ok((account, info))
+    let account = account::select_collecting(config.as_ref(), &request, &mut info);
+    out.lines(&info);
+    account
 }
 
 /// passwordeval (only when authentication is on and no password is set), then derived
 /// defaults and validation.
 fn finish_account(cli: &Cli, account: &mut Account) -> Result<()> {
     let s = &account.settings;
-    if s.auth.is_on()
+    // A dry run must not have side effects such as a gpg passphrase prompt.
+    if s.auth.enabled()
+        && !cli.no_send
         && s.password.is_none()
         && let Some(cmd) = s.passwordeval.clone()
     {
@@ -247,8 +255,11 @@ fn finish_account(cli: &Cli, account: &mut Account) -> Result<()> {
 }
 
 fn add_from_header(account: &Account, headers: &HeaderBlock) -> bool {
-    let mode = account.settings.set_from_header;
-    mode.is_on() || (mode.is_auto() && headers.from.is_none())
+    match account.settings.set_from_header {
+        SetFromHeader::On => true,
+        SetFromHeader::Auto => headers.from.is_none(),
+        SetFromHeader::Off => false,
+    }
 }
 
 /// Connect and send. Returns the delivery and the mail size for the log.
@@ -261,7 +272,7 @@ fn deliver<R: BufRead>(
     input: &mut R,
     out: &mut Output,
 ) -> Result<(smtp::Delivery, u64)> {
-    let (target, tls, session) = account::transport(account);
+    let (target, tls, session) = transport(account);
     let s = &account.settings;
     let host_key = s
         .host
@@ -270,13 +281,13 @@ fn deliver<R: BufRead>(
         .unwrap_or_default();
     let configured = s.password.clone();
     let user = s.user.clone().unwrap_or_default();
-    let home = config::home_dir();
-    let sysconfdir = config::sysconfdir();
+    let home = std::path::PathBuf::from(config::paths::home_dir());
+    let sysconfdir = config::paths::sysconfdir();
     let mut password = |mechanism: &str| -> Result<String> {
         if let Some(p) = &configured {
             return Ok(p.clone());
         }
-        match secret::lookup(&host_key, &user, home.as_deref(), &sysconfdir)? {
+        match secret::lookup(&host_key, &user, Some(&home), &sysconfdir)? {
             Some(p) => Ok(p.expose().to_owned()),
             None => Err(Error::new(
                 Sysexit::Unavailable,
@@ -301,6 +312,65 @@ fn deliver<R: BufRead>(
     Ok((delivery, mailsize))
 }
 
+/// `--no-send`: what would be sent, byte for byte, without connecting or running helpers.
+fn dry_run<R: BufRead>(
+    account: &Account,
+    envelope: &Envelope,
+    headers: &HeaderBlock,
+    rewrite: &Rewrite,
+    input: &mut R,
+) -> Result<()> {
+    let s = &account.settings;
+    let mut text = String::new();
+    match &account.file {
+        Some(f) => text.push_str(&format!("account: {} (from {})\n", account.name, f.display())),
+        None => text.push_str(&format!("account: {} (command line)\n", account.name)),
+    }
+    let (target, tls, session) = transport(account);
+    let server = match (&target.host, &target.socket) {
+        (_, Some(sock)) => format!("unix socket {}", sock.display()),
+        (Some(h), None) => format!("{h} port {}", target.port),
+        (None, None) => "(not set)".to_owned(),
+    };
+    let tls_mode = match (tls.enabled, tls.starttls) {
+        (false, _) => "off (cleartext)",
+        (true, true) => "STARTTLS (required)",
+        (true, false) => "implicit TLS",
+    };
+    text.push_str(&format!("server: {server}, TLS: {tls_mode}\n"));
+    let auth = match &session.auth {
+        smtp::AuthSetting::Off => "off".to_owned(),
+        smtp::AuthSetting::Auto => "on (method chosen from the server's offer)".to_owned(),
+        smtp::AuthSetting::Method(m) => format!("{m:?}"),
+    };
+    text.push_str(&format!("auth: {auth}"));
+    if s.auth.enabled() {
+        let user = s.user.as_deref().unwrap_or("(not set)");
+        let source = if s.password.is_some() {
+            "the configuration".to_owned()
+        } else if let Some(cmd) = &s.passwordeval {
+            format!("passwordeval '{cmd}' (not run in a dry run)")
+        } else {
+            "netrc or a terminal prompt at send time".to_owned()
+        };
+        text.push_str(&format!(", user {user}, password from {source}"));
+    }
+    text.push('\n');
+    text.push_str(&format!("MAIL FROM:<{}>\n", envelope.from));
+    for r in &envelope.recipients {
+        text.push_str(&format!("RCPT TO:<{r}>\n"));
+    }
+    text.push_str("DATA\n");
+    let mut stdout = std::io::stdout().lock();
+    let io = |e: std::io::Error| Error::io(format!("cannot write to standard output: {}", crate::error::strerror(&e)));
+    stdout.write_all(text.as_bytes()).map_err(io)?;
+    message::write_data(headers, rewrite, input, &mut stdout).map_err(|e| match e {
+        message::BodyError::Read(_) => Error::io("input error while reading the mail"),
+        message::BodyError::Write(e) => io(e),
+    })?;
+    stdout.write_all(b".\r\n").and_then(|()| stdout.flush()).map_err(io)
+}
+
 fn log_attempt(ui: &Ui, account: &Account, attempt: &Attempt<'_>, success: bool) {
     let s = &account.settings;
     if s.logfile.is_none() && s.syslog.is_none() {
@@ -314,7 +384,7 @@ fn log_attempt(ui: &Ui, account: &Account, attempt: &Attempt<'_>, success: bool)
         ui.error(&format!("log info was: {info}"));
     }
     if let Some(facility) = &s.syslog {
-        log::write_syslog(facility, &info, success);
+        log::write_syslog(&facility.name(), &info, success);
     }
 }
 
@@ -358,8 +428,8 @@ fn version_text() -> String {
         env!("CARGO_PKG_VERSION"),
         std::env::consts::ARCH,
         std::env::consts::OS,
-        config::sysconfdir().join("msmtprc").display(),
-        config::default_user_file().display(),
+        config::paths::sysconfdir().join("msmtprc").display(),
+        config::paths::default_user_file().display(),
     )
 }
 

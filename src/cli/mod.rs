@@ -32,6 +32,8 @@ pub struct Cli {
     pub mode: Option<Mode>,
     /// `-P`/`--pretend`.
     pub pretend: bool,
+    /// `--no-send` (postie only): do everything but connect; print what would be sent.
+    pub no_send: bool,
     /// `-d`/`-v`/`--debug`.
     pub debug: bool,
     /// `-C FILE`.
@@ -68,6 +70,7 @@ enum Opt {
     Help,
     Configure,
     Pretend,
+    NoSend,
     Debug,
     ServerInfo,
     Rmqs,
@@ -172,6 +175,9 @@ const LONG: &[LongOpt<Opt>] = &[
     LongOpt { name: "keepbcc", has_arg: Optional, id: Opt::KeepBcc },
     LongOpt { name: "read-recipients", has_arg: No, id: Opt::ReadRecipients },
     LongOpt { name: "read-envelope-from", has_arg: No, id: Opt::ReadEnvelopeFrom },
+    // postie's own options. They start with letters no msmtp option uses, so they never change
+    // how an msmtp option prefix is resolved or which possibilities an ambiguity lists.
+    LongOpt { name: "no-send", has_arg: No, id: Opt::NoSend },
 ];
 
 /// msmtp's short options: `Pd::SC:a:f:N:R:X:tA:B:b:F:Gh:iL:mnO:o:v`.
@@ -231,6 +237,7 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
         Opt::Help => cli.mode = Some(Mode::Help),
         Opt::Configure => cli.mode = Some(Mode::Configure(v)),
         Opt::Pretend => cli.pretend = true,
+        Opt::NoSend => cli.no_send = true,
         Opt::Debug => {
             cli.debug = true;
             // sendmail documents -d0.1 as "print the version".

@@ -13,7 +13,6 @@ pub mod netrc;
 use crate::error::{Error, Result, Sysexit};
 use std::fmt;
 use std::path::Path;
-use std::time::Duration;
 
 /// A password or token. Its `Debug` form never shows the value.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -37,22 +36,11 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// How long a helper command (`passwordeval`, `eval`) may run before it is killed. A gpg
-/// pinentry may be waiting for a human, so this is generous; `POSTIE_HELPER_TIMEOUT` (seconds)
-/// overrides it.
-pub fn helper_timeout() -> Duration {
-    std::env::var("POSTIE_HELPER_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .filter(|&s| s > 0)
-        .map_or(Duration::from_secs(60), Duration::from_secs)
-}
-
 /// Run `passwordeval CMD`: the first line of its output is the password. The exit status is
 /// ignored (as in msmtp); no output at all is an error (78). The command gets /dev/null as
 /// stdin so it can never eat the mail.
 pub fn run_passwordeval(command: &str) -> Result<Secret> {
-    let timeout = helper_timeout();
+    let timeout = crate::config::eval::helper_timeout();
     match crate::config::eval::run_first_line(command, timeout) {
         Ok(Some(line)) => Ok(Secret(line)),
         Ok(None) => Err(Error::config(format!("cannot read output of '{command}'"))),
