@@ -139,7 +139,12 @@ const NOT_TRUSTED: &str = "The certificate is NOT trusted. ";
 fn certificate_error_text(e: &rustls::Error) -> String {
     let reason = match e {
         rustls::Error::InvalidCertificate(c) => match c {
-            CertificateError::UnknownIssuer => "The certificate issuer is unknown. ".to_string(),
+            // webpki finds issuers by name and then checks the signature; a same-named but
+            // different CA (observed with msmtp: GnuTLS says "issuer is unknown") ends up as
+            // BadSignature here.
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                "The certificate issuer is unknown. ".to_string()
+            }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 "The name in the certificate does not match the expected. ".to_string()
             }
@@ -150,9 +155,6 @@ fn certificate_error_text(e: &rustls::Error) -> String {
                 "The certificate chain uses not yet valid certificate. ".to_string()
             }
             CertificateError::Revoked => "The certificate chain is revoked. ".to_string(),
-            CertificateError::BadSignature => {
-                "The signature in the certificate is invalid. ".to_string()
-            }
             other => format!("{other:?}. "),
         },
         other => format!("{other}. "),
