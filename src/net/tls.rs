@@ -119,8 +119,50 @@ impl Fingerprint {
 enum Mode {
     Pinned(Fingerprint),
     NoCheck,
-    /// `None`: no trust anchors at all, so nothing can verify.
-    WebPki(Option<Arc<WebPkiServerVerifier>>),
+    /// `None`: no trust anchors at all, so nothing can verify. The DER list holds the trusted
+    /// certificates themselves, for the self-signed-CA-as-server case below.
+    WebPki(
+        Option<Arc<WebPkiServerVerifier>>,
+        Vec<CertificateDer<'static>>,
+    ),
+}
+
+/// Whether webpki refused the leaf only because it is a CA certificate.
+fn is_ca_as_end_entity(e: &rustls::Error) -> bool {
+    match e {
+        rustls::Error::InvalidCertificate(CertificateError::Other(o)) => {
+            o.0.downcast_ref::<webpki::Error>()
+                .is_some_and(|w| matches!(w, webpki::Error::CaUsedAsEndEntity))
+        }
+        _ => false,
+    }
+}
+
+/// GnuTLS trusts a server certificate that is itself in the trust list, even when it is a CA
+/// certificate (the usual self-signed server made with `openssl req -x509`), which webpki
+/// refuses. Accept exactly that case, still checking the host name and the validity period.
+fn check_trusted_leaf(
+    leaf: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+) -> std::result::Result<(), rustls::Error> {
+    let ee = webpki::EndEntityCert::try_from(leaf)
+        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    ee.verify_is_valid_for_subject_name(server_name)
+        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::NotValidForName))?;
+    let info = x509::parse(leaf.as_ref()).ok_or(rustls::Error::InvalidCertificate(
+        CertificateError::BadEncoding,
+    ))?;
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    if now < info.not_before {
+        return Err(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidYet,
+        ));
+    }
+    if now > info.not_after {
+        return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+    }
+    Ok(())
 }
 
 #[derive(Debug)]
@@ -200,13 +242,27 @@ impl ServerCertVerifier for Verifier {
                     ))
                 }
             }
-            Mode::WebPki(None) => {
+            Mode::WebPki(None, _) => {
                 let e = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
                 Err(self.fail(certificate_error_text(&e), e))
             }
-            Mode::WebPki(Some(v)) => v
-                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-                .map_err(|e| self.fail(certificate_error_text(&e), e)),
+            Mode::WebPki(Some(v), trusted) => {
+                match v.verify_server_cert(
+                    end_entity,
+                    intermediates,
+                    server_name,
+                    ocsp_response,
+                    now,
+                ) {
+                    Ok(ok) => Ok(ok),
+                    Err(e) if is_ca_as_end_entity(&e) && trusted.contains(end_entity) => {
+                        check_trusted_leaf(end_entity, server_name, now)
+                            .map(|()| ServerCertVerified::assertion())
+                            .map_err(|e| self.fail(certificate_error_text(&e), e))
+                    }
+                    Err(e) => Err(self.fail(certificate_error_text(&e), e)),
+                }
+            }
         }
     }
 
@@ -282,7 +338,13 @@ impl TlsContext {
     /// Builds the client configuration for `settings`, verifying the server as `host` (unless
     /// `tls_host_override` is set). Loads trust, CRL and client certificate files now.
     pub fn new(settings: &TlsSettings, host: &str) -> Result<TlsContext> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut provider = rustls::crypto::ring::default_provider();
+        // GnuTLS (msmtp's TLS library) offers SECP256R1 first; doing the same makes the `-d`
+        // session description match msmtp's against the same server.
+        provider
+            .kx_groups
+            .sort_by_key(|g| g.name() != rustls::NamedGroup::secp256r1);
+        let provider = Arc::new(provider);
         let mode = if let Some(fp) = &settings.fingerprint {
             Mode::Pinned(Fingerprint::parse(fp).ok_or_else(|| {
                 Error::config(format!("invalid argument {fp} for tls_fingerprint"))
@@ -291,6 +353,7 @@ impl TlsContext {
             Mode::NoCheck
         } else {
             let mut roots = RootCertStore::empty();
+            let mut trusted = Vec::new();
             match &settings.trust {
                 Trust::None => {}
                 Trust::File(path) => {
@@ -300,6 +363,7 @@ impl TlsContext {
                             path.display()
                         ))
                     })?;
+                    trusted.extend(certs.iter().cloned());
                     roots.add_parsable_certificates(certs);
                 }
                 Trust::System => {
@@ -317,7 +381,7 @@ impl TlsContext {
                 }
             }
             if roots.is_empty() {
-                Mode::WebPki(None)
+                Mode::WebPki(None, trusted)
             } else {
                 let mut b =
                     WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone());
@@ -341,7 +405,7 @@ impl TlsContext {
                         format!("cannot initialize TLS session: {e}"),
                     )
                 })?;
-                Mode::WebPki(Some(v))
+                Mode::WebPki(Some(v), trusted)
             }
         };
         let verifier = Arc::new(Verifier {

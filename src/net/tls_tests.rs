@@ -28,6 +28,19 @@ fn pki() -> Pki {
     }
 }
 
+/// A self-signed server certificate that is also a CA (what `openssl req -x509` makes).
+fn pki_ca() -> Pki {
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let kp = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&kp).expect("self-signed");
+    Pki {
+        cert_pem: cert.pem(),
+        cert_der: cert.der().clone(),
+        key_der: kp.serialize_der(),
+    }
+}
+
 fn server_config(p: &Pki) -> Arc<ServerConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(p.key_der.clone()));
@@ -190,7 +203,7 @@ fn starttls_with_trust_file_delivers() {
     let _ = h.join();
     let t = String::from_utf8_lossy(&t);
     assert!(
-        t.contains("--> STARTTLS\n<-- 220 go ahead\nTLS session parameters:\n"),
+        t.contains("--> STARTTLS\r\n<-- 220 go ahead\r\nTLS session parameters:\n"),
         "{t}"
     );
     assert!(t.contains("        CN=rcgen self signed cert\n"), "{t}");
@@ -315,5 +328,26 @@ fn handshake_with_plain_server_is_protocol_76() {
         e.message
     );
     assert_eq!(e.exit, Sysexit::Protocol);
+    let _ = h.join();
+}
+
+#[test]
+fn self_signed_ca_server_certificate_in_trust_file_is_accepted() {
+    let p = pki_ca();
+    let f = trust_file(&p.cert_pem);
+    let (port, h) = start_server(server_config(&p), true);
+    deliver(port, &base(f.path(), false), &mut Vec::new()).expect("trusted as is");
+    let _ = h.join();
+    // The host name is still checked.
+    let (port, h) = start_server(server_config(&p), true);
+    let tls = TlsSettings {
+        host_override: Some("other.example".into()),
+        ..base(f.path(), false)
+    };
+    let e = deliver(port, &tls, &mut Vec::new()).expect_err("name mismatch");
+    assert_eq!(
+        e.message,
+        "TLS certificate verification failed: The certificate is NOT trusted. The name in the certificate does not match the expected. "
+    );
     let _ = h.join();
 }

@@ -91,10 +91,20 @@ impl<'d, S: Transport> Session<'d, S> {
         self.stream
     }
 
-    /// Writes one transcript line (debug output failures are not mail failures).
+    /// Writes one informational transcript line, LF-terminated (debug output failures are
+    /// not mail failures).
     fn trace(&mut self, line: &str) {
         if let Some(d) = self.debug.as_mut() {
             let _ = writeln!(d, "{line}");
+        }
+    }
+
+    /// Writes a protocol line to the transcript like msmtp: the prefix, then the line exactly
+    /// as it went over the wire, line end included.
+    fn trace_raw(&mut self, prefix: &str, raw: &[u8]) {
+        if let Some(d) = self.debug.as_mut() {
+            let _ = d.write_all(prefix.as_bytes());
+            let _ = d.write_all(raw);
         }
     }
 
@@ -108,7 +118,7 @@ impl<'d, S: Transport> Session<'d, S> {
         if cmd.len() > MAX_CMD_LEN {
             return Err(command_too_long());
         }
-        self.trace(&format!("--> {shown}"));
+        self.trace_raw("--> ", format!("{shown}\r\n").as_bytes());
         self.wbuf.extend_from_slice(cmd.as_bytes());
         self.wbuf.extend_from_slice(b"\r\n");
         Ok(())
@@ -139,24 +149,27 @@ impl<'d, S: Transport> Session<'d, S> {
         self.rpos < self.rbuf.len()
     }
 
-    /// Reads one line (without its line end), at most 1023 bytes including the line end.
-    fn read_line(&mut self) -> Result<Vec<u8>> {
+    /// Reads one line, at most 1023 bytes including the line end. Returns the raw line (with
+    /// its line end) and the length of its content.
+    fn read_line(&mut self) -> Result<(Vec<u8>, usize)> {
         loop {
             let pending = &self.rbuf[self.rpos..];
             if let Some(i) = pending.iter().position(|&b| b == b'\n') {
                 if i + 1 > MAX_LINE_LEN {
                     return Err(invalid_reply());
                 }
-                let mut line = pending[..i].to_vec();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
+                let raw = pending[..=i].to_vec();
+                let len = if i > 0 && raw[i - 1] == b'\r' {
+                    i - 1
+                } else {
+                    i
+                };
                 self.rpos += i + 1;
                 if self.rpos == self.rbuf.len() {
                     self.rbuf.clear();
                     self.rpos = 0;
                 }
-                return Ok(line);
+                return Ok((raw, len));
             }
             if pending.len() >= MAX_LINE_LEN {
                 return Err(invalid_reply());
@@ -184,9 +197,9 @@ impl<'d, S: Transport> Session<'d, S> {
     pub fn read_reply(&mut self) -> Result<Reply> {
         let mut parser = ReplyParser::new();
         loop {
-            let line = self.read_line()?;
-            self.trace(&format!("<-- {}", String::from_utf8_lossy(&line)));
-            if let Some(reply) = parser.push_line(&line)? {
+            let (raw, len) = self.read_line()?;
+            self.trace_raw("<-- ", &raw);
+            if let Some(reply) = parser.push_line(&raw[..len])? {
                 return Ok(reply);
             }
         }
@@ -518,7 +531,7 @@ impl<'d, S: Transport> Session<'d, S> {
             (_, Some(e)) => return Err(e),
             (r, None) => r?,
         };
-        self.trace("--> .");
+        self.trace_raw("--> ", b".\r\n");
         self.wbuf.extend_from_slice(b".\r\n");
         self.flush()?;
         Ok(size)
@@ -539,24 +552,19 @@ impl<S: Transport> BodyWriter<'_, '_, S> {
             return;
         }
         for &b in buf {
+            self.line.push(b);
             if b == b'\n' {
-                if self.line.last() == Some(&b'\r') {
-                    self.line.pop();
-                }
-                let text = format!("--> {}", String::from_utf8_lossy(&self.line));
-                self.session.trace(&text);
-                self.line.clear();
-            } else {
-                self.line.push(b);
+                let line = std::mem::take(&mut self.line);
+                self.session.trace_raw("--> ", &line);
             }
         }
     }
 
     fn finish_trace(&mut self) {
         if !self.line.is_empty() {
-            let text = format!("--> {}", String::from_utf8_lossy(&self.line));
-            self.session.trace(&text);
-            self.line.clear();
+            let mut line = std::mem::take(&mut self.line);
+            line.push(b'\n');
+            self.session.trace_raw("--> ", &line);
         }
     }
 }

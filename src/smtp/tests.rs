@@ -731,7 +731,7 @@ fn auth_plain_wire_format_and_redacted_transcript() {
     );
     assert!(o.result.is_ok(), "{:?}", o.result.err());
     assert!(o.fake.written().contains("AUTH PLAIN AGpvZQBzZWNyZXQ=\r\n"));
-    assert!(o.transcript.contains("--> AUTH PLAIN (redacted)\n"));
+    assert!(o.transcript.contains("--> AUTH PLAIN (redacted)\r\n"));
     assert!(!o.transcript.contains("AGpvZQBzZWNyZXQ="));
     assert_eq!(o.password_calls, 1);
 }
@@ -760,8 +760,8 @@ fn auth_login_wire_format_and_redaction() {
             .written()
             .contains("AUTH LOGIN\r\nam9l\r\nc2VjcmV0\r\n")
     );
-    assert!(o.transcript.contains("--> AUTH LOGIN\n"));
-    assert_eq!(o.transcript.matches("--> (redacted)\n").count(), 2);
+    assert!(o.transcript.contains("--> AUTH LOGIN\r\n"));
+    assert_eq!(o.transcript.matches("--> (redacted)\r\n").count(), 2);
     assert!(!o.transcript.contains("c2VjcmV0"));
 }
 
@@ -829,7 +829,7 @@ fn auth_auto_without_tls_uses_scram_and_verifies_server() {
         "authentication failed (method SCRAM-SHA-1)"
     );
     assert_eq!(err(&o).exit, Sysexit::NoPerm);
-    assert!(o.transcript.contains("--> AUTH SCRAM-SHA-1 (redacted)\n"));
+    assert!(o.transcript.contains("--> AUTH SCRAM-SHA-1 (redacted)\r\n"));
 }
 
 #[test]
@@ -998,7 +998,7 @@ fn auth_xoauth2_and_oauthbearer_wire_formats() {
             .written()
             .contains(&format!("AUTH OAUTHBEARER {want}\r\n\r\n"))
     );
-    assert!(o.transcript.contains("--> AUTH OAUTHBEARER (redacted)\n"));
+    assert!(o.transcript.contains("--> AUTH OAUTHBEARER (redacted)\r\n"));
 }
 
 // ---- LMTP ----
@@ -1049,8 +1049,9 @@ fn transcript_matches_msmtp_format() {
     assert!(o.result.is_ok());
     assert_eq!(
         o.transcript,
-        "<-- 220 fake ESMTP\n--> EHLO localhost\n<-- 250-fake\n<-- 250 SIZE 1000\n\
-         --> MAIL FROM:<a@b.c>\n<-- 250 ok\n--> RCPT TO:<r@x.y>\n<-- 250 ok\n--> DATA\n\
-         <-- 354 go\n--> Subject: x\n--> \n--> ..hi\n--> .\n<-- 250 ok\n--> QUIT\n<-- 221 bye\n"
+        "<-- 220 fake ESMTP\r\n--> EHLO localhost\r\n<-- 250-fake\r\n<-- 250 SIZE 1000\r\n\
+         --> MAIL FROM:<a@b.c>\r\n<-- 250 ok\r\n--> RCPT TO:<r@x.y>\r\n<-- 250 ok\r\n\
+         --> DATA\r\n<-- 354 go\r\n--> Subject: x\r\n--> \r\n--> ..hi\r\n--> .\r\n\
+         <-- 250 ok\r\n--> QUIT\r\n<-- 221 bye\r\n"
     );
 }
