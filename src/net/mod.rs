@@ -316,6 +316,18 @@ mod tests {
     }
 
     #[test]
+    fn connect_timeout_reads_as_etimedout() {
+        let e = io::Error::from(io::ErrorKind::TimedOut);
+        assert_eq!(strerror(&e), "Connection timed out");
+    }
+
+    #[test]
+    fn resolver_prefix_is_removed() {
+        let e = io::Error::other("failed to lookup address information: Name or service not known");
+        assert_eq!(gai_text(&e), "Name or service not known");
+    }
+
+    #[test]
     fn read_timeout_text_is_msmtps() {
         let e = io::Error::from(io::ErrorKind::WouldBlock);
         let err = read_error(&e, false);

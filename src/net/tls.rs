@@ -520,7 +520,13 @@ pub fn io_error_text(e: &io::Error) -> String {
         return "The TLS connection was non-properly terminated.".to_string();
     }
     if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        return inner.to_string();
+        // GnuTLS's wording for the failures seen in practice (plain-text server on a TLS port,
+        // server-side abort); anything else keeps rustls's description.
+        return match inner {
+            rustls::Error::InvalidMessage(_) => "An unexpected TLS packet was received.".into(),
+            rustls::Error::AlertReceived(_) => "A TLS fatal alert has been received.".into(),
+            other => other.to_string(),
+        };
     }
     strerror(e)
 }
@@ -752,6 +758,53 @@ mod tests {
             e.message,
             "cannot set X509 trust file /nonexistent for TLS session: Error while reading file."
         );
+    }
+
+    #[test]
+    fn handshake_garbage_reads_as_gnutls_unexpected_packet() {
+        let e = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+        );
+        assert_eq!(io_error_text(&e), "An unexpected TLS packet was received.");
+    }
+
+    #[test]
+    fn missing_client_key_file_is_noinput_66() {
+        let s = TlsSettings {
+            enabled: true,
+            certcheck: false,
+            cert_file: Some("/nonexistent/cert.pem".into()),
+            key_file: Some("/nonexistent/key.pem".into()),
+            ..TlsSettings::default()
+        };
+        let e = TlsContext::new(&s, "localhost").expect_err("fails");
+        assert_eq!(e.exit, Sysexit::NoInput);
+        assert_eq!(
+            e.message,
+            "cannot set X509 key file /nonexistent/key.pem and/or X509 cert file \
+             /nonexistent/cert.pem for TLS session: Error while reading file."
+        );
+    }
+
+    #[test]
+    fn system_trust_is_not_loaded_when_pinning_or_unchecked() {
+        // With a fingerprint the trust setting is irrelevant, so even an unusable trust file
+        // must not be touched.
+        let s = TlsSettings {
+            enabled: true,
+            certcheck: true,
+            trust: Trust::File("/nonexistent".into()),
+            fingerprint: Some(SHA256.into()),
+            ..TlsSettings::default()
+        };
+        assert!(TlsContext::new(&s, "localhost").is_ok());
+        let s = TlsSettings {
+            fingerprint: None,
+            certcheck: false,
+            ..s
+        };
+        assert!(TlsContext::new(&s, "localhost").is_ok());
     }
 
     #[test]
