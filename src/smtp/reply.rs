@@ -82,15 +82,14 @@ impl ReplyParser {
         let code = line[..3]
             .iter()
             .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
-        if self.code.is_some_and(|c| c != code) {
-            return Err(invalid_reply());
-        }
         if self.lines.len() >= MAX_LINES {
             return Err(too_many_lines());
         }
-        self.code = Some(code);
+        // Like msmtp, the first line's code counts; later lines are not compared to it.
+        let code = *self.code.get_or_insert(code);
         self.lines.push(String::from_utf8_lossy(line).into_owned());
         if line[3] == b' ' {
+            self.code = None;
             return Ok(Some(Reply {
                 code,
                 lines: std::mem::take(&mut self.lines),
@@ -133,10 +132,11 @@ mod tests {
     }
 
     #[test]
-    fn code_change_inside_reply_is_invalid() {
+    fn reply_code_is_taken_from_the_first_line() {
         let mut p = ReplyParser::new();
         p.push_line(b"250-a").expect("valid");
-        assert!(p.push_line(b"251 b").is_err());
+        let r = p.push_line(b"550 b").expect("valid").expect("done");
+        assert_eq!(r.code, 250);
     }
 
     #[test]
