@@ -1,1 +1,359 @@
-//! Connecting: TCP, TLS (msmtp.md section 6).
+//! Connecting to the mail server (msmtp.md section 6): TCP by name (every getaddrinfo address in
+//! turn), Unix sockets, SOCKS5 proxies, socket timeouts, and the TLS layer on top ([`tls`]).
+//!
+//! It owns the mapping from OS errors to msmtp's wording and exit codes for everything below the
+//! SMTP dialogue: `cannot locate host` (68), `cannot connect to` (75), `network read/write error`
+//! (74), so the SMTP code only ever sees finished [`Error`]s.
+
+pub mod socks;
+pub mod tls;
+mod x509;
+
+#[cfg(test)]
+mod tls_tests;
+
+use crate::error::{Error, Result, Sysexit};
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use tls::{TlsSettings, Trust};
+
+/// Where to connect to, as configured (`host`, `port`, `socket`, `timeout`, `source_ip`,
+/// `proxy_host`, `proxy_port`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Target {
+    /// The server host name or address; used when `socket` is not set.
+    pub host: Option<String>,
+    /// The server port.
+    pub port: u16,
+    /// A Unix domain socket path; takes precedence over host/port.
+    pub socket: Option<PathBuf>,
+    /// Connect and I/O timeout; `None` keeps the OS defaults.
+    pub timeout: Option<Duration>,
+    /// Local address to bind the TCP socket to before connecting.
+    pub source_ip: Option<String>,
+    /// A SOCKS5 proxy to tunnel through.
+    pub proxy_host: Option<String>,
+    /// The SOCKS5 proxy port.
+    pub proxy_port: u16,
+}
+
+impl Target {
+    /// The name msmtp uses for this server in messages and password look-ups: the host, or the
+    /// socket path when there is no host.
+    pub fn display_host(&self) -> String {
+        match (&self.socket, &self.host) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(host)) => host.clone(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// A connected byte stream to the server (before any TLS).
+#[derive(Debug)]
+pub enum Stream {
+    /// A TCP connection (TCP_NODELAY set).
+    Tcp(TcpStream),
+    /// A Unix domain socket connection.
+    Unix(UnixStream),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Unix(s) => s.flush(),
+        }
+    }
+}
+
+/// Connects to the target: the Unix socket if set, else through the SOCKS5 proxy if set, else
+/// to every address of the host in turn. With a timeout, the socket also gets read and write
+/// timeouts. Every error is marked as belonging to the send stage.
+pub fn connect(target: &Target) -> Result<Stream> {
+    connect_inner(target).map_err(Error::in_send_stage)
+}
+
+fn connect_inner(target: &Target) -> Result<Stream> {
+    if let Some(path) = &target.socket {
+        let stream = UnixStream::connect(path).map_err(|e| {
+            Error::new(
+                Sysexit::TempFail,
+                format!("cannot connect to {}: {}", path.display(), strerror(&e)),
+            )
+            .transient()
+        })?;
+        stream
+            .set_read_timeout(target.timeout)
+            .and_then(|()| stream.set_write_timeout(target.timeout))
+            .map_err(|e| os_error("cannot set socket timeout", &e))?;
+        return Ok(Stream::Unix(stream));
+    }
+    let host = target.host.as_deref().unwrap_or("");
+    let stream = match &target.proxy_host {
+        Some(proxy) => {
+            let mut s = tcp_connect(proxy, target.proxy_port, target)?;
+            socks::handshake(&mut s, host, target.port)?;
+            s
+        }
+        None => tcp_connect(host, target.port, target)?,
+    };
+    Ok(Stream::Tcp(stream))
+}
+
+/// Resolves `host` and tries each address until one connects.
+fn tcp_connect(host: &str, port: u16, target: &Target) -> Result<TcpStream> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            Error::new(
+                Sysexit::NoHost,
+                format!("cannot locate host {host}: {}", gai_text(&e)),
+            )
+            .transient()
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Error::new(
+            Sysexit::NoHost,
+            format!("cannot locate host {host}: Name or service not known"),
+        )
+        .transient());
+    }
+    let source: Option<IpAddr> = match &target.source_ip {
+        Some(ip) => Some(ip.parse().map_err(|_| {
+            Error::new(
+                Sysexit::OsErr,
+                format!("cannot bind source ip {ip}: Invalid argument"),
+            )
+        })?),
+        None => None,
+    };
+    let mut last = None;
+    for addr in addrs {
+        let sock = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .map_err(|e| os_error("cannot create socket", &e))?;
+        if let Some(ip) = source {
+            // A source address of the other family cannot work for this address; msmtp's
+            // bind fails the same way, so report it like msmtp does.
+            sock.bind(&SocketAddr::new(ip, 0).into()).map_err(|e| {
+                Error::new(
+                    Sysexit::OsErr,
+                    format!("cannot bind source ip {ip}: {}", strerror(&e)),
+                )
+            })?;
+        }
+        let res = match target.timeout {
+            Some(t) => sock.connect_timeout(&addr.into(), t),
+            None => sock.connect(&addr.into()),
+        };
+        match res {
+            Ok(()) => {
+                let stream: TcpStream = sock.into();
+                // Commands are flushed once per turn, so Nagle only adds latency.
+                let _ = stream.set_nodelay(true);
+                stream
+                    .set_read_timeout(target.timeout)
+                    .and_then(|()| stream.set_write_timeout(target.timeout))
+                    .map_err(|e| os_error("cannot set socket timeout", &e))?;
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let text = last.map_or_else(|| "Connection refused".to_string(), |e| strerror(&e));
+    Err(Error::new(
+        Sysexit::TempFail,
+        format!("cannot connect to {host}, port {port}: {text}"),
+    )
+    .transient())
+}
+
+fn os_error(what: &str, e: &io::Error) -> Error {
+    Error::new(Sysexit::OsErr, format!("{what}: {}", strerror(e)))
+}
+
+/// The C library's text for an I/O error, without Rust's ` (os error N)` suffix; timeouts read
+/// like the C library's ETIMEDOUT text.
+pub fn strerror(e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none() {
+        return "Connection timed out".to_string();
+    }
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_string(),
+        _ => text,
+    }
+}
+
+/// getaddrinfo's text (gai_strerror) from std's resolver error.
+fn gai_text(e: &io::Error) -> String {
+    let text = strerror(e);
+    match text.strip_prefix("failed to lookup address information: ") {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Maps a failed read from the server to msmtp's error (74, transient).
+pub fn read_error(e: &io::Error, tls: bool) -> Error {
+    let msg = if is_timeout(e) {
+        "network read error: the operation timed out".to_string()
+    } else if tls {
+        format!("cannot read from TLS connection: {}", tls::io_error_text(e))
+    } else {
+        format!("network read error: {}", strerror(e))
+    };
+    Error::new(Sysexit::IoErr, msg).transient().in_send_stage()
+}
+
+/// Maps a failed write to the server to msmtp's error (74, transient).
+pub fn write_error_for(e: &io::Error, tls: bool) -> Error {
+    let msg = if is_timeout(e) {
+        "network write error: the operation timed out".to_string()
+    } else if tls {
+        format!("cannot write to TLS connection: {}", tls::io_error_text(e))
+    } else {
+        format!("network write error: {}", strerror(e))
+    };
+    Error::new(Sysexit::IoErr, msg).transient().in_send_stage()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn strerror_strips_os_error_suffix() {
+        let e = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(strerror(&e), "Connection refused");
+    }
+
+    #[test]
+    fn connect_refused_is_tempfail_75() {
+        // Bind then drop to get a port that is very likely closed.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(1);
+        let t = Target {
+            host: Some("127.0.0.1".into()),
+            port,
+            ..Target::default()
+        };
+        let e = connect(&t).expect_err("must fail");
+        assert_eq!(e.exit, Sysexit::TempFail);
+        assert_eq!(
+            e.message,
+            format!("cannot connect to 127.0.0.1, port {port}: Connection refused")
+        );
+        assert!(e.transient && e.in_send_stage);
+    }
+
+    #[test]
+    fn unknown_host_is_nohost_68() {
+        let t = Target {
+            host: Some("nonexistent.invalid".into()),
+            port: 25,
+            ..Target::default()
+        };
+        let e = connect(&t).expect_err("must fail");
+        assert_eq!(e.exit, Sysexit::NoHost);
+        assert!(
+            e.message
+                .starts_with("cannot locate host nonexistent.invalid: "),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("failed to lookup"));
+        assert!(e.transient && e.in_send_stage);
+    }
+
+    #[test]
+    fn unix_socket_connect_failure_names_the_path() {
+        let t = Target {
+            socket: Some(PathBuf::from("/nonexistent/sock")),
+            ..Target::default()
+        };
+        let e = connect(&t).expect_err("must fail");
+        assert_eq!(e.exit, Sysexit::TempFail);
+        assert_eq!(
+            e.message,
+            "cannot connect to /nonexistent/sock: No such file or directory"
+        );
+    }
+
+    #[test]
+    fn connect_timeout_reads_as_etimedout() {
+        let e = io::Error::from(io::ErrorKind::TimedOut);
+        assert_eq!(strerror(&e), "Connection timed out");
+    }
+
+    #[test]
+    fn resolver_prefix_is_removed() {
+        let e = io::Error::other("failed to lookup address information: Name or service not known");
+        assert_eq!(gai_text(&e), "Name or service not known");
+    }
+
+    #[test]
+    fn read_timeout_text_is_msmtps() {
+        let e = io::Error::from(io::ErrorKind::WouldBlock);
+        let err = read_error(&e, false);
+        assert_eq!(err.message, "network read error: the operation timed out");
+        assert_eq!(err.exit, Sysexit::IoErr);
+    }
+
+    #[test]
+    fn tcp_connect_sets_nodelay_and_timeouts() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let t = Target {
+            host: Some("127.0.0.1".into()),
+            port,
+            timeout: Some(Duration::from_millis(300)),
+            ..Target::default()
+        };
+        let mut s = connect(&t).expect("connect");
+        if let Stream::Tcp(tcp) = &s {
+            assert!(tcp.nodelay().expect("nodelay"));
+        }
+        let mut b = [0u8; 1];
+        let e = s.read(&mut b).expect_err("timeout");
+        assert_eq!(
+            read_error(&e, false).message,
+            "network read error: the operation timed out"
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! Just enough X.509 DER reading for msmtp's `-d` certificate description: subject and issuer
+//! as RFC 4514 strings (last RDN first, like GnuTLS) and the validity period. Anything it cannot
+//! parse yields `None`, and the description simply omits those lines.
+
+/// The described parts of a certificate.
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    /// Seconds since the Unix epoch.
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+/// One DER element: (tag, contents, rest of input).
+fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, mut rest) = rest.split_first()?;
+    let len = if first < 0x80 {
+        usize::from(first)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let mut l = 0usize;
+        for &b in &rest[..n] {
+            l = (l << 8) | usize::from(b);
+        }
+        rest = &rest[n..];
+        l
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+/// Parses the subject, issuer and validity of a DER certificate.
+pub fn parse(der: &[u8]) -> Option<CertInfo> {
+    let (_, cert, _) = element(der)?;
+    let (_, tbs, _) = element(cert)?;
+    let mut rest = tbs;
+    let (tag, _, r) = element(rest)?;
+    if tag == 0xa0 {
+        rest = r; // explicit version
+    }
+    let (_, _, r) = element(rest)?; // serial
+    let (_, _, r) = element(r)?; // signature algorithm
+    let (_, issuer, r) = element(r)?;
+    let (_, validity, r) = element(r)?;
+    let (_, subject, _) = element(r)?;
+    let (t1, nb, vr) = element(validity)?;
+    let (t2, na, _) = element(vr)?;
+    Some(CertInfo {
+        subject: name(subject)?,
+        issuer: name(issuer)?,
+        not_before: time(t1, nb)?,
+        not_after: time(t2, na)?,
+    })
+}
+
+fn oid_text(oid: &[u8]) -> String {
+    let mut parts: Vec<u64> = Vec::new();
+    if let Some((&first, rest)) = oid.split_first() {
+        parts.push(u64::from(first / 40));
+        parts.push(u64::from(first % 40));
+        let mut v = 0u64;
+        for &b in rest {
+            v = (v << 7) | u64::from(b & 0x7f);
+            if b & 0x80 == 0 {
+                parts.push(v);
+                v = 0;
+            }
+        }
+    }
+    let dotted = parts
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(".");
+    match dotted.as_str() {
+        "2.5.4.3" => "CN",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.9" => "STREET",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.5" => "serialNumber",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "0.9.2342.19200300.100.1.1" => "UID",
+        "1.2.840.113549.1.9.1" => "EMAIL",
+        _ => return dotted,
+    }
+    .to_string()
+}
+
+/// An RFC 4514 string of a Name (SEQUENCE OF SET OF AttributeTypeAndValue), last RDN first.
+fn name(mut input: &[u8]) -> Option<String> {
+    let mut rdns = Vec::new();
+    while !input.is_empty() {
+        let (_, set, r) = element(input)?;
+        input = r;
+        let mut atvs = Vec::new();
+        let mut s = set;
+        while !s.is_empty() {
+            let (_, atv, r) = element(s)?;
+            s = r;
+            let (_, oid, vr) = element(atv)?;
+            let (_, value, _) = element(vr)?;
+            atvs.push(format!(
+                "{}={}",
+                oid_text(oid),
+                String::from_utf8_lossy(value)
+            ));
+        }
+        rdns.push(atvs.join("+"));
+    }
+    rdns.reverse();
+    Some(rdns.join(","))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// UTCTime (tag 0x17) or GeneralizedTime (0x18), `Z` form only.
+fn time(tag: u8, v: &[u8]) -> Option<i64> {
+    let s = std::str::from_utf8(v).ok()?;
+    let s = s.strip_suffix('Z')?;
+    let (year, rest) = match tag {
+        0x17 if s.len() >= 10 => {
+            let yy: i64 = s.get(..2)?.parse().ok()?;
+            (if yy < 50 { 2000 + yy } else { 1900 + yy }, s.get(2..)?)
+        }
+        0x18 if s.len() >= 12 => (s.get(..4)?.parse().ok()?, s.get(4..)?),
+        _ => return None,
+    };
+    let num = |i: usize| -> Option<i64> { rest.get(i..i + 2)?.parse().ok() };
+    let (mo, d, h, mi) = (num(0)?, num(2)?, num(4)?, num(6)?);
+    let sec = if rest.len() >= 10 { num(8)? } else { 0 };
+    Some(days_from_civil(year, mo, d) * 86_400 + h * 3600 + mi * 60 + sec)
+}
+
+/// Formats a time like msmtp (the C library's `%c` in local time).
+pub fn format_time(t: i64) -> String {
+    // time_t is 64 bits on every platform postie targets.
+    let tt = t as libc::time_t;
+    // SAFETY: `tm` is plain data; localtime_r and strftime only write within the given
+    // buffers, whose sizes are passed.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&tt, &mut tm).is_null() {
+            return t.to_string();
+        }
+        let mut buf = [0u8; 128];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), c"%c".as_ptr(), &tm);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_days_match_known_dates() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    }
+
+    #[test]
+    fn utctime_and_generalizedtime_parse() {
+        assert_eq!(time(0x17, b"700101000001Z"), Some(1));
+        assert_eq!(time(0x18, b"20000301000000Z"), Some(11_017 * 86_400));
+        assert_eq!(time(0x17, b"garbage"), None);
+    }
+
+    #[test]
+    fn truncated_der_is_none() {
+        assert!(parse(&[0x30, 0x82, 0x01]).is_none());
+        assert!(parse(&[]).is_none());
+    }
+}

@@ -1,0 +1,492 @@
+//! SMTP AUTH (RFC 4954): the mechanism names, msmtp 1.8.23's automatic choice, and the wire
+//! formats of the mechanisms postie implements (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1/-256,
+//! EXTERNAL, XOAUTH2, OAUTHBEARER). The dialogue itself lives in `session`; this module is pure
+//! so the choice matrix and encodings are testable without a server.
+
+use super::caps::Capabilities;
+use crate::error::{Error, Result, Sysexit};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use sha1::Digest;
+
+/// An SASL mechanism as named in the `auth` command and the EHLO AUTH line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mechanism {
+    Plain,
+    Login,
+    CramMd5,
+    ScramSha1,
+    ScramSha256,
+    ScramSha1Plus,
+    ScramSha256Plus,
+    External,
+    Gssapi,
+    DigestMd5,
+    Ntlm,
+    OAuthBearer,
+    XOAuth2,
+}
+
+/// The `auth` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthSetting {
+    /// `auth off`.
+    Off,
+    /// `auth on`: msmtp's automatic choice.
+    Auto,
+    /// `auth METHOD`.
+    Method(Mechanism),
+}
+
+impl Mechanism {
+    /// Every mechanism, for name look-ups.
+    pub const ALL: [Mechanism; 13] = [
+        Mechanism::Plain,
+        Mechanism::Login,
+        Mechanism::CramMd5,
+        Mechanism::ScramSha1,
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha1Plus,
+        Mechanism::ScramSha256Plus,
+        Mechanism::External,
+        Mechanism::Gssapi,
+        Mechanism::DigestMd5,
+        Mechanism::Ntlm,
+        Mechanism::OAuthBearer,
+        Mechanism::XOAuth2,
+    ];
+
+    /// The SASL name (upper case), as sent in `AUTH NAME` and printed in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mechanism::Plain => "PLAIN",
+            Mechanism::Login => "LOGIN",
+            Mechanism::CramMd5 => "CRAM-MD5",
+            Mechanism::ScramSha1 => "SCRAM-SHA-1",
+            Mechanism::ScramSha256 => "SCRAM-SHA-256",
+            Mechanism::ScramSha1Plus => "SCRAM-SHA-1-PLUS",
+            Mechanism::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
+            Mechanism::External => "EXTERNAL",
+            Mechanism::Gssapi => "GSSAPI",
+            Mechanism::DigestMd5 => "DIGEST-MD5",
+            Mechanism::Ntlm => "NTLM",
+            Mechanism::OAuthBearer => "OAUTHBEARER",
+            Mechanism::XOAuth2 => "XOAUTH2",
+        }
+    }
+
+    /// Looks a mechanism up by name, case-insensitively (`auth cram-md5`).
+    pub fn from_name(name: &str) -> Option<Mechanism> {
+        Mechanism::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether postie implements it (msmtp's "compiled in"). GSSAPI, DIGEST-MD5, NTLM and the
+    /// channel-binding SCRAM variants are not.
+    pub fn is_supported(self) -> bool {
+        !matches!(
+            self,
+            Mechanism::Gssapi
+                | Mechanism::DigestMd5
+                | Mechanism::Ntlm
+                | Mechanism::ScramSha1Plus
+                | Mechanism::ScramSha256Plus
+        )
+    }
+
+    /// Whether it needs a user name (all but EXTERNAL, where the user is optional).
+    pub fn needs_user(self) -> bool {
+        self != Mechanism::External
+    }
+
+    /// Whether it needs a password (or OAuth token): all but EXTERNAL and GSSAPI.
+    pub fn needs_password(self) -> bool {
+        !matches!(self, Mechanism::External | Mechanism::Gssapi)
+    }
+}
+
+/// `support for authentication method M is not compiled in` (69): msmtp checks this before
+/// connecting; the caller may do the same with [`Mechanism::is_supported`].
+pub fn not_compiled_in(m: Mechanism) -> Error {
+    Error::new(
+        Sysexit::Unavailable,
+        format!(
+            "support for authentication method {} is not compiled in",
+            m.name()
+        ),
+    )
+}
+
+/// msmtp 1.8.23's preference with TLS active.
+const AUTO_WITH_TLS: [Mechanism; 7] = [
+    Mechanism::Plain,
+    Mechanism::ScramSha256,
+    Mechanism::ScramSha1,
+    Mechanism::CramMd5,
+    Mechanism::DigestMd5,
+    Mechanism::Login,
+    Mechanism::Ntlm,
+];
+/// Without TLS only mechanisms that do not reveal the password are chosen.
+const AUTO_WITHOUT_TLS: [Mechanism; 2] = [Mechanism::ScramSha256, Mechanism::ScramSha1];
+
+/// Chooses the mechanism for `setting` given the server's capabilities (which must advertise
+/// AUTH; the caller checks that first because that failure is followed by QUIT).
+/// Mechanisms postie does not implement are skipped in the automatic choice.
+pub fn choose(setting: AuthSetting, caps: &Capabilities, tls: bool) -> Result<Option<Mechanism>> {
+    let unavailable = |m: String| Error::new(Sysexit::Unavailable, m);
+    match setting {
+        AuthSetting::Off => Ok(None),
+        AuthSetting::Method(m) => {
+            if !m.is_supported() {
+                return Err(not_compiled_in(m));
+            }
+            if !caps.has_auth_mech(m.name()) {
+                return Err(unavailable(format!(
+                    "the server does not support authentication method {}",
+                    m.name()
+                )));
+            }
+            Ok(Some(m))
+        }
+        AuthSetting::Auto => {
+            let list: &[Mechanism] = if tls {
+                &AUTO_WITH_TLS
+            } else {
+                &AUTO_WITHOUT_TLS
+            };
+            list.iter()
+                .copied()
+                .find(|m| m.is_supported() && caps.has_auth_mech(m.name()))
+                .map(Some)
+                .ok_or_else(|| {
+                    unavailable(if tls {
+                        "cannot find a usable authentication method".to_string()
+                    } else {
+                        "cannot use a secure authentication method".to_string()
+                    })
+                })
+        }
+    }
+}
+
+/// Base64 as used on the wire.
+pub fn b64(data: &[u8]) -> String {
+    B64.encode(data)
+}
+
+/// Decodes a 334 challenge text (invalid base64 yields `None`).
+pub fn unb64(text: &str) -> Option<Vec<u8>> {
+    B64.decode(text.trim().as_bytes()).ok()
+}
+
+/// The PLAIN initial response: base64("\0user\0password").
+pub fn plain_response(user: &str, password: &str) -> String {
+    b64(format!("\0{user}\0{password}").as_bytes())
+}
+
+/// HMAC (RFC 2104) over any block-64 hash of the `Digest` family used here.
+fn hmac<D: Digest>(key: &[u8], msg: &[u8]) -> Vec<u8> {
+    const BLOCK: usize = 64;
+    let mut k = if key.len() > BLOCK {
+        D::digest(key).to_vec()
+    } else {
+        key.to_vec()
+    };
+    k.resize(BLOCK, 0);
+    let mut inner = D::new();
+    inner.update(k.iter().map(|b| b ^ 0x36).collect::<Vec<_>>());
+    inner.update(msg);
+    let ih = inner.finalize();
+    let mut outer = D::new();
+    outer.update(k.iter().map(|b| b ^ 0x5c).collect::<Vec<_>>());
+    outer.update(ih);
+    outer.finalize().to_vec()
+}
+
+/// The CRAM-MD5 response (RFC 2195) to a decoded challenge, base64-encoded.
+pub fn cram_md5_response(user: &str, password: &str, challenge: &[u8]) -> String {
+    let mac = hmac::<md5::Md5>(password.as_bytes(), challenge);
+    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    b64(format!("{user} {hex}").as_bytes())
+}
+
+/// The XOAUTH2 response: base64("user=U\x01auth=Bearer T\x01\x01").
+pub fn xoauth2_response(user: &str, token: &str) -> String {
+    b64(format!("user={user}\x01auth=Bearer {token}\x01\x01").as_bytes())
+}
+
+/// The OAUTHBEARER initial response (RFC 7628) with host and port as msmtp sends them.
+pub fn oauthbearer_response(user: &str, host: &str, port: u16, token: &str) -> String {
+    b64(
+        format!("n,a={user},\x01host={host}\x01port={port}\x01auth=Bearer {token}\x01\x01")
+            .as_bytes(),
+    )
+}
+
+/// State of a SCRAM (RFC 5802/7677) exchange without channel binding.
+pub struct Scram {
+    sha256: bool,
+    user: String,
+    nonce: String,
+    client_first_bare: String,
+    server_signature: Vec<u8>,
+}
+
+/// `=` and `,` must be escaped in SCRAM user names.
+fn scram_name(user: &str) -> String {
+    user.replace('=', "=3D").replace(',', "=2C")
+}
+
+impl Scram {
+    /// Starts an exchange; `nonce` must be fresh printable random text.
+    pub fn new(sha256: bool, user: &str, nonce: &str) -> Scram {
+        Scram {
+            sha256,
+            user: user.to_string(),
+            nonce: nonce.to_string(),
+            client_first_bare: format!("n={},r={nonce}", scram_name(user)),
+            server_signature: Vec::new(),
+        }
+    }
+
+    /// The client-first message, base64 (sent as the initial response).
+    pub fn client_first(&self) -> String {
+        b64(format!("n,,{}", self.client_first_bare).as_bytes())
+    }
+
+    fn mac(&self, key: &[u8], msg: &[u8]) -> Vec<u8> {
+        if self.sha256 {
+            hmac::<sha2::Sha256>(key, msg)
+        } else {
+            hmac::<sha1::Sha1>(key, msg)
+        }
+    }
+
+    fn hash(&self, data: &[u8]) -> Vec<u8> {
+        if self.sha256 {
+            sha2::Sha256::digest(data).to_vec()
+        } else {
+            sha1::Sha1::digest(data).to_vec()
+        }
+    }
+
+    /// PBKDF2 with this exchange's HMAC (one output block, which is all SCRAM needs).
+    fn salted_password(&self, password: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
+        let mut msg = salt.to_vec();
+        msg.extend_from_slice(&1u32.to_be_bytes());
+        let mut u = self.mac(password.as_bytes(), &msg);
+        let mut out = u.clone();
+        for _ in 1..iterations {
+            u = self.mac(password.as_bytes(), &u);
+            for (o, x) in out.iter_mut().zip(&u) {
+                *o ^= x;
+            }
+        }
+        out
+    }
+
+    /// Answers the decoded server-first message; `None` if it is malformed or its nonce does
+    /// not extend ours.
+    pub fn client_final(&mut self, server_first: &[u8], password: &str) -> Option<String> {
+        let sf = std::str::from_utf8(server_first).ok()?;
+        let mut nonce = None;
+        let mut salt = None;
+        let mut iter = None;
+        for part in sf.split(',') {
+            if let Some(v) = part.strip_prefix("r=") {
+                nonce = Some(v);
+            } else if let Some(v) = part.strip_prefix("s=") {
+                salt = unb64(v);
+            } else if let Some(v) = part.strip_prefix("i=") {
+                iter = v.parse::<u32>().ok();
+            }
+        }
+        let (nonce, salt, iter) = (nonce?, salt?, iter?);
+        if !nonce.starts_with(&self.nonce) || nonce.len() <= self.nonce.len() || iter == 0 {
+            return None;
+        }
+        let salted = self.salted_password(password, &salt, iter);
+        let client_key = self.mac(&salted, b"Client Key");
+        let stored_key = self.hash(&client_key);
+        let without_proof = format!("c=biws,r={nonce}");
+        let auth_message = format!("{},{sf},{without_proof}", self.client_first_bare);
+        let client_sig = self.mac(&stored_key, auth_message.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&client_sig)
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let server_key = self.mac(&salted, b"Server Key");
+        self.server_signature = self.mac(&server_key, auth_message.as_bytes());
+        Some(b64(format!("{without_proof},p={}", b64(&proof)).as_bytes()))
+    }
+
+    /// Checks the decoded server-final message (`v=...`).
+    pub fn verify_server_final(&self, server_final: &[u8]) -> bool {
+        std::str::from_utf8(server_final)
+            .ok()
+            .and_then(|s| s.strip_prefix("v="))
+            .and_then(unb64)
+            .is_some_and(|v| !self.server_signature.is_empty() && v == self.server_signature)
+    }
+
+    /// The user this exchange authenticates.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+}
+
+/// A fresh SCRAM client nonce from the OS random source.
+pub fn scram_nonce() -> String {
+    let mut bytes = [0u8; 18];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .is_ok();
+    if !ok {
+        // Fall back to time and pid; a SCRAM nonce needs uniqueness more than secrecy.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let seed = t ^ u128::from(std::process::id());
+        bytes[..16].copy_from_slice(&seed.to_le_bytes());
+    }
+    b64(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(mechs: &str) -> Capabilities {
+        let lines = vec!["250-x".to_string(), format!("250 AUTH {mechs}")];
+        Capabilities::from_ehlo(&lines)
+    }
+
+    #[test]
+    fn plain_wire_format_for_joe_secret() {
+        assert_eq!(plain_response("joe", "secret"), "AGpvZQBzZWNyZXQ=");
+    }
+
+    #[test]
+    fn cram_md5_matches_rfc_2195_example() {
+        let challenge = b"<1896.697170952@postoffice.reston.mci.net>";
+        assert_eq!(
+            cram_md5_response("tim", "tanstaaftanstaaf", challenge),
+            "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"
+        );
+    }
+
+    #[test]
+    fn scram_sha1_matches_rfc_5802_example() {
+        let mut s = Scram::new(false, "user", "fyko+d2lbbFgONRv9qkxdawL");
+        assert_eq!(
+            unb64(&s.client_first()).expect("b64"),
+            b"n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL"
+        );
+        let sf = b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096";
+        let cf = s.client_final(sf, "pencil").expect("valid");
+        assert_eq!(
+            unb64(&cf).expect("b64"),
+            b"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="
+        );
+        assert!(s.verify_server_final(b"v=rmF9pqV8S7suAoZWja4dJRkFsKQ="));
+        assert!(!s.verify_server_final(b"v=AAAA"));
+    }
+
+    #[test]
+    fn scram_sha256_matches_rfc_7677_example() {
+        let mut s = Scram::new(true, "user", "rOprNGfwEbeRWgbNEkqO");
+        let sf = b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+        let cf = s.client_final(sf, "pencil").expect("valid");
+        assert_eq!(
+            String::from_utf8(unb64(&cf).expect("b64")).expect("utf8"),
+            "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+        );
+        assert!(s.verify_server_final(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="));
+    }
+
+    #[test]
+    fn scram_rejects_foreign_nonce() {
+        let mut s = Scram::new(false, "user", "abc");
+        assert!(
+            s.client_final(b"r=xyz123,s=QSXCR+Q6sek8bf92,i=1", "p")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn auto_with_tls_prefers_plain() {
+        let c = caps("LOGIN CRAM-MD5 PLAIN");
+        assert_eq!(
+            choose(AuthSetting::Auto, &c, true).expect("ok"),
+            Some(Mechanism::Plain)
+        );
+        let c = caps("LOGIN CRAM-MD5");
+        assert_eq!(
+            choose(AuthSetting::Auto, &c, true).expect("ok"),
+            Some(Mechanism::CramMd5)
+        );
+        let c = caps("LOGIN");
+        assert_eq!(
+            choose(AuthSetting::Auto, &c, true).expect("ok"),
+            Some(Mechanism::Login)
+        );
+    }
+
+    #[test]
+    fn auto_with_tls_never_picks_oauth_external_gssapi() {
+        let c = caps("XOAUTH2 OAUTHBEARER EXTERNAL GSSAPI");
+        let e = choose(AuthSetting::Auto, &c, true).expect_err("none");
+        assert_eq!(e.message, "cannot find a usable authentication method");
+        assert_eq!(e.exit, Sysexit::Unavailable);
+    }
+
+    #[test]
+    fn auto_without_tls_only_scram() {
+        let c = caps("PLAIN LOGIN CRAM-MD5");
+        let e = choose(AuthSetting::Auto, &c, false).expect_err("refused");
+        assert_eq!(e.message, "cannot use a secure authentication method");
+        assert_eq!(e.exit, Sysexit::Unavailable);
+        let c = caps("PLAIN SCRAM-SHA-1 SCRAM-SHA-256");
+        assert_eq!(
+            choose(AuthSetting::Auto, &c, false).expect("ok"),
+            Some(Mechanism::ScramSha256)
+        );
+    }
+
+    #[test]
+    fn explicit_method_works_without_tls_if_advertised() {
+        let c = caps("PLAIN");
+        assert_eq!(
+            choose(AuthSetting::Method(Mechanism::Plain), &c, false).expect("ok"),
+            Some(Mechanism::Plain)
+        );
+        let e =
+            choose(AuthSetting::Method(Mechanism::Login), &c, false).expect_err("not advertised");
+        assert_eq!(
+            e.message,
+            "the server does not support authentication method LOGIN"
+        );
+        assert_eq!(e.exit, Sysexit::Unavailable);
+    }
+
+    #[test]
+    fn explicit_unimplemented_method_is_not_compiled_in() {
+        let c = caps("NTLM");
+        let e = choose(AuthSetting::Method(Mechanism::Ntlm), &c, true).expect_err("unsupported");
+        assert_eq!(
+            e.message,
+            "support for authentication method NTLM is not compiled in"
+        );
+    }
+
+    #[test]
+    fn mechanism_names_round_trip() {
+        for m in Mechanism::ALL {
+            assert_eq!(Mechanism::from_name(&m.name().to_lowercase()), Some(m));
+        }
+    }
+}

@@ -1,0 +1,659 @@
+//! The SMTP/LMTP dialogue (msmtp.md sections 5.5, 5.6, 6), generic over the byte stream so the
+//! whole conversation can be tested against a scripted in-memory server.
+//!
+//! Why it is shaped this way: commands are queued and flushed once per protocol turn (one
+//! batch for a pipelined envelope), replies are read through our own buffer so the STARTTLS
+//! injection guard can see bytes that arrived after the 220, and every failure carries msmtp's
+//! text and exit code. QUIT is sent only after success and after the "capability missing"
+//! errors; after any other error the connection is just dropped (no RSET), as msmtp does. The
+//! debug transcript (`-d`) mirrors msmtp's `<-- `/`--> ` lines, with AUTH secrets redacted.
+
+use super::auth::{self, AuthSetting, Mechanism, Scram};
+use super::caps::Capabilities;
+use super::reply::{MAX_LINE_LEN, Reply, ReplyParser, empty_reply, invalid_reply};
+use super::{Delivery, Envelope, Protocol, SessionSettings};
+use crate::error::{Error, Result, Sysexit};
+use crate::net;
+use std::io::{self, Read, Write};
+
+/// A connection the dialogue can run on: bytes both ways, plus an in-place TLS upgrade.
+pub trait Transport: Read + Write {
+    /// Whether TLS is active.
+    fn is_tls(&self) -> bool;
+    /// Performs the TLS handshake in place; returns the `-d` description lines.
+    fn start_tls(&mut self) -> Result<Vec<String>>;
+}
+
+impl Transport for net::tls::Conn {
+    fn is_tls(&self) -> bool {
+        net::tls::Conn::is_tls(self)
+    }
+
+    fn start_tls(&mut self) -> Result<Vec<String>> {
+        net::tls::Conn::start_tls(self)
+    }
+}
+
+/// The longest command msmtp 1.8.23 sends (without CRLF).
+pub const MAX_CMD_LEN: usize = 4094;
+/// How many commands go into one pipelined batch.
+const PIPELINE_MAX: usize = 100;
+/// Body bytes are written to the stream once this much is queued.
+const BODY_CHUNK: usize = 64 * 1024;
+
+fn command_too_long() -> Error {
+    Error::new(
+        Sysexit::DataErr,
+        format!(
+            "Cannot send command because it is longer than {MAX_CMD_LEN} characters. Increase SMTP_MAXCMDLEN."
+        ),
+    )
+}
+
+/// Maps a failed reply to its error: 4xx → 69 (transient), anything else → `other`.
+fn rejected(msg: String, reply: Reply, other: Sysexit) -> Error {
+    let transient = reply.is_transient();
+    let e = Error::new(
+        if transient {
+            Sysexit::Unavailable
+        } else {
+            other
+        },
+        msg,
+    )
+    .with_reply(reply);
+    if transient { e.transient() } else { e }
+}
+
+/// A buffered SMTP connection with an optional debug transcript.
+pub struct Session<'d, S: Transport> {
+    stream: S,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    wbuf: Vec<u8>,
+    debug: Option<&'d mut dyn Write>,
+}
+
+impl<'d, S: Transport> Session<'d, S> {
+    /// Wraps a connected stream; `debug` receives the transcript.
+    pub fn new(stream: S, debug: Option<&'d mut dyn Write>) -> Session<'d, S> {
+        Session {
+            stream,
+            rbuf: Vec::new(),
+            rpos: 0,
+            wbuf: Vec::new(),
+            debug,
+        }
+    }
+
+    /// Gives the stream back (tests inspect what was written).
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    /// Writes one informational transcript line, LF-terminated (debug output failures are
+    /// not mail failures).
+    fn trace(&mut self, line: &str) {
+        if let Some(d) = self.debug.as_mut() {
+            let _ = writeln!(d, "{line}");
+        }
+    }
+
+    /// Writes a protocol line to the transcript like msmtp: the prefix, then the line exactly
+    /// as it went over the wire, line end included.
+    fn trace_raw(&mut self, prefix: &str, raw: &[u8]) {
+        if let Some(d) = self.debug.as_mut() {
+            let _ = d.write_all(prefix.as_bytes());
+            let _ = d.write_all(raw);
+        }
+    }
+
+    /// Queues a command (without CRLF) for the next flush.
+    pub fn queue(&mut self, cmd: &str) -> Result<()> {
+        self.queue_shown(cmd, cmd)
+    }
+
+    /// Queues a command but shows `shown` in the transcript (for AUTH secrets).
+    pub fn queue_shown(&mut self, cmd: &str, shown: &str) -> Result<()> {
+        if cmd.len() > MAX_CMD_LEN {
+            return Err(command_too_long());
+        }
+        self.trace_raw("--> ", format!("{shown}\r\n").as_bytes());
+        self.wbuf.extend_from_slice(cmd.as_bytes());
+        self.wbuf.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// Writes out everything queued without flushing the stream.
+    fn drain(&mut self) -> Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let tls = self.stream.is_tls();
+        let res = self.stream.write_all(&self.wbuf);
+        self.wbuf.clear();
+        res.map_err(|e| net::write_error_for(&e, tls))
+    }
+
+    /// Sends everything queued: one write and one flush per protocol turn.
+    pub fn flush(&mut self) -> Result<()> {
+        self.drain()?;
+        let tls = self.stream.is_tls();
+        self.stream
+            .flush()
+            .map_err(|e| net::write_error_for(&e, tls))
+    }
+
+    /// Whether bytes are buffered that no reply has consumed yet.
+    pub fn has_buffered_input(&self) -> bool {
+        self.rpos < self.rbuf.len()
+    }
+
+    /// Reads one line, at most 1023 bytes including the line end. Returns the raw line (with
+    /// its line end) and the length of its content.
+    fn read_line(&mut self) -> Result<(Vec<u8>, usize)> {
+        loop {
+            let pending = &self.rbuf[self.rpos..];
+            if let Some(i) = pending.iter().position(|&b| b == b'\n') {
+                if i + 1 > MAX_LINE_LEN {
+                    return Err(invalid_reply());
+                }
+                let raw = pending[..=i].to_vec();
+                let len = if i > 0 && raw[i - 1] == b'\r' {
+                    i - 1
+                } else {
+                    i
+                };
+                self.rpos += i + 1;
+                if self.rpos == self.rbuf.len() {
+                    self.rbuf.clear();
+                    self.rpos = 0;
+                }
+                return Ok((raw, len));
+            }
+            if pending.len() >= MAX_LINE_LEN {
+                return Err(invalid_reply());
+            }
+            if self.rpos > 0 {
+                self.rbuf.drain(..self.rpos);
+                self.rpos = 0;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = loop {
+                match self.stream.read(&mut chunk) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(net::read_error(&e, self.stream.is_tls())),
+                }
+            };
+            if n == 0 {
+                return Err(empty_reply());
+            }
+            self.rbuf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Reads one complete reply.
+    pub fn read_reply(&mut self) -> Result<Reply> {
+        let mut parser = ReplyParser::new();
+        loop {
+            let (raw, len) = self.read_line()?;
+            self.trace_raw("<-- ", &raw);
+            if let Some(reply) = parser.push_line(&raw[..len])? {
+                return Ok(reply);
+            }
+        }
+    }
+
+    /// Sends one command and reads its reply.
+    pub fn command(&mut self, cmd: &str) -> Result<Reply> {
+        self.queue(cmd)?;
+        self.flush()?;
+        self.read_reply()
+    }
+
+    /// Sends a command whose transcript line is `shown`, and reads the reply.
+    fn secret_command(&mut self, cmd: &str, shown: &str) -> Result<Reply> {
+        self.queue_shown(cmd, shown)?;
+        self.flush()?;
+        self.read_reply()
+    }
+
+    /// Upgrades the stream to TLS and prints the session description to the transcript.
+    pub fn start_tls(&mut self) -> Result<()> {
+        let info = self.stream.start_tls()?;
+        for line in info {
+            self.trace(&line);
+        }
+        Ok(())
+    }
+
+    /// Sends QUIT and reads the reply; failures no longer matter at this point.
+    pub fn quit(&mut self) {
+        let _ = self.command("QUIT");
+    }
+
+    /// Greeting: must be 220.
+    pub fn greeting(&mut self) -> Result<Reply> {
+        let r = self.read_reply()?;
+        if r.code != 220 {
+            return Err(Error::new(
+                Sysexit::Protocol,
+                "cannot get initial OK message from server",
+            )
+            .with_reply(r));
+        }
+        Ok(r)
+    }
+
+    /// EHLO with HELO fallback (SMTP) or LHLO (LMTP).
+    pub fn hello(&mut self, protocol: Protocol, domain: &str) -> Result<Capabilities> {
+        match protocol {
+            Protocol::Lmtp => {
+                let r = self.command(&format!("LHLO {domain}"))?;
+                if r.code != 250 {
+                    return Err(Error::new(Sysexit::Protocol, "command LHLO failed").with_reply(r));
+                }
+                Ok(Capabilities::from_ehlo(&r.lines))
+            }
+            Protocol::Smtp => {
+                let r = self.command(&format!("EHLO {domain}"))?;
+                if r.code == 250 {
+                    return Ok(Capabilities::from_ehlo(&r.lines));
+                }
+                let r = self.command(&format!("HELO {domain}"))?;
+                if r.code != 250 {
+                    return Err(Error::new(
+                        Sysexit::Protocol,
+                        "SMTP server does not accept EHLO or HELO commands",
+                    )
+                    .with_reply(r));
+                }
+                Ok(Capabilities::default())
+            }
+        }
+    }
+
+    /// STARTTLS with the injection guard, then the handshake.
+    pub fn starttls(&mut self, caps: &Capabilities) -> Result<()> {
+        if !caps.starttls {
+            self.quit();
+            return Err(Error::new(
+                Sysexit::Unavailable,
+                "the server does not support TLS via the STARTTLS command",
+            ));
+        }
+        let r = self.command("STARTTLS")?;
+        if r.code != 220 || self.has_buffered_input() {
+            // Bytes already buffered would be read as if they came over TLS: refuse them.
+            return Err(Error::new(Sysexit::Protocol, "command STARTTLS failed").with_reply(r));
+        }
+        self.start_tls()
+    }
+
+    /// AUTH with the mechanism chosen for `setting`. `password` is asked at most once and only
+    /// when the mechanism needs one; it returns `None` when no password can be found.
+    pub fn authenticate(
+        &mut self,
+        setting: AuthSetting,
+        caps: &Capabilities,
+        user: Option<&str>,
+        oauth_target: (&str, u16),
+        password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
+    ) -> Result<()> {
+        if setting == AuthSetting::Off {
+            return Ok(());
+        }
+        if !caps.auth {
+            self.quit();
+            return Err(Error::new(
+                Sysexit::Unavailable,
+                "the server does not support authentication",
+            ));
+        }
+        let Some(mech) = auth::choose(setting, caps, self.stream.is_tls())? else {
+            return Ok(());
+        };
+        let name = mech.name();
+        let user = match user {
+            Some(u) => u,
+            None if !mech.needs_user() => "",
+            None => {
+                return Err(Error::new(
+                    Sysexit::Unavailable,
+                    format!("authentication method {name} needs a user name"),
+                ));
+            }
+        };
+        let pass = if mech.needs_password() {
+            match password(mech)? {
+                Some(p) => p,
+                None => {
+                    return Err(Error::new(
+                        Sysexit::Unavailable,
+                        format!("authentication method {name} needs a password"),
+                    ));
+                }
+            }
+        } else {
+            String::new()
+        };
+        let failed = |r: Reply| {
+            let e = Error::new(
+                Sysexit::NoPerm,
+                format!("authentication failed (method {name})"),
+            );
+            let transient = r.is_transient();
+            let e = e.with_reply(r);
+            if transient { e.transient() } else { e }
+        };
+        let shown_ir = format!("AUTH {name} (redacted)");
+        let redacted = "(redacted)";
+        let last = match mech {
+            Mechanism::Plain => self.secret_command(
+                &format!("AUTH PLAIN {}", auth::plain_response(user, &pass)),
+                &shown_ir,
+            )?,
+            Mechanism::Login => {
+                let r = self.command("AUTH LOGIN")?;
+                if r.code != 334 {
+                    return Err(failed(r));
+                }
+                let r = self.secret_command(&auth::b64(user.as_bytes()), redacted)?;
+                if r.code != 334 {
+                    return Err(failed(r));
+                }
+                self.secret_command(&auth::b64(pass.as_bytes()), redacted)?
+            }
+            Mechanism::CramMd5 => {
+                let r = self.command("AUTH CRAM-MD5")?;
+                let decoded = r.texts().next().and_then(auth::unb64);
+                let challenge = match (r.code, decoded) {
+                    (334, Some(c)) => c,
+                    _ => return Err(failed(r)),
+                };
+                self.secret_command(&auth::cram_md5_response(user, &pass, &challenge), redacted)?
+            }
+            Mechanism::ScramSha1 | Mechanism::ScramSha256 => {
+                let mut scram =
+                    Scram::new(mech == Mechanism::ScramSha256, user, &auth::scram_nonce());
+                let r = self
+                    .secret_command(&format!("AUTH {name} {}", scram.client_first()), &shown_ir)?;
+                let decoded = r.texts().next().and_then(auth::unb64);
+                let server_first = match (r.code, decoded) {
+                    (334, Some(c)) => c,
+                    _ => return Err(failed(r)),
+                };
+                let Some(fin) = scram.client_final(&server_first, &pass) else {
+                    return Err(failed(r));
+                };
+                let r = self.secret_command(&fin, redacted)?;
+                if r.code == 334 {
+                    let ok = r
+                        .texts()
+                        .next()
+                        .and_then(auth::unb64)
+                        .is_some_and(|v| scram.verify_server_final(&v));
+                    if !ok {
+                        return Err(failed(r));
+                    }
+                    self.command("")?
+                } else {
+                    r
+                }
+            }
+            Mechanism::External => {
+                let r = self.command("AUTH EXTERNAL")?;
+                if r.code != 334 {
+                    return Err(failed(r));
+                }
+                self.command(&auth::b64(user.as_bytes()))?
+            }
+            Mechanism::XOAuth2 => {
+                let r = self.command("AUTH XOAUTH2")?;
+                if r.code != 334 {
+                    return Err(failed(r));
+                }
+                let r = self.secret_command(&auth::xoauth2_response(user, &pass), redacted)?;
+                if r.code == 334 {
+                    // The server explains the failure in a challenge; an empty answer ends it.
+                    self.command("")?
+                } else {
+                    r
+                }
+            }
+            Mechanism::OAuthBearer => {
+                let (host, port) = oauth_target;
+                let r = self.secret_command(
+                    &format!(
+                        "AUTH OAUTHBEARER {}",
+                        auth::oauthbearer_response(user, host, port, &pass)
+                    ),
+                    &shown_ir,
+                )?;
+                if r.code == 334 { self.command("")? } else { r }
+            }
+            Mechanism::Gssapi
+            | Mechanism::DigestMd5
+            | Mechanism::Ntlm
+            | Mechanism::ScramSha1Plus
+            | Mechanism::ScramSha256Plus => return Err(auth::not_compiled_in(mech)),
+        };
+        if last.code != 235 {
+            return Err(failed(last));
+        }
+        Ok(())
+    }
+
+    /// MAIL FROM, RCPT TO for each recipient, DATA: pipelined in batches when the server
+    /// allows it, each reply checked in order; the first bad one aborts.
+    pub fn envelope(
+        &mut self,
+        settings: &SessionSettings,
+        envelope: &Envelope,
+        pipelining: bool,
+    ) -> Result<()> {
+        enum Step<'a> {
+            Mail(&'a str),
+            Rcpt(&'a str),
+            Data,
+        }
+        let from = if envelope.from.eq_ignore_ascii_case("MAILER-DAEMON") {
+            ""
+        } else {
+            envelope.from.as_str()
+        };
+        let mut steps = vec![(
+            match &settings.dsn_return {
+                Some(r) => format!("MAIL FROM:<{from}> RET={r}"),
+                None => format!("MAIL FROM:<{from}>"),
+            },
+            Step::Mail(envelope.from.as_str()),
+        )];
+        for rcpt in &envelope.recipients {
+            steps.push((
+                match &settings.dsn_notify {
+                    Some(n) => format!("RCPT TO:<{rcpt}> NOTIFY={n}"),
+                    None => format!("RCPT TO:<{rcpt}>"),
+                },
+                Step::Rcpt(rcpt),
+            ));
+        }
+        steps.push(("DATA".to_string(), Step::Data));
+        let batch = if pipelining { PIPELINE_MAX } else { 1 };
+        for chunk in steps.chunks(batch) {
+            for (cmd, _) in chunk {
+                self.queue(cmd)?;
+            }
+            self.flush()?;
+            for (_, step) in chunk {
+                let r = self.read_reply()?;
+                match step {
+                    Step::Mail(addr) if r.code != 250 => {
+                        return Err(rejected(
+                            format!("envelope from address {addr} not accepted by the server"),
+                            r,
+                            Sysexit::DataErr,
+                        ));
+                    }
+                    Step::Rcpt(addr) if r.code != 250 && r.code != 251 => {
+                        return Err(rejected(
+                            format!("recipient address {addr} not accepted by the server"),
+                            r,
+                            Sysexit::DataErr,
+                        ));
+                    }
+                    Step::Data if r.code != 354 => {
+                        return Err(rejected(
+                            "the server does not accept mail data".to_string(),
+                            r,
+                            Sysexit::DataErr,
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams the body through `body`, then sends the final dot. Returns the mail size.
+    pub fn data(&mut self, body: &mut dyn FnMut(&mut dyn Write) -> Result<u64>) -> Result<u64> {
+        let mut w = BodyWriter {
+            session: self,
+            line: Vec::new(),
+            failed: None,
+        };
+        let res = body(&mut w);
+        let failed = w.failed.take();
+        w.finish_trace();
+        let size = match (res, failed) {
+            (_, Some(e)) => return Err(e),
+            (r, None) => r?,
+        };
+        self.trace_raw("--> ", b".\r\n");
+        self.wbuf.extend_from_slice(b".\r\n");
+        self.flush()?;
+        Ok(size)
+    }
+}
+
+/// The writer handed to the body callback: queues into the session's buffer, writes out in
+/// large chunks, and mirrors complete lines into the transcript.
+struct BodyWriter<'s, 'd, S: Transport> {
+    session: &'s mut Session<'d, S>,
+    line: Vec<u8>,
+    failed: Option<Error>,
+}
+
+impl<S: Transport> BodyWriter<'_, '_, S> {
+    fn trace_bytes(&mut self, buf: &[u8]) {
+        if self.session.debug.is_none() {
+            return;
+        }
+        for &b in buf {
+            self.line.push(b);
+            if b == b'\n' {
+                let line = std::mem::take(&mut self.line);
+                self.session.trace_raw("--> ", &line);
+            }
+        }
+    }
+
+    fn finish_trace(&mut self) {
+        if !self.line.is_empty() {
+            let mut line = std::mem::take(&mut self.line);
+            line.push(b'\n');
+            self.session.trace_raw("--> ", &line);
+        }
+    }
+}
+
+impl<S: Transport> Write for BodyWriter<'_, '_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(e) = &self.failed {
+            return Err(io::Error::other(e.message.clone()));
+        }
+        self.trace_bytes(buf);
+        self.session.wbuf.extend_from_slice(buf);
+        if self.session.wbuf.len() >= BODY_CHUNK
+            && let Err(e) = self.session.drain()
+        {
+            let msg = e.message.clone();
+            self.failed = Some(e);
+            return Err(io::Error::other(msg));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // The turn's single flush happens after the final dot.
+        Ok(())
+    }
+}
+
+/// The whole dialogue after connecting: greeting, EHLO, STARTTLS, DSN check, AUTH, envelope,
+/// data, end-of-data reply(s), QUIT.
+pub fn run<S: Transport>(
+    s: &mut Session<'_, S>,
+    tls: &net::TlsSettings,
+    settings: &SessionSettings,
+    envelope: &Envelope,
+    oauth_target: (&str, u16),
+    password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
+    body: &mut dyn FnMut(&mut dyn Write) -> Result<u64>,
+) -> Result<Delivery> {
+    if tls.enabled && !tls.starttls {
+        s.start_tls()?;
+    }
+    s.greeting()?;
+    let mut caps = s.hello(settings.protocol, &settings.domain)?;
+    if tls.enabled && tls.starttls {
+        s.starttls(&caps)?;
+        caps = s.hello(settings.protocol, &settings.domain)?;
+    }
+    if (settings.dsn_notify.is_some() || settings.dsn_return.is_some()) && !caps.dsn {
+        s.quit();
+        return Err(Error::new(
+            Sysexit::Unavailable,
+            "the server does not support DSN",
+        ));
+    }
+    s.authenticate(
+        settings.auth,
+        &caps,
+        settings.user.as_deref(),
+        oauth_target,
+        password,
+    )?;
+    s.envelope(settings, envelope, caps.pipelining)?;
+    let mailsize = s.data(body)?;
+    let mut delivery = Delivery {
+        final_reply: None,
+        lmtp: Vec::new(),
+        mailsize,
+    };
+    match settings.protocol {
+        Protocol::Smtp => {
+            let r = s.read_reply()?;
+            if r.code != 250 {
+                let e = Error::new(Sysexit::Unavailable, "the server did not accept the mail")
+                    .with_reply(r.clone());
+                return Err(if r.is_transient() { e.transient() } else { e });
+            }
+            delivery.final_reply = Some(r);
+        }
+        Protocol::Lmtp => {
+            for rcpt in &envelope.recipients {
+                let r = s.read_reply()?;
+                delivery.lmtp.push((rcpt.clone(), r));
+            }
+            if !delivery.all_accepted() {
+                // msmtp sends no QUIT after a partial LMTP failure.
+                return Ok(delivery);
+            }
+        }
+    }
+    s.quit();
+    Ok(delivery)
+}
