@@ -14,5 +14,8 @@ pub mod headers;
 pub mod msgid;
 
 pub use body::{BodyError, Rewrite, write_data};
-pub use headers::{HeaderBlock, parse_address_list, parse_recipient_operands, read_header_block};
+pub use headers::{
+    HeaderBlock, parse_address_list, parse_recipient_operands, read_header_block,
+    read_header_block_for,
+};
 pub use msgid::{date_header_value, format_rfc2822, message_id};
