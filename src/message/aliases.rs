@@ -236,6 +236,13 @@ mod tests {
     }
 
     #[test]
+    fn default_pointing_to_unknown_local_name_loops() {
+        // observed with msmtp 1.8.23: the unknown name falls back to default again
+        let m = err(b"default: postmaster\n", &["nobody"]);
+        assert_eq!(m, "Too many redirects when expanding alias nobody.");
+    }
+
+    #[test]
     fn depth_limit_is_sixteen_levels() {
         let mut chain = String::new();
         for i in 0..16 {
