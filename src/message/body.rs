@@ -31,8 +31,8 @@ pub struct Rewrite {
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
     /// Reading the body failed (msmtp: `input error while reading the mail`, exit 74).
-    #[error("input error while reading the mail: {0}")]
-    Read(io::Error),
+    #[error("input error while reading the mail")]
+    Read(#[source] io::Error),
     /// Writing to the server failed.
     #[error("{0}")]
     Write(io::Error),
@@ -40,7 +40,8 @@ pub enum BodyError {
 
 /// Stream the DATA payload, without the final `.\r\n`. Returns msmtp's `mailsize`: the sum
 /// over transmitted lines of their length without line ending plus one (stuffing dots not
-/// counted, removed headers not counted, prepended headers counted).
+/// counted, removed headers not counted, prepended headers counted). Output is written in
+/// many small pieces, so `out` should be buffered; memory use is bounded by `body`'s buffer.
 pub fn write_data<R: BufRead, W: Write>(
     headers: &HeaderBlock,
     rewrite: &Rewrite,
