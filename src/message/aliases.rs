@@ -1,0 +1,314 @@
+//! Alias expansion for local recipients (`aliases FILE`, msmtp.md 5.7).
+//!
+//! The file format, limits and error texts are msmtp's. The expansion itself is the intended
+//! one, not msmtp's: every local recipient is expanded and the expansion keeps the order of
+//! the alias list (msmtp 1.8.23 inserts an expansion in reverse order and skips the recipient
+//! right after an expanded alias). Empty list items (`root: a@x,`) are dropped instead of
+//! becoming an empty recipient. Aliases only change the envelope, never the headers.
+
+use crate::error::{Error, Result};
+use crate::sys;
+use std::io::Read;
+use std::path::Path;
+
+/// msmtp reads lines with a 512-byte buffer: a line that fills 511 bytes is an error.
+const MAX_LINE: usize = 511;
+/// At most this many comma-separated items of one alias are honoured.
+const MAX_ITEMS: usize = 32;
+/// Nesting deeper than this is reported as a loop.
+const MAX_DEPTH: usize = 16;
+
+/// Replace every recipient without '@' by its alias expansion from `file`. The file is opened
+/// only if such a recipient exists. Errors have msmtp's texts (`FILE: ...`) and exit 78.
+pub fn expand(file: &Path, recipients: Vec<String>) -> Result<Vec<String>> {
+    if !recipients.iter().any(|r| is_local(r.as_bytes())) {
+        return Ok(recipients);
+    }
+    let fail = |msg: String| Error::config(format!("{}: {}", file.display(), sanitize(&msg)));
+    // Like fopen(): opening succeeds for a directory, and reading it then is an input error.
+    let mut f = std::fs::File::open(file).map_err(|e| fail(sys::io_error_text(&e)))?;
+    let mut data = Vec::new();
+    f.read_to_end(&mut data)
+        .map_err(|_| fail("input error".to_string()))?;
+    let table = parse(&data).map_err(fail)?;
+
+    let mut out = Vec::with_capacity(recipients.len());
+    for r in recipients {
+        if is_local(r.as_bytes()) {
+            let mut expanded = Vec::new();
+            if !table.expand(r.as_bytes(), 0, &mut expanded) {
+                return Err(fail(format!(
+                    "Too many redirects when expanding alias {r}."
+                )));
+            }
+            out.extend(
+                expanded
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned()),
+            );
+        } else {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// A local name: non-empty and without '@'.
+fn is_local(s: &[u8]) -> bool {
+    !s.is_empty() && !s.contains(&b'@')
+}
+
+/// C `isspace` in the C locale.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|&c| !is_c_space(c)).unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|&c| !is_c_space(c))
+        .map_or(start, |e| e + 1);
+    &s[start..end.max(start)]
+}
+
+/// msmtp's error text sanitizing: control characters become '?'.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_control() { '?' } else { c })
+        .collect()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+struct Table {
+    entries: Vec<(Vec<u8>, Vec<Vec<u8>>)>,
+}
+
+impl Table {
+    fn find(&self, name: &[u8]) -> Option<&[Vec<u8>]> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, list)| list.as_slice())
+    }
+
+    /// Append the expansion of `name` to `out`; false if nesting is too deep. An unknown name
+    /// uses the `default` alias, else stays as it is.
+    fn expand(&self, name: &[u8], depth: usize, out: &mut Vec<Vec<u8>>) -> bool {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        let Some(list) = self.find(name).or_else(|| self.find(b"default")) else {
+            out.push(name.to_vec());
+            return true;
+        };
+        for item in list {
+            if item.is_empty() {
+                continue;
+            }
+            if !is_local(item) {
+                out.push(item.clone());
+            } else if !self.expand(item, depth + 1, out) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Parse the aliases file; errors are `line N: ...` texts.
+fn parse(data: &[u8]) -> std::result::Result<Table, String> {
+    let mut entries: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
+    for (i, line) in data.split_inclusive(|&b| b == b'\n').enumerate() {
+        let lnum = i + 1;
+        if line.len() >= MAX_LINE {
+            return Err(format!("line {lnum}: longer than {MAX_LINE} characters"));
+        }
+        // C string semantics: the line ends at a NUL byte.
+        let line = line.split(|&b| b == 0).next().unwrap_or_default();
+        let content = trim(line.split(|&b| b == b'#').next().unwrap_or_default());
+        if content.is_empty() {
+            continue;
+        }
+        let parts: Vec<&[u8]> = content.split(|&b| b == b':').collect();
+        if parts.len() != 2 {
+            return Err(format!("line {lnum}: single ':' delimiter expected"));
+        }
+        let name = trim(parts[0]);
+        if !is_local(name) {
+            return Err(format!("line {lnum}: invalid alias '{}'", text(name)));
+        }
+        if entries.iter().any(|(n, _)| n == name) {
+            return Err(format!("line {lnum}: duplicate alias '{}'", text(name)));
+        }
+        let items = parts[1]
+            .split(|&b| b == b',')
+            .take(MAX_ITEMS)
+            .map(|s| trim(s).to_vec());
+        entries.push((name.to_vec(), items.collect()));
+    }
+    Ok(Table { entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Sysexit;
+    use std::io::Write;
+
+    fn file(content: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().expect("tempfile");
+        f.write_all(content).expect("write");
+        f
+    }
+
+    fn v(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn err(content: &[u8], rcpts: &[&str]) -> String {
+        let f = file(content);
+        let e = expand(f.path(), v(rcpts)).expect_err("should fail");
+        assert_eq!(e.exit, Sysexit::Config);
+        let prefix = format!("{}: ", f.path().display());
+        e.message
+            .strip_prefix(&prefix)
+            .expect("FILE: prefix")
+            .to_string()
+    }
+
+    #[test]
+    fn file_not_opened_without_local_recipients() {
+        let r = expand(Path::new("/nonexistent/aliases"), v(&["a@x", "b@y"])).expect("ok");
+        assert_eq!(r, v(&["a@x", "b@y"]));
+    }
+
+    #[test]
+    fn missing_file_gives_strerror() {
+        let e = expand(Path::new("/nonexistent/aliases"), v(&["root"])).expect_err("fails");
+        assert_eq!(e.message, "/nonexistent/aliases: No such file or directory");
+        assert_eq!(e.exit, Sysexit::Config);
+    }
+
+    #[test]
+    fn directory_gives_input_error() {
+        let d = tempfile::tempdir().expect("dir");
+        let e = expand(d.path(), v(&["root"])).expect_err("fails");
+        assert_eq!(e.message, format!("{}: input error", d.path().display()));
+    }
+
+    #[test]
+    fn expansion_keeps_order_and_expands_every_recipient() {
+        let f = file(b"# comment\nroot: joe@x, bob\nbob: bob@y, b2@y # trailing\n\nadmin: root\n");
+        let r = expand(f.path(), v(&["root", "admin", "c@z", "bob"])).expect("ok");
+        assert_eq!(
+            r,
+            v(&[
+                "joe@x", "bob@y", "b2@y", "joe@x", "bob@y", "b2@y", "c@z", "bob@y", "b2@y"
+            ])
+        );
+    }
+
+    #[test]
+    fn default_alias_catches_unknown_names() {
+        let f = file(b"default: catch@x\nroot: r@x\n");
+        let r = expand(f.path(), v(&["root", "nobody", "a@b"])).expect("ok");
+        assert_eq!(r, v(&["r@x", "catch@x", "a@b"]));
+        let f = file(b"root: r@x\n");
+        let r = expand(f.path(), v(&["nobody"])).expect("ok");
+        assert_eq!(r, v(&["nobody"]));
+    }
+
+    #[test]
+    fn matching_is_case_sensitive() {
+        let f = file(b"root: r@x\n");
+        let r = expand(f.path(), v(&["Root"])).expect("ok");
+        assert_eq!(r, v(&["Root"]));
+    }
+
+    #[test]
+    fn loops_report_too_many_redirects() {
+        let m = err(b"a: b\nb: a\n", &["x@y", "a"]);
+        assert_eq!(m, "Too many redirects when expanding alias a.");
+    }
+
+    #[test]
+    fn default_pointing_to_unknown_local_name_loops() {
+        // observed with msmtp 1.8.23: the unknown name falls back to default again
+        let m = err(b"default: postmaster\n", &["nobody"]);
+        assert_eq!(m, "Too many redirects when expanding alias nobody.");
+    }
+
+    #[test]
+    fn depth_limit_is_sixteen_levels() {
+        let mut chain = String::new();
+        for i in 0..16 {
+            chain.push_str(&format!("a{i}: a{}\n", i + 1));
+        }
+        chain.push_str("a16: end@x\n");
+        let f = file(chain.as_bytes());
+        assert_eq!(expand(f.path(), v(&["a0"])).expect("ok"), v(&["end@x"]));
+        chain.push_str("z: a0\n");
+        let f = file(chain.as_bytes());
+        assert!(expand(f.path(), v(&["z"])).is_err());
+    }
+
+    #[test]
+    fn parse_errors_have_msmtp_texts() {
+        assert_eq!(
+            err(b"ok: a@x\nbad line\n", &["ok"]),
+            "line 2: single ':' delimiter expected"
+        );
+        assert_eq!(
+            err(b"a: b: c\n", &["a"]),
+            "line 1: single ':' delimiter expected"
+        );
+        assert_eq!(err(b"a@x: b\n", &["a"]), "line 1: invalid alias 'a@x'");
+        assert_eq!(err(b" : b\n", &["a"]), "line 1: invalid alias ''");
+        assert_eq!(
+            err(b"a: b@x\n\na: c@x\n", &["a"]),
+            "line 3: duplicate alias 'a'"
+        );
+        assert_eq!(
+            err(b"a\x01b@c: d\n", &["a"]),
+            "line 1: invalid alias 'a?b@c'"
+        );
+    }
+
+    #[test]
+    fn long_lines_are_rejected() {
+        let mut ok = format!("a: {}\n", "x".repeat(506)).into_bytes();
+        assert_eq!(ok.len(), 510);
+        let f = file(&ok);
+        assert!(expand(f.path(), v(&["a"])).is_ok());
+        ok.insert(3, b'y');
+        assert_eq!(err(&ok, &["a"]), "line 1: longer than 511 characters");
+    }
+
+    #[test]
+    fn at_most_32_items() {
+        let items: Vec<String> = (0..40).map(|i| format!("u{i}@x")).collect();
+        let f = file(format!("big: {}\n", items.join(",")).as_bytes());
+        let r = expand(f.path(), v(&["big"])).expect("ok");
+        assert_eq!(r, items[..32].to_vec());
+    }
+
+    #[test]
+    fn empty_items_are_dropped() {
+        let f = file(b"root: a@x, , b@x,\n");
+        assert_eq!(
+            expand(f.path(), v(&["root"])).expect("ok"),
+            v(&["a@x", "b@x"])
+        );
+    }
+
+    #[test]
+    fn binary_content_does_not_panic() {
+        let f = file(b"\xff\xfe: \xc3@x\n\0junk\n");
+        let r = expand(f.path(), v(&["\u{fffd}"])).expect("ok");
+        assert_eq!(r, v(&["\u{fffd}"]));
+    }
+}
