@@ -5,14 +5,14 @@
 
 use crate::account::{self, Request};
 use crate::cli::{self, Cli, GetoptError, Mode};
-use crate::config::{self, Account, AutoOff, SetFromHeader};
+use crate::config::{self, Account, Auth, AutoOff, SetFromHeader, TlsTrust};
 use crate::error::{Error, Result, Sysexit};
 use crate::log::{self, Attempt};
 use crate::message::{self, HeaderBlock, Rewrite};
 use crate::secret;
-use crate::smtp::{self, Envelope};
+use crate::smtp::{self, Envelope, SessionSettings};
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Write};
 
 /// What the caller needs to print errors like msmtp: the program name (basename of argv[0]).
 struct Ui {
@@ -115,7 +115,7 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
         ui.report(&e);
         e.exit
     };
-    let headers = message::read_header_block(input)
+    let headers = message::read_header_block_for(input, cli.read_recipients)
         .map_err(|_| fail(Error::io("input error while reading the mail")))?;
 
     if cli.read_envelope_from && (cli.pretend || cli.debug) {
@@ -124,11 +124,7 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
         let f = headers.from.as_deref().unwrap_or("(null)");
         println!("envelope from address extracted from mail: {f}");
     }
-    let mut recipients: Vec<String> = cli
-        .recipients
-        .iter()
-        .flat_map(|r| message::parse_address_list(r))
-        .collect();
+    let mut recipients = message::parse_recipient_operands(&cli.recipients);
     if cli.read_recipients {
         recipients.extend(headers.recipients.iter().cloned());
     }
@@ -283,32 +279,28 @@ fn deliver<R: BufRead>(
     let user = s.user.clone().unwrap_or_default();
     let home = std::path::PathBuf::from(config::paths::home_dir());
     let sysconfdir = config::paths::sysconfdir();
-    let mut password = |mechanism: &str| -> Result<String> {
+    let mut password = |_mechanism: smtp::Mechanism| -> Result<Option<String>> {
         if let Some(p) = &configured {
-            return Ok(p.clone());
+            return Ok(Some(p.clone()));
         }
-        match secret::lookup(&host_key, &user, Some(&home), &sysconfdir)? {
-            Some(p) => Ok(p.expose().to_owned()),
-            None => Err(Error::new(
-                Sysexit::Unavailable,
-                format!("authentication method {mechanism} needs a password"),
-            )
-            .in_send_stage()),
-        }
+        Ok(secret::lookup(&host_key, &user, Some(&home), &sysconfdir)?
+            .map(|p| p.expose().to_owned()))
     };
     let mut mailsize = 0;
     let mut body = |w: &mut dyn Write| -> Result<u64> {
-        let n = message::write_data(headers, rewrite, input, w).map_err(|e| match e {
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, w);
+        let n = message::write_data(headers, rewrite, input, &mut w).map_err(|e| match e {
             message::BodyError::Read(_) => {
                 Error::io("input error while reading the mail").in_send_stage()
             }
             message::BodyError::Write(e) => smtp::write_error(e),
         })?;
+        w.flush().map_err(smtp::write_error)?;
         mailsize = n;
         Ok(n)
     };
     let debug: Option<&mut dyn Write> = if cli.debug { Some(&mut out.stdout) } else { None };
-    let delivery = smtp::send(&target, &tls, &session, envelope, &mut password, &mut body, debug)?;
+    let delivery = smtp::send_with(&target, &tls, &session, envelope, &mut password, &mut body, debug)?;
     Ok((delivery, mailsize))
 }
 
@@ -369,6 +361,60 @@ fn dry_run<R: BufRead>(
         message::BodyError::Write(e) => io(e),
     })?;
     stdout.write_all(b".\r\n").and_then(|()| stdout.flush()).map_err(io)
+}
+
+/// The account's settings in the shape the SMTP client takes; `smtp/` knows nothing of msmtprc.
+fn transport(account: &Account) -> (smtp::Target, smtp::TlsSettings, SessionSettings) {
+    let s = &account.settings;
+    let path = |p: &Option<String>| p.as_ref().map(std::path::PathBuf::from);
+    let target = smtp::Target {
+        host: s.host.clone(),
+        port: s.port.unwrap_or(25),
+        socket: path(&s.socket),
+        timeout: s.timeout.map(|t| std::time::Duration::from_secs(u64::from(t))),
+        source_ip: s.source_ip.clone(),
+        proxy_host: s.proxy_host.clone(),
+        proxy_port: s.proxy_port.unwrap_or(1080),
+    };
+    let tls = smtp::TlsSettings {
+        enabled: s.tls,
+        starttls: s.tls_starttls,
+        trust: match &s.tls_trust_file {
+            Some(TlsTrust::System) => smtp::Trust::System,
+            Some(TlsTrust::File(f)) => smtp::Trust::File(f.into()),
+            None => smtp::Trust::None,
+        },
+        fingerprint: s.tls_fingerprint.as_ref().map(|fp| {
+            fp.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+        }),
+        certcheck: s.tls_certcheck,
+        host_override: s.tls_host_override.clone(),
+        cert_file: path(&s.tls_cert_file),
+        key_file: path(&s.tls_key_file),
+        crl_file: path(&s.tls_crl_file),
+        priorities: s.tls_priorities.clone(),
+        min_dh_prime_bits: s.tls_min_dh_prime_bits,
+    };
+    let auth = match s.auth {
+        Auth::Off => smtp::AuthSetting::Off,
+        Auth::Choose => smtp::AuthSetting::Auto,
+        Auth::Method(m) => match smtp::Mechanism::from_name(&m.name().to_lowercase()) {
+            Some(m) => smtp::AuthSetting::Method(m),
+            None => smtp::AuthSetting::Auto,
+        },
+    };
+    let session = SessionSettings {
+        protocol: match s.protocol {
+            config::Protocol::Smtp => smtp::Protocol::Smtp,
+            config::Protocol::Lmtp => smtp::Protocol::Lmtp,
+        },
+        domain: s.domain.clone(),
+        auth,
+        user: s.user.clone(),
+        dsn_notify: s.dsn_notify.as_ref().map(|d| d.keyword()),
+        dsn_return: s.dsn_return.map(|d| d.keyword().to_owned()),
+    };
+    (target, tls, session)
 }
 
 fn log_attempt(ui: &Ui, account: &Account, attempt: &Attempt<'_>, success: bool) {

@@ -90,7 +90,7 @@ fn parse_long<Id: Copy + PartialEq>(
         None => {
             let candidates: Vec<&LongOpt<Id>> =
                 long.iter().filter(|o| o.name.starts_with(name)).collect();
-            let Some(first) = candidates.first() else {
+            let Some(&first) = candidates.first() else {
                 return Err(format!("unrecognized option '--{body}'"));
             };
             // glibc only calls a prefix ambiguous when the candidates would act differently.
