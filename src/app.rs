@@ -20,8 +20,14 @@ struct Ui {
 }
 
 impl Ui {
+    /// One line on stderr. Control characters become `?` (as msmtp's `sanitize_string`), so a
+    /// hostile server reply cannot paint the terminal or fake extra lines.
     fn error(&self, msg: &str) {
-        eprintln!("{}: {msg}", self.prog);
+        let clean: String = msg
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        eprintln!("{}: {clean}", self.prog);
     }
 
     /// An error in msmtp's form: the text, the server's reply lines, and any detail lines.
@@ -140,8 +146,8 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     }
     let s = &account.settings;
     if let Some(aliases) = &s.aliases {
-        recipients = message::aliases::expand(std::path::Path::new(aliases), recipients)
-            .map_err(&fail)?;
+        recipients =
+            message::aliases::expand(std::path::Path::new(aliases), recipients).map_err(&fail)?;
     }
     if cli.pretend {
         return Ok(());
@@ -160,11 +166,16 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
             .then(|| message::message_id(&from)),
         remove_bcc: s.remove_bcc_headers,
     };
-    let envelope = Envelope { from: from.clone(), recipients };
+    let envelope = Envelope {
+        from: from.clone(),
+        recipients,
+    };
     if cli.no_send {
         return dry_run(&account, &envelope, &headers, &rewrite, input).map_err(fail);
     }
-    let result = deliver(cli, &account, &envelope, &headers, &rewrite, input, &mut out);
+    let result = deliver(
+        cli, &account, &envelope, &headers, &rewrite, input, &mut out,
+    );
     let attempt = Attempt {
         host: s.host.as_deref(),
         socket: s.socket.as_deref(),
@@ -175,7 +186,31 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
         recipients: &envelope.recipients,
         ..Attempt::default()
     };
+    let trailer = |what: &str| match &account.file {
+        Some(file) => ui.error(&format!(
+            "{what} (account {} from {})",
+            account.name,
+            file.display()
+        )),
+        None => ui.error(what),
+    };
     match result {
+        Ok((delivery, _)) if !delivery.all_accepted() => {
+            // LMTP: the server answered each recipient separately after the final dot.
+            for (rcpt, reply) in delivery.lmtp.iter().filter(|(_, r)| r.code != 250) {
+                ui.error(&format!("the server refuses to send the mail to {rcpt}"));
+                for l in &reply.lines {
+                    ui.error(&format!("LMTP server message: {l}"));
+                }
+            }
+            trailer("could not send mail to all recipients");
+            let e = Error::new(
+                Sysexit::Unavailable,
+                "delivery to one or more recipients failed",
+            );
+            log_attempt(ui, &account, &attempt.failed(&e), false);
+            Err(e.exit)
+        }
         Ok((delivery, mailsize)) => {
             let attempt = Attempt {
                 mailsize: Some(mailsize),
@@ -188,14 +223,7 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
         Err(e) => {
             ui.report(&e);
             if e.in_send_stage {
-                match &account.file {
-                    Some(file) => ui.error(&format!(
-                        "could not send mail (account {} from {})",
-                        account.name,
-                        file.display()
-                    )),
-                    None => ui.error("could not send mail"),
-                }
+                trailer("could not send mail");
                 log_attempt(ui, &account, &attempt.failed(&e), false);
             }
             Err(e.exit)
@@ -219,7 +247,11 @@ fn resolve_account(cli: &Cli, headers: &HeaderBlock, out: &mut Output) -> Result
             Some(c?)
         }
     };
-    let header_from = if cli.read_envelope_from { headers.from.as_deref() } else { None };
+    let header_from = if cli.read_envelope_from {
+        headers.from.as_deref()
+    } else {
+        None
+    };
     let request = Request {
         account: cli.account.as_deref(),
         host: cli.host.as_deref(),
@@ -299,8 +331,20 @@ fn deliver<R: BufRead>(
         mailsize = n;
         Ok(n)
     };
-    let debug: Option<&mut dyn Write> = if cli.debug { Some(&mut out.stdout) } else { None };
-    let delivery = smtp::send_with(&target, &tls, &session, envelope, &mut password, &mut body, debug)?;
+    let debug: Option<&mut dyn Write> = if cli.debug {
+        Some(&mut out.stdout)
+    } else {
+        None
+    };
+    let delivery = smtp::send_with(
+        &target,
+        &tls,
+        &session,
+        envelope,
+        &mut password,
+        &mut body,
+        debug,
+    )?;
     Ok((delivery, mailsize))
 }
 
@@ -315,7 +359,11 @@ fn dry_run<R: BufRead>(
     let s = &account.settings;
     let mut text = String::new();
     match &account.file {
-        Some(f) => text.push_str(&format!("account: {} (from {})\n", account.name, f.display())),
+        Some(f) => text.push_str(&format!(
+            "account: {} (from {})\n",
+            account.name,
+            f.display()
+        )),
         None => text.push_str(&format!("account: {} (command line)\n", account.name)),
     }
     let (target, tls, session) = transport(account);
@@ -354,13 +402,21 @@ fn dry_run<R: BufRead>(
     }
     text.push_str("DATA\n");
     let mut stdout = std::io::stdout().lock();
-    let io = |e: std::io::Error| Error::io(format!("cannot write to standard output: {}", crate::error::strerror(&e)));
+    let io = |e: std::io::Error| {
+        Error::io(format!(
+            "cannot write to standard output: {}",
+            crate::error::strerror(&e)
+        ))
+    };
     stdout.write_all(text.as_bytes()).map_err(io)?;
     message::write_data(headers, rewrite, input, &mut stdout).map_err(|e| match e {
         message::BodyError::Read(_) => Error::io("input error while reading the mail"),
         message::BodyError::Write(e) => io(e),
     })?;
-    stdout.write_all(b".\r\n").and_then(|()| stdout.flush()).map_err(io)
+    stdout
+        .write_all(b".\r\n")
+        .and_then(|()| stdout.flush())
+        .map_err(io)
 }
 
 /// The account's settings in the shape the SMTP client takes; `smtp/` knows nothing of msmtprc.
@@ -371,7 +427,9 @@ fn transport(account: &Account) -> (smtp::Target, smtp::TlsSettings, SessionSett
         host: s.host.clone(),
         port: s.port.unwrap_or(25),
         socket: path(&s.socket),
-        timeout: s.timeout.map(|t| std::time::Duration::from_secs(u64::from(t))),
+        timeout: s
+            .timeout
+            .map(|t| std::time::Duration::from_secs(u64::from(t))),
         source_ip: s.source_ip.clone(),
         proxy_host: s.proxy_host.clone(),
         proxy_port: s.proxy_port.unwrap_or(1080),
@@ -385,7 +443,10 @@ fn transport(account: &Account) -> (smtp::Target, smtp::TlsSettings, SessionSett
             None => smtp::Trust::None,
         },
         fingerprint: s.tls_fingerprint.as_ref().map(|fp| {
-            fp.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+            fp.iter()
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(":")
         }),
         certcheck: s.tls_certcheck,
         host_override: s.tls_host_override.clone(),
@@ -442,7 +503,10 @@ struct Output {
 
 impl Output {
     fn new(enabled: bool) -> Output {
-        Output { enabled, stdout: std::io::stdout() }
+        Output {
+            enabled,
+            stdout: std::io::stdout(),
+        }
     }
 
     fn lines(&mut self, lines: &[String]) {

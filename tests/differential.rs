@@ -93,6 +93,9 @@ struct Case {
     postie: Vec<(Field, Expect, &'static str)>,
 }
 
+/// Why postie's TLS state differs from msmtp's when a certificate is refused.
+const TLS_IN_HANDSHAKE: &str = "(f) rustls rejects a bad certificate inside the handshake (the server sees an alert); GnuTLS completes it and rejects afterwards";
+
 /// The default user configuration: one account on the case's server, logging into the temp dir.
 const RC: &str = "defaults\nlogfile {LOG}\n\naccount default\nhost 127.0.0.1\nport {PORT}\nfrom sender@example.com\n";
 /// A plain message with a From header that matches no account.
@@ -358,7 +361,12 @@ fn cases() -> Vec<Case> {
             .postie(Field::Envelope, eq("MAIL FROM:<fzj@example.com> | RCPT TO:<r@x.org>"), "(b) allow_from_override inherited (msmtp 1.8.24 fix)")
             .postie(Field::Log, has("from=fzj@example.com"), "(b)"),
         c("acct_pattern_as_envelope")
-            .rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom *@example.com\n"),
+            .rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom *@example.com\n")
+            .stdin("From: Alice <alice@example.org>\nSubject: s\n\nbody\n"),
+        c("acct_pattern_matches_from_header")
+            .rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom *@example.com\n")
+            .postie(Field::Envelope, eq("MAIL FROM:<alice@example.com> | RCPT TO:<rcpt@example.org>"), "(a) the From header matches the account's pattern: it becomes the envelope sender instead of the pattern text")
+            .postie(Field::Log, has("from=alice@example.com"), "(a)"),
         c("acct_percent_user")
             .rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom %U@example.com\n")
             .stdin(MAIL_NOFROM),
@@ -489,13 +497,17 @@ fn cases() -> Vec<Case> {
             .server(ServerBuilder::smtp().implicit_tls()),
         c("tls_fingerprint_wrong")
             .extra(&format!("tls on\ntls_fingerprint {}", ["AB"; 32].join(":")))
-            .server(ServerBuilder::smtp().starttls()),
+            .server(ServerBuilder::smtp().starttls())
+            .postie(Field::Tls, eq("handshake failed"), TLS_IN_HANDSHAKE),
         c("tls_certcheck_off")
             .extra("tls on\ntls_certcheck off")
             .server(ServerBuilder::smtp().starttls().cert(CertChoice::WrongHost)),
-        c("tls_wrong_host").extra(tls_rc).server(ServerBuilder::smtp().starttls().cert(CertChoice::WrongHost)),
-        c("tls_untrusted_ca").extra(tls_rc).server(ServerBuilder::smtp().starttls().cert(CertChoice::UntrustedCa)),
-        c("tls_other_ca_file").extra("tls on\ntls_trust_file {OTHERCA}").server(ServerBuilder::smtp().starttls()),
+        c("tls_wrong_host").extra(tls_rc).server(ServerBuilder::smtp().starttls().cert(CertChoice::WrongHost))
+            .postie(Field::Tls, eq("handshake failed"), TLS_IN_HANDSHAKE),
+        c("tls_untrusted_ca").extra(tls_rc).server(ServerBuilder::smtp().starttls().cert(CertChoice::UntrustedCa))
+            .postie(Field::Tls, eq("handshake failed"), TLS_IN_HANDSHAKE),
+        c("tls_other_ca_file").extra("tls on\ntls_trust_file {OTHERCA}").server(ServerBuilder::smtp().starttls())
+            .postie(Field::Tls, eq("handshake failed"), TLS_IN_HANDSHAKE),
         c("tls_implicit_against_plain").extra(&format!("{tls_rc}\ntls_starttls off\ntimeout 2")),
         // ---- 6. AUTH --------------------------------------------------------------------
         c("auth_on_tls_plain")

@@ -166,11 +166,31 @@ mod tests {
     use super::*;
 
     const LONG: &[LongOpt<&str>] = &[
-        LongOpt { name: "timeout", has_arg: HasArg::Required, id: "timeout" },
-        LongOpt { name: "tls", has_arg: HasArg::Optional, id: "tls" },
-        LongOpt { name: "tls-starttls", has_arg: HasArg::Optional, id: "tls-starttls" },
-        LongOpt { name: "pretend", has_arg: HasArg::No, id: "P" },
-        LongOpt { name: "account", has_arg: HasArg::Required, id: "a" },
+        LongOpt {
+            name: "timeout",
+            has_arg: HasArg::Required,
+            id: "timeout",
+        },
+        LongOpt {
+            name: "tls",
+            has_arg: HasArg::Optional,
+            id: "tls",
+        },
+        LongOpt {
+            name: "tls-starttls",
+            has_arg: HasArg::Optional,
+            id: "tls-starttls",
+        },
+        LongOpt {
+            name: "pretend",
+            has_arg: HasArg::No,
+            id: "P",
+        },
+        LongOpt {
+            name: "account",
+            has_arg: HasArg::Required,
+            id: "a",
+        },
     ];
 
     fn short(c: char) -> Option<(&'static str, HasArg)> {
@@ -199,7 +219,11 @@ mod tests {
         assert_eq!(err, None);
         assert_eq!(
             items,
-            vec![opt("t", None), Item::Operand("r@x".into()), Item::Operand("s@y".into())]
+            vec![
+                opt("t", None),
+                Item::Operand("r@x".into()),
+                Item::Operand("s@y".into())
+            ]
         );
     }
 
@@ -224,7 +248,12 @@ mod tests {
         let (items, _) = run(&["-oi", "-o", "em", "-tP"]);
         assert_eq!(
             items,
-            vec![opt("o", Some("i")), opt("o", Some("em")), opt("t", None), opt("P", None)]
+            vec![
+                opt("o", Some("i")),
+                opt("o", Some("em")),
+                opt("t", None),
+                opt("P", None)
+            ]
         );
     }
 
@@ -233,7 +262,11 @@ mod tests {
         let (items, _) = run(&["-d0.1", "-d", "x"]);
         assert_eq!(
             items,
-            vec![opt("d", Some("0.1")), opt("d", None), Item::Operand("x".into())]
+            vec![
+                opt("d", Some("0.1")),
+                opt("d", None),
+                Item::Operand("x".into())
+            ]
         );
     }
 
@@ -242,7 +275,11 @@ mod tests {
         let (items, _) = run(&["--tls", "on", "--tls=off"]);
         assert_eq!(
             items,
-            vec![opt("tls", None), opt("tls", Some("off")), Item::Operand("on".into())]
+            vec![
+                opt("tls", None),
+                opt("tls", Some("off")),
+                Item::Operand("on".into())
+            ]
         );
     }
 
@@ -252,7 +289,11 @@ mod tests {
         assert_eq!(err, None);
         assert_eq!(
             items,
-            vec![opt("a", Some("x")), opt("timeout", Some("5")), opt("P", None)]
+            vec![
+                opt("a", Some("x")),
+                opt("timeout", Some("5")),
+                opt("P", None)
+            ]
         );
     }
 
@@ -265,7 +306,10 @@ mod tests {
 
     #[test]
     fn glibc_diagnostics() {
-        assert_eq!(run(&["--foo=bar"]).1.unwrap(), "unrecognized option '--foo=bar'");
+        assert_eq!(
+            run(&["--foo=bar"]).1.unwrap(),
+            "unrecognized option '--foo=bar'"
+        );
         assert_eq!(
             run(&["--t"]).1.unwrap(),
             "option '--t' is ambiguous; possibilities: '--timeout' '--tls' '--tls-starttls'"
@@ -274,9 +318,15 @@ mod tests {
             run(&["--pre=x"]).1.unwrap(),
             "option '--pretend' doesn't allow an argument"
         );
-        assert_eq!(run(&["--acc"]).1.unwrap(), "option '--account' requires an argument");
+        assert_eq!(
+            run(&["--acc"]).1.unwrap(),
+            "option '--account' requires an argument"
+        );
         assert_eq!(run(&["-e"]).1.unwrap(), "invalid option -- 'e'");
-        assert_eq!(run(&["-a"]).1.unwrap(), "option requires an argument -- 'a'");
+        assert_eq!(
+            run(&["-a"]).1.unwrap(),
+            "option requires an argument -- 'a'"
+        );
     }
 
     #[test]

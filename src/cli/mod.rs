@@ -122,62 +122,278 @@ use Setting as S;
 /// msmtp 1.8.23's long options, in its table order (which glibc uses when listing the
 /// possibilities of an ambiguous prefix).
 const LONG: &[LongOpt<Opt>] = &[
-    LongOpt { name: "version", has_arg: No, id: Opt::Version },
-    LongOpt { name: "help", has_arg: No, id: Opt::Help },
-    LongOpt { name: "configure", has_arg: Required, id: Opt::Configure },
-    LongOpt { name: "pretend", has_arg: No, id: Opt::Pretend },
-    LongOpt { name: "debug", has_arg: Optional, id: Opt::Debug },
-    LongOpt { name: "serverinfo", has_arg: No, id: Opt::ServerInfo },
-    LongOpt { name: "rmqs", has_arg: Required, id: Opt::Rmqs },
-    LongOpt { name: "file", has_arg: Required, id: Opt::File },
-    LongOpt { name: "account", has_arg: Required, id: Opt::Account },
-    LongOpt { name: "host", has_arg: Required, id: Opt::Host },
-    LongOpt { name: "port", has_arg: Required, id: Opt::Setting(S::Port("port")) },
-    LongOpt { name: "timeout", has_arg: Required, id: Opt::Setting(S::Timeout) },
-    LongOpt { name: "connect-timeout", has_arg: Required, id: Opt::Setting(S::Timeout) },
-    LongOpt { name: "auto-from", has_arg: Optional, id: Opt::Setting(S::OnOff("auto_from")) },
-    LongOpt { name: "from", has_arg: Required, id: Opt::From },
-    LongOpt { name: "maildomain", has_arg: Required, id: Opt::Setting(S::Text("maildomain")) },
-    LongOpt { name: "auth", has_arg: Optional, id: Opt::Setting(S::Auth) },
-    LongOpt { name: "user", has_arg: Required, id: Opt::Setting(S::Text("user")) },
-    LongOpt { name: "passwordeval", has_arg: Required, id: Opt::Setting(S::Text("passwordeval")) },
-    LongOpt { name: "tls", has_arg: Optional, id: Opt::Setting(S::OnOff("tls")) },
-    LongOpt { name: "tls-starttls", has_arg: Optional, id: Opt::Setting(S::OnOff("tls_starttls")) },
-    LongOpt { name: "tls-trust-file", has_arg: Required, id: Opt::Setting(S::Text("tls_trust_file")) },
-    LongOpt { name: "tls-crl-file", has_arg: Required, id: Opt::Setting(S::Text("tls_crl_file")) },
-    LongOpt { name: "tls-fingerprint", has_arg: Required, id: Opt::Setting(S::Fingerprint) },
-    LongOpt { name: "tls-key-file", has_arg: Required, id: Opt::Setting(S::Text("tls_key_file")) },
-    LongOpt { name: "tls-cert-file", has_arg: Required, id: Opt::Setting(S::Text("tls_cert_file")) },
-    LongOpt { name: "tls-certcheck", has_arg: Optional, id: Opt::Setting(S::OnOff("tls_certcheck")) },
-    LongOpt { name: "tls-force-sslv3", has_arg: Optional, id: Opt::Setting(S::Nothing) },
-    LongOpt { name: "tls-min-dh-prime-bits", has_arg: Required, id: Opt::Setting(S::PosInt("tls_min_dh_prime_bits")) },
-    LongOpt { name: "tls-priorities", has_arg: Required, id: Opt::Setting(S::Text("tls_priorities")) },
-    LongOpt { name: "tls-host-override", has_arg: Required, id: Opt::Setting(S::Text("tls_host_override")) },
-    LongOpt { name: "dsn-notify", has_arg: Required, id: Opt::Setting(S::DsnNotify) },
-    LongOpt { name: "dsn-return", has_arg: Required, id: Opt::Setting(S::DsnReturn) },
-    LongOpt { name: "protocol", has_arg: Required, id: Opt::Setting(S::Protocol) },
-    LongOpt { name: "domain", has_arg: Required, id: Opt::Setting(S::Text("domain")) },
-    LongOpt { name: "logfile", has_arg: Required, id: Opt::Setting(S::Text("logfile")) },
-    LongOpt { name: "logfile-time-format", has_arg: Required, id: Opt::Setting(S::Text("logfile_time_format")) },
-    LongOpt { name: "syslog", has_arg: Optional, id: Opt::Setting(S::Syslog) },
-    LongOpt { name: "aliases", has_arg: Required, id: Opt::Setting(S::Text("aliases")) },
-    LongOpt { name: "proxy-host", has_arg: Required, id: Opt::Setting(S::Text("proxy_host")) },
-    LongOpt { name: "proxy-port", has_arg: Required, id: Opt::Setting(S::Port("proxy_port")) },
-    LongOpt { name: "add-missing-from-header", has_arg: Optional, id: Opt::Setting(S::OnMeansAuto("set_from_header")) },
-    LongOpt { name: "add-missing-date-header", has_arg: Optional, id: Opt::Setting(S::OnMeansAuto("set_date_header")) },
-    LongOpt { name: "set-from-header", has_arg: Optional, id: Opt::Setting(S::AutoOnOff("set_from_header")) },
-    LongOpt { name: "set-date-header", has_arg: Optional, id: Opt::Setting(S::AutoOff("set_date_header")) },
-    LongOpt { name: "set-msgid-header", has_arg: Optional, id: Opt::Setting(S::AutoOff("set_msgid_header")) },
-    LongOpt { name: "remove-bcc-headers", has_arg: Optional, id: Opt::Setting(S::OnOff("remove_bcc_headers")) },
-    LongOpt { name: "undisclosed-recipients", has_arg: Optional, id: Opt::Setting(S::OnOff("undisclosed_recipients")) },
-    LongOpt { name: "source-ip", has_arg: Required, id: Opt::Setting(S::Text("source_ip")) },
-    LongOpt { name: "socket", has_arg: Required, id: Opt::Setting(S::Text("socket")) },
-    LongOpt { name: "keepbcc", has_arg: Optional, id: Opt::KeepBcc },
-    LongOpt { name: "read-recipients", has_arg: No, id: Opt::ReadRecipients },
-    LongOpt { name: "read-envelope-from", has_arg: No, id: Opt::ReadEnvelopeFrom },
+    LongOpt {
+        name: "version",
+        has_arg: No,
+        id: Opt::Version,
+    },
+    LongOpt {
+        name: "help",
+        has_arg: No,
+        id: Opt::Help,
+    },
+    LongOpt {
+        name: "configure",
+        has_arg: Required,
+        id: Opt::Configure,
+    },
+    LongOpt {
+        name: "pretend",
+        has_arg: No,
+        id: Opt::Pretend,
+    },
+    LongOpt {
+        name: "debug",
+        has_arg: Optional,
+        id: Opt::Debug,
+    },
+    LongOpt {
+        name: "serverinfo",
+        has_arg: No,
+        id: Opt::ServerInfo,
+    },
+    LongOpt {
+        name: "rmqs",
+        has_arg: Required,
+        id: Opt::Rmqs,
+    },
+    LongOpt {
+        name: "file",
+        has_arg: Required,
+        id: Opt::File,
+    },
+    LongOpt {
+        name: "account",
+        has_arg: Required,
+        id: Opt::Account,
+    },
+    LongOpt {
+        name: "host",
+        has_arg: Required,
+        id: Opt::Host,
+    },
+    LongOpt {
+        name: "port",
+        has_arg: Required,
+        id: Opt::Setting(S::Port("port")),
+    },
+    LongOpt {
+        name: "timeout",
+        has_arg: Required,
+        id: Opt::Setting(S::Timeout),
+    },
+    LongOpt {
+        name: "connect-timeout",
+        has_arg: Required,
+        id: Opt::Setting(S::Timeout),
+    },
+    LongOpt {
+        name: "auto-from",
+        has_arg: Optional,
+        id: Opt::Setting(S::OnOff("auto_from")),
+    },
+    LongOpt {
+        name: "from",
+        has_arg: Required,
+        id: Opt::From,
+    },
+    LongOpt {
+        name: "maildomain",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("maildomain")),
+    },
+    LongOpt {
+        name: "auth",
+        has_arg: Optional,
+        id: Opt::Setting(S::Auth),
+    },
+    LongOpt {
+        name: "user",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("user")),
+    },
+    LongOpt {
+        name: "passwordeval",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("passwordeval")),
+    },
+    LongOpt {
+        name: "tls",
+        has_arg: Optional,
+        id: Opt::Setting(S::OnOff("tls")),
+    },
+    LongOpt {
+        name: "tls-starttls",
+        has_arg: Optional,
+        id: Opt::Setting(S::OnOff("tls_starttls")),
+    },
+    LongOpt {
+        name: "tls-trust-file",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("tls_trust_file")),
+    },
+    LongOpt {
+        name: "tls-crl-file",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("tls_crl_file")),
+    },
+    LongOpt {
+        name: "tls-fingerprint",
+        has_arg: Required,
+        id: Opt::Setting(S::Fingerprint),
+    },
+    LongOpt {
+        name: "tls-key-file",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("tls_key_file")),
+    },
+    LongOpt {
+        name: "tls-cert-file",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("tls_cert_file")),
+    },
+    LongOpt {
+        name: "tls-certcheck",
+        has_arg: Optional,
+        id: Opt::Setting(S::OnOff("tls_certcheck")),
+    },
+    LongOpt {
+        name: "tls-force-sslv3",
+        has_arg: Optional,
+        id: Opt::Setting(S::Nothing),
+    },
+    LongOpt {
+        name: "tls-min-dh-prime-bits",
+        has_arg: Required,
+        id: Opt::Setting(S::PosInt("tls_min_dh_prime_bits")),
+    },
+    LongOpt {
+        name: "tls-priorities",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("tls_priorities")),
+    },
+    LongOpt {
+        name: "tls-host-override",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("tls_host_override")),
+    },
+    LongOpt {
+        name: "dsn-notify",
+        has_arg: Required,
+        id: Opt::Setting(S::DsnNotify),
+    },
+    LongOpt {
+        name: "dsn-return",
+        has_arg: Required,
+        id: Opt::Setting(S::DsnReturn),
+    },
+    LongOpt {
+        name: "protocol",
+        has_arg: Required,
+        id: Opt::Setting(S::Protocol),
+    },
+    LongOpt {
+        name: "domain",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("domain")),
+    },
+    LongOpt {
+        name: "logfile",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("logfile")),
+    },
+    LongOpt {
+        name: "logfile-time-format",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("logfile_time_format")),
+    },
+    LongOpt {
+        name: "syslog",
+        has_arg: Optional,
+        id: Opt::Setting(S::Syslog),
+    },
+    LongOpt {
+        name: "aliases",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("aliases")),
+    },
+    LongOpt {
+        name: "proxy-host",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("proxy_host")),
+    },
+    LongOpt {
+        name: "proxy-port",
+        has_arg: Required,
+        id: Opt::Setting(S::Port("proxy_port")),
+    },
+    LongOpt {
+        name: "add-missing-from-header",
+        has_arg: Optional,
+        id: Opt::Setting(S::OnMeansAuto("set_from_header")),
+    },
+    LongOpt {
+        name: "add-missing-date-header",
+        has_arg: Optional,
+        id: Opt::Setting(S::OnMeansAuto("set_date_header")),
+    },
+    LongOpt {
+        name: "set-from-header",
+        has_arg: Optional,
+        id: Opt::Setting(S::AutoOnOff("set_from_header")),
+    },
+    LongOpt {
+        name: "set-date-header",
+        has_arg: Optional,
+        id: Opt::Setting(S::AutoOff("set_date_header")),
+    },
+    LongOpt {
+        name: "set-msgid-header",
+        has_arg: Optional,
+        id: Opt::Setting(S::AutoOff("set_msgid_header")),
+    },
+    LongOpt {
+        name: "remove-bcc-headers",
+        has_arg: Optional,
+        id: Opt::Setting(S::OnOff("remove_bcc_headers")),
+    },
+    LongOpt {
+        name: "undisclosed-recipients",
+        has_arg: Optional,
+        id: Opt::Setting(S::OnOff("undisclosed_recipients")),
+    },
+    LongOpt {
+        name: "source-ip",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("source_ip")),
+    },
+    LongOpt {
+        name: "socket",
+        has_arg: Required,
+        id: Opt::Setting(S::Text("socket")),
+    },
+    LongOpt {
+        name: "keepbcc",
+        has_arg: Optional,
+        id: Opt::KeepBcc,
+    },
+    LongOpt {
+        name: "read-recipients",
+        has_arg: No,
+        id: Opt::ReadRecipients,
+    },
+    LongOpt {
+        name: "read-envelope-from",
+        has_arg: No,
+        id: Opt::ReadEnvelopeFrom,
+    },
     // postie's own options. They start with letters no msmtp option uses, so they never change
     // how an msmtp option prefix is resolved or which possibilities an ambiguity lists.
-    LongOpt { name: "no-send", has_arg: No, id: Opt::NoSend },
+    LongOpt {
+        name: "no-send",
+        has_arg: No,
+        id: Opt::NoSend,
+    },
 ];
 
 /// msmtp's short options: `Pd::SC:a:f:N:R:X:tA:B:b:F:Gh:iL:mnO:o:v`.
@@ -249,7 +465,10 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
             if matches!(cli.mode, Some(Mode::Rmqs(_))) {
                 return Err(Error::usage("cannot use both --serverinfo and --rmqs"));
             }
-            if !matches!(cli.mode, Some(Mode::Version | Mode::Help | Mode::Configure(_))) {
+            if !matches!(
+                cli.mode,
+                Some(Mode::Version | Mode::Help | Mode::Configure(_))
+            ) {
                 cli.mode = Some(Mode::ServerInfo);
             }
         }
@@ -311,7 +530,8 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
 }
 
 fn set(cli: &mut Cli, command: &str, argument: &str) {
-    cli.overrides.push((command.to_owned(), argument.to_owned()));
+    cli.overrides
+        .push((command.to_owned(), argument.to_owned()));
 }
 
 fn option_name(command: &str) -> String {
@@ -526,7 +746,20 @@ mod tests {
 
     #[test]
     fn mutt_default_argv() {
-        let c = p(&["-oem", "-oi", "-B8BITMIME", "-f", "me@x", "-N", "failure,delay", "-R", "hdrs", "--", "a@x", "b@y"]);
+        let c = p(&[
+            "-oem",
+            "-oi",
+            "-B8BITMIME",
+            "-f",
+            "me@x",
+            "-N",
+            "failure,delay",
+            "-R",
+            "hdrs",
+            "--",
+            "a@x",
+            "b@y",
+        ]);
         assert_eq!(c.from.as_deref(), Some("me@x"));
         assert_eq!(c.recipients, vec!["a@x", "b@y"]);
         assert_eq!(
@@ -560,13 +793,22 @@ mod tests {
 
     #[test]
     fn conflicts_are_usage_errors() {
-        assert_eq!(usage_error(&["--host=x", "-a", "y"]), "cannot use both --host and --account");
-        assert_eq!(usage_error(&["-a", "y", "--host=x"]), "cannot use both --host and --account");
+        assert_eq!(
+            usage_error(&["--host=x", "-a", "y"]),
+            "cannot use both --host and --account"
+        );
+        assert_eq!(
+            usage_error(&["-a", "y", "--host=x"]),
+            "cannot use both --host and --account"
+        );
         assert_eq!(
             usage_error(&["-f", "a", "--read-envelope-from"]),
             "cannot use both --from and --read-envelope-from"
         );
-        assert_eq!(usage_error(&["-S", "--rmqs=x"]), "cannot use both --serverinfo and --rmqs");
+        assert_eq!(
+            usage_error(&["-S", "--rmqs=x"]),
+            "cannot use both --serverinfo and --rmqs"
+        );
         assert_eq!(usage_error(&["-bp"]), "unsupported operation mode bp");
         assert_eq!(usage_error(&["-bs"]), "unsupported operation mode bs");
     }
@@ -575,15 +817,42 @@ mod tests {
     fn invalid_values_name_the_option() {
         assert_eq!(usage_error(&["--tls=x"]), "invalid argument x for --tls");
         assert_eq!(usage_error(&["--port=0"]), "invalid argument 0 for --port");
-        assert_eq!(usage_error(&["--port=65536"]), "invalid argument 65536 for --port");
-        assert_eq!(usage_error(&["--timeout=0"]), "invalid argument 0 for --timeout");
-        assert_eq!(usage_error(&["-N", "bad"]), "invalid argument bad for --dsn-notify");
-        assert_eq!(usage_error(&["-N", "failure,failure"]), "invalid argument failure,failure for --dsn-notify");
-        assert_eq!(usage_error(&["-R", "x"]), "invalid argument x for --dsn-return");
-        assert_eq!(usage_error(&["--auth=PLAIN"]), "invalid argument PLAIN for --auth");
-        assert_eq!(usage_error(&["--syslog=LOG_FOO"]), "invalid argument LOG_FOO for --syslog");
-        assert_eq!(usage_error(&["--set-date-header=on"]), "invalid argument on for --set-date-header");
-        assert_eq!(usage_error(&["--tls-fingerprint=zz"]), "invalid argument zz for --tls-fingerprint");
+        assert_eq!(
+            usage_error(&["--port=65536"]),
+            "invalid argument 65536 for --port"
+        );
+        assert_eq!(
+            usage_error(&["--timeout=0"]),
+            "invalid argument 0 for --timeout"
+        );
+        assert_eq!(
+            usage_error(&["-N", "bad"]),
+            "invalid argument bad for --dsn-notify"
+        );
+        assert_eq!(
+            usage_error(&["-N", "failure,failure"]),
+            "invalid argument failure,failure for --dsn-notify"
+        );
+        assert_eq!(
+            usage_error(&["-R", "x"]),
+            "invalid argument x for --dsn-return"
+        );
+        assert_eq!(
+            usage_error(&["--auth=PLAIN"]),
+            "invalid argument PLAIN for --auth"
+        );
+        assert_eq!(
+            usage_error(&["--syslog=LOG_FOO"]),
+            "invalid argument LOG_FOO for --syslog"
+        );
+        assert_eq!(
+            usage_error(&["--set-date-header=on"]),
+            "invalid argument on for --set-date-header"
+        );
+        assert_eq!(
+            usage_error(&["--tls-fingerprint=zz"]),
+            "invalid argument zz for --tls-fingerprint"
+        );
     }
 
     #[test]
@@ -594,7 +863,10 @@ mod tests {
         assert_eq!(parse_pos_int("25x"), None);
         assert_eq!(parse_pos_int("-1"), None);
         assert_eq!(parse_pos_int(""), None);
-        assert_eq!(p(&["--port=0x19"]).overrides, vec![("port".into(), "25".into())]);
+        assert_eq!(
+            p(&["--port=0x19"]).overrides,
+            vec![("port".into(), "25".into())]
+        );
     }
 
     #[test]

@@ -74,7 +74,11 @@ pub fn format_info(a: &Attempt<'_>) -> String {
     }
     if let Some(r) = a.reply {
         let msg: Vec<String> = r.lines.iter().map(|l| sanitize(l)).collect();
-        parts.push(format!("smtpstatus={} smtpmsg='{}'", r.code, msg.join("\\n")));
+        parts.push(format!(
+            "smtpstatus={} smtpmsg='{}'",
+            r.code,
+            msg.join("\\n")
+        ));
     }
     if exit != Sysexit::Ok
         && let Some(e) = a.error
@@ -144,7 +148,10 @@ mod tests {
     use super::*;
 
     fn reply(code: u16, lines: &[&str]) -> Reply {
-        Reply { code, lines: lines.iter().map(|s| s.to_string()).collect() }
+        Reply {
+            code,
+            lines: lines.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     #[test]
@@ -169,8 +176,11 @@ mod tests {
     fn failure_line_has_errormsg_and_no_mailsize() {
         let r = reply(450, &["450 4.1.1 mailbox busy"]);
         let rcpts = vec!["r1@x.org".to_string(), "r2@x.org".to_string()];
-        let e = Error::new(Sysexit::Unavailable, "recipient address r2@x.org not accepted by the server")
-            .with_reply(r);
+        let e = Error::new(
+            Sysexit::Unavailable,
+            "recipient address r2@x.org not accepted by the server",
+        )
+        .with_reply(r);
         let a = Attempt {
             host: Some("127.0.0.1"),
             from: "sender@example.com",
@@ -211,7 +221,11 @@ mod tests {
     #[test]
     fn socket_when_no_host() {
         let rcpts = vec![];
-        let a = Attempt { socket: Some("/run/x.sock"), recipients: &rcpts, ..Attempt::default() };
+        let a = Attempt {
+            socket: Some("/run/x.sock"),
+            recipients: &rcpts,
+            ..Attempt::default()
+        };
         assert!(format_info(&a).starts_with("socket=/run/x.sock tls=off"));
     }
 

@@ -48,7 +48,11 @@ pub(super) fn syslog(facility: &str, message: &str, success: bool) {
     let Ok(msg) = CString::new(message.replace('\0', "?")) else {
         return;
     };
-    let priority = if success { libc::LOG_INFO } else { libc::LOG_ERR };
+    let priority = if success {
+        libc::LOG_INFO
+    } else {
+        libc::LOG_ERR
+    };
     // SAFETY: IDENT is a 'static C string (openlog keeps the pointer); "%s" with a valid
     // NUL-terminated string is a well-formed variadic call.
     unsafe {

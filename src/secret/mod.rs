@@ -60,7 +60,12 @@ pub fn run_passwordeval(command: &str) -> Result<Secret> {
 /// `~/.netrc`, `SYSCONFDIR/netrc`, then a prompt on `/dev/tty`. `Ok(None)` means nothing was
 /// found and no terminal was available; the caller reports msmtp's
 /// `authentication method M needs a password` (69).
-pub fn lookup(host: &str, user: &str, home: Option<&Path>, sysconfdir: &Path) -> Result<Option<Secret>> {
+pub fn lookup(
+    host: &str,
+    user: &str,
+    home: Option<&Path>,
+    sysconfdir: &Path,
+) -> Result<Option<Secret>> {
     if let Some(home) = home
         && let Some(p) = netrc::find_in_file(&home.join(".netrc"), host, user)
     {
@@ -88,7 +93,10 @@ fn prompt(host: &str, user: &str) -> Result<Option<Secret>> {
         Ok(p) => Ok(Some(Secret(p))),
         Err(e) => Err(Error::new(
             Sysexit::IoErr,
-            format!("cannot read the password from the terminal: {}", crate::error::strerror(&e)),
+            format!(
+                "cannot read the password from the terminal: {}",
+                crate::error::strerror(&e)
+            ),
         )),
     }
 }
@@ -106,7 +114,11 @@ mod tests {
     #[test]
     fn netrc_wins_over_prompt() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(".netrc"), "machine mx login joe password pw\n").unwrap();
+        std::fs::write(
+            dir.path().join(".netrc"),
+            "machine mx login joe password pw\n",
+        )
+        .unwrap();
         let got = lookup("mx", "joe", Some(dir.path()), dir.path()).unwrap();
         assert_eq!(got.unwrap().expose(), "pw");
     }

@@ -22,7 +22,10 @@ pub fn find(text: &str, host: &str, user: &str) -> Option<String> {
         match tok.as_str() {
             "machine" => {
                 entries.extend(current.take());
-                current = it.next().map(|m| Entry { machine: Some(m), ..Entry::default() });
+                current = it.next().map(|m| Entry {
+                    machine: Some(m),
+                    ..Entry::default()
+                });
             }
             "default" => {
                 entries.extend(current.take());
@@ -136,7 +139,10 @@ mod tests {
     fn quoted_tokens_comments_and_synonyms() {
         let t = "# comment\nmachine mx user joe passwd \"p w\" account acct\n";
         assert_eq!(find(t, "mx", "joe").as_deref(), Some("p w"));
-        assert_eq!(find("machine mx login 'joe' password 'x y'", "mx", "joe").as_deref(), Some("x y"));
+        assert_eq!(
+            find("machine mx login 'joe' password 'x y'", "mx", "joe").as_deref(),
+            Some("x y")
+        );
     }
 
     #[test]

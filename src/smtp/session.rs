@@ -284,9 +284,18 @@ impl<'d, S: Transport> Session<'d, S> {
             ));
         }
         let r = self.command("STARTTLS")?;
-        if r.code != 220 || self.has_buffered_input() {
-            // Bytes already buffered would be read as if they came over TLS: refuse them.
+        if r.code != 220 {
             return Err(Error::new(Sysexit::Protocol, "command STARTTLS failed").with_reply(r));
+        }
+        if self.has_buffered_input() {
+            // Bytes already buffered would be read as if they came over TLS: refuse them.
+            let mut e = Error::new(Sysexit::Protocol, "command STARTTLS failed");
+            e.details.push(
+                "the server sent data after its reply to STARTTLS (a sign of STARTTLS command \
+                 injection); refusing to continue"
+                    .to_owned(),
+            );
+            return Err(e);
         }
         self.start_tls()
     }
