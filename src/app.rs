@@ -61,6 +61,13 @@ pub fn run(argv: Vec<OsString>) -> u8 {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    // postie's queue commands: `mailq`, and `postie queue ...` as the first argument.
+    if ui.prog == "mailq" {
+        return crate::queue::command::run(&ui.prog, &["list".to_owned()]);
+    }
+    if args.first().is_some_and(|a| a == "queue") {
+        return crate::queue::command::run(&ui.prog, &args[1..]);
+    }
     let posixly_correct = std::env::var_os("POSIXLY_CORRECT").is_some();
     let cli = match cli::parse(&args, posixly_correct) {
         Ok(c) => c,
@@ -95,6 +102,7 @@ pub fn run(argv: Vec<OsString>) -> u8 {
             ui.report(&e);
             e.exit.code()
         }
+        Mode::FlushQueue | Mode::ListQueue => crate::queue::command::sendmail_mode(&ui.prog, &cli),
         Mode::Sendmail => sendmail(&ui, &cli),
     }
 }
@@ -173,9 +181,31 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     if cli.no_send {
         return dry_run(&account, &envelope, &headers, &rewrite, input).map_err(fail);
     }
-    let result = deliver(
-        cli, &account, &envelope, &headers, &rewrite, input, &mut out,
-    );
+    // The queue (issue 5): spool stdin before connecting, so the message survives any failure.
+    let mut spool = None;
+    if s.queue || cli.queue_only {
+        let q = crate::queue::Queue::open(&crate::queue::dir_for(s)).map_err(&fail)?;
+        spool = Some(q.spool(&headers.raw, input).map_err(&fail)?);
+    }
+    if cli.queue_only
+        && let Some(sp) = spool.take()
+    {
+        let mut meta = crate::queue::new_meta(cli, &account, &envelope, &rewrite);
+        let id = sp.commit(&mut meta).map_err(&fail)?;
+        out.text(&format!("message queued as {id}\n"));
+        return Ok(());
+    }
+    let result = match &spool {
+        Some(sp) => {
+            let mut body = sp.body_reader().map_err(&fail)?;
+            deliver(
+                cli, &account, &envelope, &headers, &rewrite, &mut body, &mut out,
+            )
+        }
+        None => deliver(
+            cli, &account, &envelope, &headers, &rewrite, input, &mut out,
+        ),
+    };
     let attempt = Attempt {
         host: s.host.as_deref(),
         socket: s.socket.as_deref(),
@@ -219,6 +249,29 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
             };
             log_attempt(ui, &account, &attempt, true);
             Ok(())
+        }
+        Err(e) if e.is_transient() && spool.is_some() => {
+            // Queued instead of failed: silent (exit 0) unless -v.
+            if e.in_send_stage {
+                log_attempt(ui, &account, &attempt.failed(&e), false);
+            }
+            let mut meta = crate::queue::new_meta(cli, &account, &envelope, &rewrite);
+            meta.record_failure(&e.message, crate::queue::meta::now());
+            match spool.take().map(|sp| sp.commit(&mut meta)) {
+                Some(Ok(id)) => {
+                    if cli.debug {
+                        ui.report(&e);
+                        ui.error(&format!("message queued as {id}"));
+                    }
+                    Ok(())
+                }
+                Some(Err(qe)) => {
+                    ui.report(&e);
+                    ui.report(&qe);
+                    Err(qe.exit)
+                }
+                None => Err(e.exit),
+            }
         }
         Err(e) => {
             ui.report(&e);
@@ -273,6 +326,7 @@ fn finish_account(cli: &Cli, account: &mut Account) -> Result<()> {
     // A dry run must not have side effects such as a gpg passphrase prompt.
     if s.auth.enabled()
         && !cli.no_send
+        && !cli.queue_only
         && s.password.is_none()
         && let Some(cmd) = s.passwordeval.clone()
     {
@@ -420,7 +474,7 @@ fn dry_run<R: BufRead>(
 }
 
 /// The account's settings in the shape the SMTP client takes; `smtp/` knows nothing of msmtprc.
-fn transport(account: &Account) -> (smtp::Target, smtp::TlsSettings, SessionSettings) {
+pub(crate) fn transport(account: &Account) -> (smtp::Target, smtp::TlsSettings, SessionSettings) {
     let s = &account.settings;
     let path = |p: &Option<String>| p.as_ref().map(std::path::PathBuf::from);
     let target = smtp::Target {

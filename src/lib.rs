@@ -22,6 +22,7 @@ pub mod error;
 pub mod log;
 pub mod message;
 pub mod net;
+pub mod queue;
 pub mod secret;
 pub mod smtp;
 pub mod sys;

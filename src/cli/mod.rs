@@ -23,6 +23,10 @@ pub enum Mode {
     Version,
     /// `--help`.
     Help,
+    /// `-q[TIME]` (postie only): deliver the queued mail once.
+    FlushQueue,
+    /// `-bp` or argv[0] `mailq` (postie only): list the queued mail.
+    ListQueue,
 }
 
 /// The parsed command line.
@@ -54,6 +58,8 @@ pub struct Cli {
     pub overrides: Vec<(String, String)>,
     /// Recipient operands, as typed (each may hold an address list).
     pub recipients: Vec<String>,
+    /// `-odq` (postie only): store the mail in the queue without trying to send it.
+    pub queue_only: bool,
 }
 
 impl Cli {
@@ -82,6 +88,10 @@ enum Opt {
     ReadEnvelopeFrom,
     FullName,
     OpMode,
+    /// `-o` with its argument: only `dq` (queue only) means something.
+    SendmailOption,
+    /// `-q[TIME]`: flush the queue.
+    Queue,
     Ignored,
     KeepBcc,
     /// A long option that maps onto an msmtprc command.
@@ -412,7 +422,9 @@ fn short(c: char) -> Option<(Opt, HasArg)> {
         't' => (Opt::ReadRecipients, No),
         'F' => (Opt::FullName, Required),
         'b' => (Opt::OpMode, Required),
-        'A' | 'B' | 'h' | 'L' | 'O' | 'o' => (Opt::Ignored, Required),
+        'o' => (Opt::SendmailOption, Required),
+        'q' => (Opt::Queue, Optional),
+        'A' | 'B' | 'h' | 'L' | 'O' => (Opt::Ignored, Required),
         'G' | 'i' | 'm' | 'n' => (Opt::Ignored, No),
         _ => return None,
     })
@@ -510,6 +522,10 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
         }
         Opt::ReadRecipients => cli.read_recipients = true,
         Opt::FullName => cli.full_name = Some(v),
+        Opt::OpMode if v == "p" => cli.mode = Some(Mode::ListQueue),
+        Opt::SendmailOption => cli.queue_only |= v == "dq",
+        // sendmail's -q takes an interval or a selector; postie flushes once either way.
+        Opt::Queue => cli.mode = Some(Mode::FlushQueue),
         Opt::OpMode => {
             if v != "m" {
                 return Err(Error::usage(format!("unsupported operation mode b{v}")));
@@ -809,7 +825,6 @@ mod tests {
             usage_error(&["-S", "--rmqs=x"]),
             "cannot use both --serverinfo and --rmqs"
         );
-        assert_eq!(usage_error(&["-bp"]), "unsupported operation mode bp");
         assert_eq!(usage_error(&["-bs"]), "unsupported operation mode bs");
     }
 
@@ -892,8 +907,18 @@ mod tests {
     #[test]
     fn getopt_errors_come_back_separately() {
         assert_eq!(usage_error(&["-e"]), "getopt: invalid option -- 'e'");
-        assert_eq!(usage_error(&["-q"]), "getopt: invalid option -- 'q'");
         assert_eq!(usage_error(&["-r", "x"]), "getopt: invalid option -- 'r'");
+    }
+
+    #[test]
+    fn queue_options_select_the_queue_modes() {
+        assert_eq!(p(&["-q"]).mode(), Mode::FlushQueue);
+        assert_eq!(p(&["-q30m"]).mode(), Mode::FlushQueue);
+        assert_eq!(p(&["-bp"]).mode(), Mode::ListQueue);
+        assert!(p(&["-odq", "r@x"]).queue_only);
+        assert!(p(&["-o", "dq", "r@x"]).queue_only);
+        assert!(!p(&["-odi", "r@x"]).queue_only);
+        assert_eq!(p(&["-odq", "r@x"]).recipients, vec!["r@x"]);
     }
 
     #[test]

@@ -1,0 +1,635 @@
+//! Flushing: deliver queued messages, one SMTP connection per account (one TLS handshake, one
+//! AUTH, RSET between messages, the envelope pipelined when the server offers PIPELINING).
+//!
+//! Why per-recipient handling lives here and not in `smtp::session::envelope`: a direct send
+//! must behave like msmtp (the first refused recipient aborts), but a queued message should
+//! lose only the recipient a server refused for good (5xx) and keep the rest; recipients
+//! refused with 4xx stay queued. Every message is locked while it is being sent; the metadata
+//! is updated or the message removed before the lock is released, so the only way a message
+//! can be sent twice is a crash after the server accepted it and before the removal.
+
+use super::meta::{self, Meta, Origin, Refused};
+use super::store::{Locked, Queue};
+use crate::account::{self, Account, Request};
+use crate::config;
+use crate::error::{Error, Result, Sysexit};
+use crate::log::{self, Attempt};
+use crate::message;
+use crate::net;
+use crate::secret;
+use crate::smtp::session::Session;
+use crate::smtp::{self, Capabilities, Mechanism, Protocol, Reply, SessionSettings};
+use std::io::Write;
+
+/// How a flush runs.
+#[derive(Clone, Debug)]
+pub struct FlushOptions {
+    /// Only messages whose next attempt is due (timer and path units); `-q` tries all.
+    pub due_only: bool,
+    /// Seconds after which an undeliverable message is set aside.
+    pub max_age: u64,
+    /// Print progress and the SMTP dialogue.
+    pub verbose: bool,
+}
+
+impl Default for FlushOptions {
+    fn default() -> FlushOptions {
+        FlushOptions {
+            due_only: false,
+            max_age: meta::DEFAULT_MAX_AGE_SECS,
+            verbose: false,
+        }
+    }
+}
+
+/// What a flush did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Messages delivered to all their remaining recipients.
+    pub delivered: usize,
+    /// Messages still queued after a transient failure.
+    pub deferred: usize,
+    /// Messages moved to `failed/`.
+    pub failed: usize,
+    /// Messages skipped because another process held them.
+    pub busy: usize,
+    /// Lines for stderr: permanent failures always, deferrals when verbose.
+    pub messages: Vec<String>,
+}
+
+/// Re-selects the account a message was submitted with and resolves its password source
+/// (passwordeval runs here, at flush time; the password is never stored).
+pub fn resolve_account(origin: &Origin, from: &str) -> Result<Account> {
+    let config = match &origin.host {
+        Some(_) => None,
+        None => Some(config::load(
+            origin.config_file.as_deref().map(std::path::Path::new),
+        )?),
+    };
+    let request = Request {
+        account: origin.host.is_none().then_some(origin.account.as_str()),
+        host: origin.host.as_deref(),
+        envelope_from: Some(from),
+        read_envelope_from: false,
+        from_header: None,
+        overrides: &origin.overrides,
+        sendmail_mode: true,
+    };
+    let mut account = account::select(config.as_ref(), &request)?.account;
+    let s = &account.settings;
+    if s.auth.enabled()
+        && s.password.is_none()
+        && let Some(cmd) = s.passwordeval.clone()
+    {
+        let secret = secret::run_passwordeval(&cmd)?;
+        account.settings.password = Some(secret.expose().to_owned());
+    }
+    account::finalize(&mut account, true, false)?;
+    Ok(account)
+}
+
+/// Writes one log line (logfile and/or syslog) if the account asks for it.
+pub fn log_line(account: &Account, attempt: &Attempt<'_>, success: bool) {
+    let s = &account.settings;
+    let info = log::format_info(attempt);
+    if let Some(path) = &s.logfile {
+        let _ = log::write_logfile(path, s.logfile_time_format.as_deref(), &info);
+    }
+    if let Some(facility) = &s.syslog {
+        log::write_syslog(&facility.name(), &info, success);
+    }
+}
+
+/// An open, greeted, authenticated connection.
+struct Link<'d> {
+    s: Session<'d, net::tls::Conn>,
+    caps: Capabilities,
+    settings: SessionSettings,
+    used: bool,
+}
+
+fn open_link<'d>(account: &Account, debug: Option<&'d mut dyn Write>) -> Result<Link<'d>> {
+    let (target, tls, settings) = crate::app::transport(account);
+    let host = target.display_host();
+    let ctx = if tls.enabled {
+        Some(net::tls::TlsContext::new(&tls, &host)?)
+    } else {
+        None
+    };
+    let stream = net::connect(&target)?;
+    let mut s = Session::new(net::tls::Conn::new(stream, ctx), debug);
+    if tls.enabled && !tls.starttls {
+        s.start_tls()?;
+    }
+    s.greeting()?;
+    let mut caps = s.hello(settings.protocol, &settings.domain)?;
+    if tls.enabled && tls.starttls {
+        s.starttls(&caps)?;
+        caps = s.hello(settings.protocol, &settings.domain)?;
+    }
+    if (settings.dsn_notify.is_some() || settings.dsn_return.is_some()) && !caps.dsn {
+        s.quit();
+        return Err(Error::new(
+            Sysexit::Unavailable,
+            "the server does not support DSN",
+        ));
+    }
+    let st = &account.settings;
+    let configured = st.password.clone();
+    let host_key = st
+        .host
+        .clone()
+        .or_else(|| st.socket.clone())
+        .unwrap_or_default();
+    let user = st.user.clone().unwrap_or_default();
+    let home = std::path::PathBuf::from(config::paths::home_dir());
+    let sysconfdir = config::paths::sysconfdir();
+    let mut password = |_m: Mechanism| -> Result<Option<String>> {
+        if let Some(p) = &configured {
+            return Ok(Some(p.clone()));
+        }
+        Ok(secret::lookup(&host_key, &user, Some(&home), &sysconfdir)?
+            .map(|p| p.expose().to_owned()))
+    };
+    s.authenticate(
+        settings.auth,
+        &caps,
+        settings.user.as_deref(),
+        (&host, target.port),
+        &mut password,
+    )?;
+    Ok(Link {
+        s,
+        caps,
+        settings,
+        used: false,
+    })
+}
+
+/// The outcome of one transaction for one message.
+#[derive(Debug, Default)]
+struct Outcome {
+    /// Recipients the server took responsibility for.
+    accepted: Vec<String>,
+    /// Recipients refused with 4xx (kept).
+    deferred: Vec<(String, Reply)>,
+    /// Recipients refused with 5xx (dropped).
+    refused: Vec<(String, Reply)>,
+    /// A failure of the whole message (MAIL, DATA or end-of-data reply).
+    message_error: Option<Error>,
+    /// The reply to the final dot (for the log line).
+    final_reply: Option<Reply>,
+    mailsize: u64,
+}
+
+fn reply_text(r: &Reply) -> String {
+    format!("{} {}", r.code, r.texts().collect::<Vec<_>>().join(" "))
+}
+
+fn message_error(msg: &str, r: Reply) -> Error {
+    let transient = r.is_transient();
+    let e = Error::new(Sysexit::Unavailable, msg).with_reply(r);
+    if transient { e.transient() } else { e }
+}
+
+/// MAIL, RCPT per recipient, DATA, body, end of data. `Err` means the connection is unusable
+/// (the message's state is unknown only if the error came after the final dot).
+fn transaction(link: &mut Link<'_>, m: &Locked) -> Result<Outcome> {
+    let meta = &m.meta;
+    let s = &mut link.s;
+    let settings = &link.settings;
+    let pipelining = link.caps.pipelining;
+    let mut out = Outcome::default();
+    let from = if meta.from.eq_ignore_ascii_case("MAILER-DAEMON") {
+        ""
+    } else {
+        meta.from.as_str()
+    };
+    s.queue(&match &settings.dsn_return {
+        Some(r) => format!("MAIL FROM:<{from}> RET={r}"),
+        None => format!("MAIL FROM:<{from}>"),
+    })?;
+    let rcpt_cmd = |r: &str| match &settings.dsn_notify {
+        Some(n) => format!("RCPT TO:<{r}> NOTIFY={n}"),
+        None => format!("RCPT TO:<{r}>"),
+    };
+    if pipelining {
+        for r in &meta.recipients {
+            s.queue(&rcpt_cmd(r))?;
+        }
+        s.queue("DATA")?;
+    }
+    s.flush()?;
+    let mail = s.read_reply()?;
+    if mail.code != 250 {
+        if pipelining {
+            // Stay in step with the server: it answers every pipelined command.
+            for _ in 0..=meta.recipients.len() {
+                let r = s.read_reply()?;
+                if r.code == 354 {
+                    s.queue(".")?;
+                    s.flush()?;
+                    s.read_reply()?;
+                }
+            }
+        }
+        out.message_error = Some(message_error(
+            &format!(
+                "envelope from address {} not accepted by the server",
+                meta.from
+            ),
+            mail,
+        ));
+        return Ok(out);
+    }
+    for r in &meta.recipients {
+        if !pipelining {
+            s.queue(&rcpt_cmd(r))?;
+            s.flush()?;
+        }
+        let reply = s.read_reply()?;
+        match reply.code {
+            250 | 251 => out.accepted.push(r.clone()),
+            400..=499 => out.deferred.push((r.clone(), reply)),
+            _ => out.refused.push((r.clone(), reply)),
+        }
+    }
+    if out.accepted.is_empty() {
+        if pipelining {
+            let r = s.read_reply()?;
+            if r.code == 354 {
+                // A server that accepts DATA without recipients gets an empty message.
+                s.queue(".")?;
+                s.flush()?;
+                s.read_reply()?;
+            }
+        }
+        return Ok(out);
+    }
+    if !pipelining {
+        s.queue("DATA")?;
+        s.flush()?;
+    }
+    let data = s.read_reply()?;
+    if data.code != 354 {
+        out.message_error = Some(message_error("the server does not accept mail data", data));
+        out.accepted.clear();
+        return Ok(out);
+    }
+    let mut reader = m.reader()?;
+    let rewrite = meta.rewrite.to_rewrite();
+    let read_recipients = meta.rewrite.read_recipients;
+    let mut body = |w: &mut dyn Write| -> Result<u64> {
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, w);
+        let headers = message::read_header_block_for(&mut reader, read_recipients)
+            .map_err(|_| Error::io("cannot read queued message"))?;
+        let n =
+            message::write_data(&headers, &rewrite, &mut reader, &mut w).map_err(|e| match e {
+                message::BodyError::Read(_) => Error::io("cannot read queued message"),
+                message::BodyError::Write(e) => smtp::write_error(e),
+            })?;
+        w.flush().map_err(smtp::write_error)?;
+        Ok(n)
+    };
+    out.mailsize = s.data(&mut body)?;
+    match settings.protocol {
+        Protocol::Smtp => {
+            let r = s.read_reply()?;
+            if r.code != 250 {
+                out.message_error = Some(message_error("the server did not accept the mail", r));
+                out.accepted.clear();
+            } else {
+                out.final_reply = Some(r);
+            }
+        }
+        Protocol::Lmtp => {
+            let accepted = std::mem::take(&mut out.accepted);
+            for rcpt in accepted {
+                let r = s.read_reply()?;
+                match r.code {
+                    250 => {
+                        out.final_reply = Some(r);
+                        out.accepted.push(rcpt);
+                    }
+                    400..=499 => out.deferred.push((rcpt, r)),
+                    _ => out.refused.push((rcpt, r)),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Flushes one queue directory.
+pub fn flush(queue: &Queue, opts: &FlushOptions) -> FlushReport {
+    queue.cleanup();
+    let mut report = FlushReport::default();
+    let now = meta::now();
+    // Group by route so each account gets one connection; keep the queue order inside.
+    let mut groups: Vec<(Origin, Vec<String>)> = Vec::new();
+    for id in queue.ids() {
+        let Ok(m) = queue.read_meta(&id) else {
+            continue;
+        };
+        if m.held || (opts.due_only && !m.is_due(now)) {
+            continue;
+        }
+        match groups.iter_mut().find(|(o, _)| *o == m.origin) {
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((m.origin, vec![id])),
+        }
+    }
+    for (origin, ids) in groups {
+        flush_group(queue, opts, &origin, &ids, &mut report);
+    }
+    report
+}
+
+fn flush_group(
+    queue: &Queue,
+    opts: &FlushOptions,
+    origin: &Origin,
+    ids: &[String],
+    report: &mut FlushReport,
+) {
+    let mut stdout = std::io::stdout();
+    let mut account: Option<Result<Account>> = None;
+    let mut link: Option<Link<'_>> = None;
+    let mut debug: Option<&mut dyn Write> = if opts.verbose {
+        Some(&mut stdout)
+    } else {
+        None
+    };
+    for id in ids {
+        let m = match queue.lock(id) {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                report.busy += 1;
+                continue;
+            }
+            Err(e) => {
+                report.messages.push(e.message);
+                continue;
+            }
+        };
+        if m.meta.held || (opts.due_only && !m.meta.is_due(meta::now())) {
+            continue;
+        }
+        let acct = account.get_or_insert_with(|| resolve_account(origin, &m.meta.from));
+        let acct = match acct {
+            Ok(a) => &*a,
+            Err(e) => {
+                let msg = e.message.clone();
+                defer(queue, m, &msg, opts, report, None);
+                continue;
+            }
+        };
+        // RSET between messages; a connection that fails it is replaced.
+        if let Some(l) = link.as_mut()
+            && l.used
+            && !matches!(l.s.command("RSET"), Ok(r) if r.code == 250)
+        {
+            link = None;
+        }
+        if link.is_none() {
+            match open_link(acct, debug.take()) {
+                Ok(l) => link = Some(l),
+                Err(e) => {
+                    // The connection failed: every message of this account waits.
+                    let msg = e.message.clone();
+                    log_failure(acct, &m.meta, &e);
+                    defer(queue, m, &msg, opts, report, Some(acct));
+                    for rest in ids.iter().skip_while(|i| *i != id).skip(1) {
+                        if let Ok(Some(r)) = queue.lock(rest)
+                            && !r.meta.held
+                            && (!opts.due_only || r.meta.is_due(meta::now()))
+                        {
+                            defer(queue, r, &msg, opts, report, Some(acct));
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+        let Some(l) = link.as_mut() else {
+            continue;
+        };
+        l.used = true;
+        let outcome = transaction(l, &m);
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                link = None;
+                log_failure(acct, &m.meta, &e);
+                let msg = e.message.clone();
+                defer(queue, m, &msg, opts, report, Some(acct));
+                continue;
+            }
+        };
+        settle(queue, m, outcome, acct, opts, report);
+    }
+    if let Some(mut l) = link {
+        l.s.quit();
+    }
+}
+
+fn log_failure(account: &Account, meta: &Meta, e: &Error) {
+    let s = &account.settings;
+    let attempt = Attempt {
+        host: s.host.as_deref(),
+        socket: s.socket.as_deref(),
+        tls: s.tls,
+        auth: s.auth.enabled(),
+        user: s.user.as_deref(),
+        from: &meta.from,
+        recipients: &meta.recipients,
+        ..Attempt::default()
+    };
+    log_line(account, &attempt.failed(e), false);
+}
+
+/// Records a failed attempt; an expired message is set aside instead.
+fn defer(
+    queue: &Queue,
+    mut m: Locked,
+    error: &str,
+    opts: &FlushOptions,
+    report: &mut FlushReport,
+    account: Option<&Account>,
+) {
+    let _ = queue;
+    m.meta.record_failure(error, meta::now());
+    if m.meta.is_expired(meta::now(), opts.max_age) {
+        let line = format!(
+            "queued message {} expired after {} attempts; last error: {error}",
+            m.id(),
+            m.meta.attempts
+        );
+        set_aside(m, line, report, account);
+        return;
+    }
+    if opts.verbose {
+        report.messages.push(format!(
+            "queued message {} deferred (attempt {}): {error}",
+            m.id(),
+            m.meta.attempts
+        ));
+    }
+    if let Err(e) = m.save() {
+        report.messages.push(e.message);
+    }
+    report.deferred += 1;
+}
+
+fn set_aside(m: Locked, line: String, report: &mut FlushReport, account: Option<&Account>) {
+    if let Some(a) = account
+        && let Some(path) = &a.settings.logfile
+    {
+        let _ = log::write_logfile(path, a.settings.logfile_time_format.as_deref(), &line);
+    }
+    let id = m.id().to_owned();
+    match m.move_to_failed() {
+        Ok(p) => report
+            .messages
+            .push(format!("{line} (moved to {})", p.display())),
+        Err(e) => report.messages.push(format!(
+            "{line}; could not move queued message {id}: {}",
+            e.message
+        )),
+    }
+    report.failed += 1;
+}
+
+/// Applies a transaction's outcome to the queued message.
+fn settle(
+    queue: &Queue,
+    mut m: Locked,
+    o: Outcome,
+    account: &Account,
+    opts: &FlushOptions,
+    report: &mut FlushReport,
+) {
+    let s = &account.settings;
+    let base = |recipients: &'_ [String]| {
+        (
+            s.host.clone(),
+            s.socket.clone(),
+            recipients.to_vec(),
+            m.meta.from.clone(),
+        )
+    };
+    if !o.accepted.is_empty() {
+        let (host, socket, rcpts, from) = base(&o.accepted);
+        let attempt = Attempt {
+            host: host.as_deref(),
+            socket: socket.as_deref(),
+            tls: s.tls,
+            auth: s.auth.enabled(),
+            user: s.user.as_deref(),
+            from: &from,
+            recipients: &rcpts,
+            mailsize: Some(o.mailsize),
+            reply: o.final_reply.as_ref(),
+            ..Attempt::default()
+        };
+        log_line(account, &attempt, true);
+    }
+    let mut aside = None;
+    if let Some(e) = &o.message_error {
+        log_failure(account, &m.meta, e);
+        if !e.is_transient() {
+            let reply = e.reply.as_ref().map(reply_text).unwrap_or_default();
+            aside = Some(format!(
+                "queued message {}: {} ({reply})",
+                m.id(),
+                e.message
+            ));
+        }
+    }
+    for (r, reply) in &o.refused {
+        let line = format!(
+            "queued message {}: recipient address {r} not accepted by the server ({})",
+            m.id(),
+            reply_text(reply)
+        );
+        if let Some(path) = &s.logfile {
+            let _ = log::write_logfile(path, s.logfile_time_format.as_deref(), &line);
+        }
+        report.messages.push(line);
+        m.meta.refused.push(Refused {
+            recipient: r.clone(),
+            reply: reply_text(reply),
+        });
+    }
+    let done: Vec<&String> = o
+        .accepted
+        .iter()
+        .chain(o.refused.iter().map(|(r, _)| r))
+        .collect();
+    m.meta.recipients.retain(|r| !done.contains(&r));
+    if let Some(line) = aside {
+        set_aside(m, line, report, Some(account));
+        return;
+    }
+    if m.meta.recipients.is_empty() {
+        if m.meta.refused.is_empty() {
+            match m.remove() {
+                Ok(()) => report.delivered += 1,
+                Err(e) => report.messages.push(e.message),
+            }
+        } else {
+            let line = format!(
+                "queued message {}: some recipients were refused; kept for reference",
+                m.id()
+            );
+            set_aside(m, line, report, Some(account));
+        }
+        return;
+    }
+    let why = o
+        .message_error
+        .as_ref()
+        .map(|e| e.message.clone())
+        .or_else(|| {
+            o.deferred
+                .first()
+                .map(|(r, reply)| format!("recipient address {r} deferred: {}", reply_text(reply)))
+        })
+        .unwrap_or_else(|| "not all recipients done".to_owned());
+    defer(queue, m, &why, opts, report, Some(account));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_text_is_one_line() {
+        let r = Reply {
+            code: 451,
+            lines: vec!["451-a".into(), "451 b".into()],
+        };
+        assert!(!reply_text(&r).contains('\n'));
+        assert!(reply_text(&r).starts_with("451 "));
+    }
+
+    #[test]
+    fn five_hundreds_are_permanent_four_hundreds_transient() {
+        let e = message_error(
+            "x",
+            Reply {
+                code: 452,
+                lines: vec!["452 full".into()],
+            },
+        );
+        assert!(e.is_transient());
+        let e = message_error(
+            "x",
+            Reply {
+                code: 554,
+                lines: vec!["554 no".into()],
+            },
+        );
+        assert!(!e.is_transient());
+    }
+}
