@@ -217,12 +217,18 @@ fn cases() -> Vec<Case> {
         ]),
         c("opt_o_separate_word").args(&["-o", "i", "r@x.org"]),
         c("opt_dashdash_dash_rcpt").args(&["--", "-odd@x.org"]),
-        c("opt_bp_rejected").args(&["-bp"]),
+        c("opt_bp_rejected")
+            .args(&["-bp"])
+            .postie(Field::Exit, eq("0"), "queue (issue 5): -bp lists the queue")
+            .postie(Field::Stderr, eq(""), "queue (issue 5): -bp lists the queue"),
         c("opt_bs_rejected").args(&["-bs"]),
         c("opt_bi_rejected").args(&["-bi", "r@x.org"]),
         c("opt_em_rejected").args(&["-em", "r@x.org"]),
         c("opt_r_rejected").args(&["-r", "a@x.org", "r@x.org"]),
-        c("opt_q_rejected").args(&["-q"]),
+        c("opt_q_rejected")
+            .args(&["-q"])
+            .postie(Field::Exit, eq("0"), "queue (issue 5): -q flushes the queue")
+            .postie(Field::Stderr, eq(""), "queue (issue 5): -q flushes the queue"),
         c("opt_I_rejected").args(&["-I"]),
         c("opt_unknown_long").args(&["--foo", "r@x.org"]),
         c("opt_missing_arg").args(&["r@x.org", "-f"]),

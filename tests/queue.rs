@@ -221,7 +221,11 @@ fn queue_while_server_down_then_flush() {
     }
     assert_eq!(env.queued_ids().len(), 3);
     let listing = env.run(&["-bp"], b"");
-    assert!(text(&listing.stdout).contains("(3 requests)"), "{}", text(&listing.stdout));
+    assert!(
+        text(&listing.stdout).contains("(3 requests)"),
+        "{}",
+        text(&listing.stdout)
+    );
     assert!(text(&listing.stdout).contains("Connection refused"));
     let log = std::fs::read_to_string(env.home().join("log")).expect("log");
     assert!(log.contains("exitcode=EX_TEMPFAIL"), "{log}");
@@ -243,7 +247,10 @@ fn queue_while_server_down_then_flush() {
     }
     let data = text(sessions[0].data.as_deref().unwrap_or_default());
     assert!(data.contains("Subject: message 2\r\n"), "{data}");
-    assert!(data.contains("\r\n..leading dot\r\n"), "dot-stuffed: {data}");
+    assert!(
+        data.contains("\r\n..leading dot\r\n"),
+        "dot-stuffed: {data}"
+    );
     assert!(data.contains("Message-ID: <"), "{data}");
     assert!(env.queued_ids().is_empty());
     let listing = env.run(&["-bp"], b"");
@@ -271,7 +278,11 @@ fn odq_queues_without_connecting_and_mailq_lists() {
     // mailq without -C looks at the default queue only; this one is configured elsewhere.
     assert_eq!(out.status.code(), Some(0));
     let out = env.queue_cmd(&["list"]);
-    assert!(text(&out.stdout).contains(&rcpt(1)), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(&rcpt(1)),
+        "{}",
+        text(&out.stdout)
+    );
     let out = env.run(&["-q"], b"");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let sessions = server.finish();
@@ -289,7 +300,12 @@ fn permanent_5xx_fails_at_once_with_msmtps_exit_code() {
     assert_eq!(out.status.code(), Some(65), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("recipient address m1@x.org not accepted by the server"));
     assert!(env.queued_ids().is_empty());
-    assert_eq!(std::fs::read_dir(env.queue().join("tmp")).map(|d| d.count()).unwrap_or(0), 0);
+    assert_eq!(
+        std::fs::read_dir(env.queue().join("tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
 }
 
 #[test]
@@ -305,7 +321,11 @@ fn transient_4xx_is_queued_then_delivered() {
     // -v says what happened.
     let out = env.run(&["-v", &rcpt(2)], &mail(2));
     assert_eq!(out.status.code(), Some(0));
-    assert!(text(&out.stderr).contains("message queued as"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("message queued as"),
+        "{}",
+        text(&out.stderr)
+    );
     drop(server);
     let good = ServerBuilder::smtp().start();
     env.point_to(good.port());
@@ -328,8 +348,16 @@ fn one_refused_recipient_is_dropped_and_the_rest_delivered() {
         .start();
     env.point_to(s1.port());
     let out = env.run(&["-q"], b"");
-    assert!(text(&out.stderr).contains("b@x.org"), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("e@x.org"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("b@x.org"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("e@x.org"),
+        "{}",
+        text(&out.stderr)
+    );
     let d = deliveries(&s1.finish());
     assert_eq!(d.get("a@x.org"), Some(&1));
     assert_eq!(d.get("c@x.org"), Some(&1));
@@ -367,9 +395,7 @@ fn one_refused_recipient_is_dropped_and_the_rest_delivered() {
 fn permanent_message_rejection_at_flush_moves_it_aside() {
     let env = Env::new(1);
     env.run(&["-odq", &rcpt(1)], &mail(1));
-    let s = ServerBuilder::smtp()
-        .eod_reply("554 5.7.1 spam")
-        .start();
+    let s = ServerBuilder::smtp().eod_reply("554 5.7.1 spam").start();
     env.point_to(s.port());
     let out = env.run(&["-q"], b"");
     assert_ne!(out.status.code(), Some(0));
@@ -387,14 +413,24 @@ fn expired_messages_move_to_failed_with_a_log_line() {
     let meta = std::fs::read_to_string(&p).expect("meta");
     let old: String = meta
         .lines()
-        .map(|l| if l.starts_with("created = ") { "created = 1".to_owned() } else { l.to_owned() })
+        .map(|l| {
+            if l.starts_with("created = ") {
+                "created = 1".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(&p, old).expect("write");
     let down = ServerBuilder::smtp().no_listen().start();
     env.point_to(down.port());
     let out = env.run(&["-q"], b"");
-    assert!(text(&out.stderr).contains("expired"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("expired"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(env.failed_ids(), vec![id]);
     let log = std::fs::read_to_string(env.home().join("log")).expect("log");
     assert!(log.contains("expired"), "{log}");
@@ -411,7 +447,11 @@ fn hold_release_show_delete() {
     env.run(&["-q"], b"");
     assert_eq!(env.queued_ids(), vec![id.clone()], "held mail is not sent");
     let show = env.queue_cmd(&["show", &id]);
-    assert!(text(&show.stdout).contains("Subject: message 1"), "{}", text(&show.stdout));
+    assert!(
+        text(&show.stdout).contains("Subject: message 1"),
+        "{}",
+        text(&show.stdout)
+    );
     assert_eq!(env.queue_cmd(&["release", &id]).status.code(), Some(0));
     assert_eq!(env.queue_cmd(&["flush"]).status.code(), Some(0));
     assert!(env.queued_ids().is_empty());
@@ -420,7 +460,10 @@ fn hold_release_show_delete() {
     let id = env.queued_ids()[0].clone();
     assert_eq!(env.queue_cmd(&["delete", &id]).status.code(), Some(0));
     assert!(env.queued_ids().is_empty());
-    assert_eq!(env.queue_cmd(&["show", "../../etc/passwd"]).status.code(), Some(64));
+    assert_eq!(
+        env.queue_cmd(&["show", "../../etc/passwd"]).status.code(),
+        Some(64)
+    );
 }
 
 #[test]
@@ -472,7 +515,9 @@ fn full_filesystem_fails_loudly_and_leaves_no_debris() {
     let big = format!("Subject: big\n\n{}\n", "x".repeat(200_000)).into_bytes();
     let out = env.run(&["-odq", &rcpt(1)], &big);
     let stderr = text(&out.stderr);
-    let tmp_left = std::fs::read_dir(mnt.join("q/tmp")).map(|d| d.count()).unwrap_or(0);
+    let tmp_left = std::fs::read_dir(mnt.join("q/tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     let queued = ids_in(&mnt.join("q"));
     let _ = Command::new("umount").arg(&mnt).status();
     assert_eq!(out.status.code(), Some(74), "{stderr}");
@@ -491,7 +536,10 @@ fn two_concurrent_flushers_deliver_each_message_exactly_once() {
     }
     let a = env.spawn(&["-q"], b"");
     let b = env.spawn(&["-q"], b"");
-    let (a, b) = (a.wait_with_output().expect("a"), b.wait_with_output().expect("b"));
+    let (a, b) = (
+        a.wait_with_output().expect("a"),
+        b.wait_with_output().expect("b"),
+    );
     assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
     assert_eq!(b.status.code(), Some(0), "{}", text(&b.stderr));
     let sessions = server.finish();
@@ -534,7 +582,11 @@ fn sigkill_during_enqueue_never_loses_an_acknowledged_message() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let d = deliveries(&server.finish());
     for n in &acknowledged {
-        assert_eq!(d.get(&rcpt(*n)), Some(&1), "acknowledged message {n} lost: {d:?}");
+        assert_eq!(
+            d.get(&rcpt(*n)),
+            Some(&1),
+            "acknowledged message {n} lost: {d:?}"
+        );
     }
     // Every message file left has its metadata (debris was cleaned up).
     let left: Vec<_> = std::fs::read_dir(env.queue())
@@ -582,7 +634,10 @@ fn sigkill_during_flush_loses_nothing_and_duplicates_only_accepted_mail() {
     }
     // A duplicate needs a kill between the server's 250 and the removal of the queue entry:
     // at most one per kill.
-    assert!(duplicates <= kills, "{duplicates} duplicates for {kills} kills");
+    assert!(
+        duplicates <= kills,
+        "{duplicates} duplicates for {kills} kills"
+    );
     eprintln!(
         "flush crash test: {n_msgs} messages, {kills} SIGKILLs over {} connections, 0 lost, {duplicates} duplicate(s) (all after the server's 250)",
         sessions.len()
