@@ -320,14 +320,12 @@ fn deliver<R: BufRead>(
     };
     let mut mailsize = 0;
     let mut body = |w: &mut dyn Write| -> Result<u64> {
-        let mut w = std::io::BufWriter::with_capacity(64 * 1024, w);
-        let n = message::write_data(headers, rewrite, input, &mut w).map_err(|e| match e {
+        let n = message::write_data(headers, rewrite, input, &mut { w }).map_err(|e| match e {
             message::BodyError::Read(_) => {
                 Error::io("input error while reading the mail").in_send_stage()
             }
             message::BodyError::Write(e) => smtp::write_error(e),
         })?;
-        w.flush().map_err(smtp::write_error)?;
         mailsize = n;
         Ok(n)
     };

@@ -61,9 +61,45 @@ fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "helper command timed out")
 }
 
+/// Kill the helper and everything it started: `sh -c 'sleep 30; echo x'` leaves `sleep`
+/// holding our caller's stderr open, so killing only the shell would keep a caller that reads
+/// our output to EOF waiting. The helper stays in our process group (a prompt it shows on the
+/// terminal must keep working), so its descendants are found through /proc.
 fn kill(child: &mut Child) {
+    let mut victims = vec![child.id()];
+    let mut i = 0;
+    while i < victims.len() {
+        victims.extend(children_of(victims[i]));
+        i += 1;
+    }
+    for pid in victims.iter().skip(1) {
+        if let Ok(pid) = libc::pid_t::try_from(*pid) {
+            // SAFETY: sending a signal has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// The pids whose parent is `pid`, from /proc (empty where /proc is unavailable).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // The command name may contain spaces and parentheses: skip past the last ')'.
+                    let rest = &stat[stat.rfind(')')? + 2..];
+                    rest.split(' ').nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
 }
 
 /// Read until the first newline (kept), EOF, the child's exit with nothing more readable, or
