@@ -525,3 +525,60 @@ fn memory_stays_bounded_for_a_large_message() {
     assert!(s.data_complete);
     assert!(s.data.expect("data").len() > 40 * 1024 * 1024);
 }
+
+#[test]
+fn password_prompt_on_the_terminal_while_the_mail_is_on_stdin() {
+    let server = ServerBuilder::smtp()
+        .auth("PLAIN")
+        .credentials("joe", "typed-pw")
+        .start();
+    let home = Home::new(&rc_for(server.port(), "auth plain\nuser joe"));
+    let mail = home.write("mail.eml", "Subject: s\n\ntyped\n", 0o600);
+    let rc = home.path().join(".msmtprc");
+    // `script` gives postie a controlling terminal; the mail comes from a file on stdin.
+    let shell = format!(
+        "{POSTIE} -C {} r@x.org < {}; echo rc=$?",
+        rc.display(),
+        mail.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &shell, "/dev/null"])
+        .env("HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            let _ = tx.send(String::from_utf8_lossy(&seen).into_owned());
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut text = String::new();
+    while !text.contains("password for joe at 127.0.0.1: ") {
+        text = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the prompt appears on the terminal");
+    }
+    stdin.write_all(b"typed-pw\n").expect("type the password");
+    while !text.contains("rc=") {
+        text = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("postie finishes");
+    }
+    let _ = child.wait();
+    assert!(text.contains("rc=0"), "{text}");
+    let s = one_session(server);
+    assert!(s.auth[0].ok && s.data_complete);
+    assert!(data_without_generated(&s).contains("typed"));
+}
