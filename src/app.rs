@@ -163,9 +163,11 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
 
     let from = s.from.clone().unwrap_or_default();
     let rewrite = Rewrite {
-        from_line: add_from_header(&account, &headers).then(|| match &cli.full_name {
-            Some(name) => format!("{name} <{from}>"),
-            None => from.clone(),
+        from_line: add_from_header(&account, &headers).then(|| {
+            match cli.full_name.as_ref().or(s.from_full_name.as_ref()) {
+                Some(name) => format!("{name} <{from}>"),
+                None => from.clone(),
+            }
         }),
         undisclosed_recipients: s.undisclosed_recipients,
         date: (s.set_date_header == AutoOff::Auto && !headers.has_date)
@@ -374,14 +376,12 @@ fn deliver<R: BufRead>(
     };
     let mut mailsize = 0;
     let mut body = |w: &mut dyn Write| -> Result<u64> {
-        let mut w = std::io::BufWriter::with_capacity(64 * 1024, w);
-        let n = message::write_data(headers, rewrite, input, &mut w).map_err(|e| match e {
+        let n = message::write_data(headers, rewrite, input, &mut { w }).map_err(|e| match e {
             message::BodyError::Read(_) => {
                 Error::io("input error while reading the mail").in_send_stage()
             }
             message::BodyError::Write(e) => smtp::write_error(e),
         })?;
-        w.flush().map_err(smtp::write_error)?;
         mailsize = n;
         Ok(n)
     };
@@ -584,7 +584,7 @@ fn version_text() -> String {
          TLS/SSL library: rustls\n\
          Authentication library: built-in\n\
          Supported authentication methods:\n\
-         plain cram-md5 login \n\
+         plain scram-sha-1 scram-sha-256 external cram-md5 login oauthbearer xoauth2 \n\
          System configuration file name: {}\n\
          User configuration file name: {}\n\
          \n\

@@ -150,11 +150,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The C library's wording of an I/O error (`No such file or directory`), which is what msmtp
 /// prints; Rust's `Display` appends ` (os error N)`.
 pub fn strerror(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.rfind(" (os error ") {
-        Some(i) if s.ends_with(')') => s[..i].to_owned(),
-        _ => s,
-    }
+    crate::sys::io_error_text(e)
 }
 
 #[cfg(test)]

@@ -298,6 +298,40 @@ fn cases() -> Vec<Case> {
         c("opt_v_debug").args(&["-v", "r@x.org"]),
         c("opt_domain").args(&["--domain=client.test", "r@x.org"]),
         c("opt_protocol_invalid").args(&["--protocol=x", "r@x.org"]),
+        // ---- more edge cases (each area above, one more angle) ------------------------------
+        c("opt_P_read_envelope_from_none")
+            .args(&["-P", "--read-envelope-from", "r@x.org"])
+            .stdin(MAIL_NOFROM)
+            .stdout(),
+        c("opt_X_logfile")
+            .rc_raw("account default\nhost 127.0.0.1\nport {PORT}\nfrom sender@example.com\n")
+            .args(&["-X", "{LOG}", "r@x.org"]),
+        c("opt_N_success_delay").server(ServerBuilder::smtp().dsn()).args(&["-N", "success,delay", "-R", "full", "r@x.org"]),
+        c("opt_F_with_set_from_on").extra("set_from_header on").args(&["-F", "Full Name", "r@x.org"]),
+        c("hdr_from_empty").stdin("From:\nSubject: s\n\nbody\n"),
+        c("hdr_lowercase_date_msgid").stdin("from: a@b.c\ndate: Mon, 1 Jan 2024 00:00:00 +0000\nmessage-id: <x@y>\n\nbody\n"),
+        c("hdr_undisclosed_with_t")
+            .extra("undisclosed_recipients on")
+            .args(&["-t"])
+            .stdin(MAIL_T),
+        c("hdr_t_resent_plus_args")
+            .args(&["-t", "extra@x.org"])
+            .stdin("From: a@b.c\nTo: old@x.org\nResent-From: r@b.c\nResent-To: new@x.org\nResent-Cc: cc@x.org\n\nbody\n"),
+        c("hdr_several_bcc_folded")
+            .args(&["-t"])
+            .stdin("From: a@b.c\nBcc: b1@x.org\nTo: t@x.org\nbcc: b2@x.org,\n\tb3@x.org\nSubject: s\n\nbody\n"),
+        c("body_final_dot_line").stdin("Subject: s\n\nbody\n.\n"),
+        c("body_dot_crlf_only").stdin("Subject: s\r\n\r\n.\r\n..\r\n"),
+        c("smtp_rcpt_251_accepted").server(reply(Stage::Rcpt(1), "251 2.1.5 will forward")),
+        c("smtp_rcpt_550_multiline").server(reply(Stage::Rcpt(1), "550-5.1.1 first line\n550 5.1.1 'quoted' second")),
+        c("cfg_eval_host").rc_raw("account default\neval echo host 127.0.0.1\nport {PORT}\nfrom sender@example.com\nlogfile {LOG}\n"),
+        c("acct_default_inherits_work").rc(
+            "account work\nhost 127.0.0.1\nport {PORT}\ndomain work.test\nfrom w@work.example\n\naccount default : work\n",
+        ),
+        c("acct_f_plus_glob")
+            .rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom sender@example.com\n\naccount glob\nhost 127.0.0.1\nport {PORT}\ndomain glob.test\nfrom *@glob.org\n")
+            .args(&["-f", "joe+tag@glob.org", "r@x.org"])
+            .postie(Field::Helo, eq("EHLO glob.test"), "(j) +detail addresses also match glob patterns (msmtp 1.8.25 fix)"),
         // ---- 2. configuration files ------------------------------------------------------
         c("cfg_eol_comment").rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom sender@example.com # c\n"),
         c("cfg_quotes_stripped").rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom \"sender@example.com\"\n"),

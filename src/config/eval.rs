@@ -10,10 +10,11 @@ use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Default deadline for helper commands.
-pub const DEFAULT_HELPER_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default deadline for helper commands: long enough for a person to type a passphrase into a
+/// pinentry, short enough that a hung helper does not stall cron for long.
+pub const DEFAULT_HELPER_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The helper deadline: `POSTIE_HELPER_TIMEOUT` seconds if set and valid, else 60 s.
+/// The helper deadline: `POSTIE_HELPER_TIMEOUT` seconds if set and valid, else 120 s.
 pub fn helper_timeout() -> Duration {
     std::env::var("POSTIE_HELPER_TIMEOUT")
         .ok()
@@ -28,13 +29,22 @@ pub fn helper_timeout() -> Duration {
 /// `timeout` expires it is killed and an error of kind `TimedOut` is returned.
 pub fn run_first_line(cmd: &str, timeout: Duration) -> io::Result<Option<String>> {
     let deadline = Instant::now() + timeout;
-    let mut child = Command::new("/bin/sh")
+    let mut command = Command::new("/bin/sh");
+    command
         .arg("-c")
         .arg(cmd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()?;
+        .stderr(Stdio::inherit());
+    // gpg finds the terminal for its pinentry through GPG_TTY or its own stdin; stdin is
+    // /dev/null here, so without this an expired gpg-agent cache would make `gpg -d` fail on a
+    // headless ssh/tmux session instead of asking for the passphrase.
+    if std::env::var_os("GPG_TTY").is_none()
+        && let Some(tty) = controlling_tty()
+    {
+        command.env("GPG_TTY", tty);
+    }
+    let mut child = command.spawn()?;
     let result = read_first_line(&mut child, deadline);
     let buf = match result {
         Ok(b) => b,
@@ -57,13 +67,67 @@ pub fn run_first_line(cmd: &str, timeout: Duration) -> io::Result<Option<String>
     }))
 }
 
+/// The path of the controlling terminal (`/dev/pts/3`), if there is one.
+fn controlling_tty() -> Option<String> {
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length; ttyname_r NUL-terminates on success.
+    let rc = unsafe { libc::ttyname_r(tty.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    std::ffi::CStr::from_bytes_until_nul(&buf)
+        .ok()
+        .map(|c| c.to_string_lossy().into_owned())
+}
+
 fn timed_out() -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, "helper command timed out")
 }
 
+/// Kill the helper and everything it started: `sh -c 'sleep 30; echo x'` leaves `sleep`
+/// holding our caller's stderr open, so killing only the shell would keep a caller that reads
+/// our output to EOF waiting. The helper stays in our process group (a prompt it shows on the
+/// terminal must keep working), so its descendants are found through /proc.
 fn kill(child: &mut Child) {
+    let mut victims = vec![child.id()];
+    let mut i = 0;
+    while i < victims.len() {
+        victims.extend(children_of(victims[i]));
+        i += 1;
+    }
+    for pid in victims.iter().skip(1) {
+        if let Ok(pid) = libc::pid_t::try_from(*pid) {
+            // SAFETY: sending a signal has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// The pids whose parent is `pid`, from /proc (empty where /proc is unavailable).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // The command name may contain spaces and parentheses: skip past the last ')'.
+                    let rest = &stat[stat.rfind(')')? + 2..];
+                    rest.split(' ').nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
 }
 
 /// Read until the first newline (kept), EOF, the child's exit with nothing more readable, or

@@ -2,7 +2,6 @@
 //! `strerror` wording msmtp prints for file errors.
 
 use std::ffi::CStr;
-use std::io;
 use std::path::{Path, PathBuf};
 
 /// SYSCONFDIR: `/etc`, overridable by `POSTIE_SYSCONFDIR` (for tests).
@@ -75,20 +74,7 @@ pub fn default_user_file_in(home: &Path, xdg_config_home: Option<PathBuf>) -> Pa
     }
 }
 
-/// The C library's message for an I/O error (`No such file or directory`), without Rust's
-/// ` (os error N)` suffix.
-pub fn strerror(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => {
-            let s = io::Error::from_raw_os_error(code).to_string();
-            match s.rfind(" (os error ") {
-                Some(i) => s[..i].to_string(),
-                None => s,
-            }
-        }
-        None => e.to_string(),
-    }
-}
+pub use crate::error::strerror;
 
 /// Outcome of the secrets permission check.
 #[derive(Debug, PartialEq, Eq)]

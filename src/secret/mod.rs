@@ -45,9 +45,12 @@ pub fn run_passwordeval(command: &str) -> Result<Secret> {
         Ok(Some(line)) => Ok(Secret(line)),
         Ok(None) => Err(Error::config(format!("cannot read output of '{command}'"))),
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(Error::config(format!(
-            "passwordeval command '{command}' did not finish within {} seconds and was killed \
+            "passwordeval command '{command}' did not finish within {} and was killed \
              (if it waits for a passphrase, unlock your agent first, or raise POSTIE_HELPER_TIMEOUT)",
-            timeout.as_secs()
+            match timeout.as_secs() {
+                1 => "1 second".to_owned(),
+                n => format!("{n} seconds"),
+            }
         ))),
         Err(e) => Err(Error::config(format!(
             "cannot evaluate '{command}': {}",

@@ -1075,8 +1075,9 @@ mod tests {
         let piped = ServerBuilder::smtp().pipelining().start();
         let _ = msmtp(piped.port(), "", &["a@x", "b@x", "c@x"], MAIL);
         let (p, q) = (plain.finish(), piped.finish());
+        // Turn counts are not compared: msmtp splits a pipelined batch over several writes and
+        // the kernel's delayed ACKs decide how many reads that takes.
         assert!(!p[0].pipelined && q[0].pipelined);
-        assert!(q[0].turns <= p[0].turns);
     }
 
     #[test]

@@ -1,0 +1,584 @@
+//! postie's sendmail mode end to end: the binary against the in-repo scripted server. The
+//! differential suite proves sameness with msmtp; these tests pin what postie promises beyond
+//! it (bad input, helpers that hang, no terminal, secrets, stdin draining, the From-header
+//! account choice, the dry run) and the exact bytes on the wire.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::server::{Action, ServerBuilder, Session, Stage};
+
+const POSTIE: &str = env!("CARGO_BIN_EXE_postie");
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// A temp HOME with an msmtprc, and a way to run postie in it without a controlling terminal.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new(rc: &str) -> Home {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let h = Home { dir };
+        h.write(".msmtprc", rc, 0o600);
+        h
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, name: &str, content: &str, mode: u32) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::write(&p, content).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        p
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Run {
+        self.run_as(Path::new(POSTIE), args, stdin, &[])
+    }
+
+    fn run_as(&self, program: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
+        let start = Instant::now();
+        let mut cmd = Command::new("setsid");
+        cmd.arg("-w")
+            .arg(program)
+            .args(args)
+            .env_clear()
+            .env("HOME", self.path())
+            .env("PATH", "/usr/bin:/bin")
+            .env("LC_ALL", "C")
+            .env("TZ", "UTC")
+            .env("USER", "tester")
+            .env("POSTIE_SYSCONFDIR", self.path().join("etc"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn postie");
+        let mut input = child.stdin.take().expect("stdin");
+        let data = stdin.to_vec();
+        let writer = std::thread::spawn(move || input.write_all(&data).is_ok());
+        let mut out = String::new();
+        let mut err = String::new();
+        let mut o = child.stdout.take().expect("stdout");
+        let mut e = child.stderr.take().expect("stderr");
+        let ot = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = o.read_to_end(&mut v);
+            v
+        });
+        let _ = e.read_to_string(&mut err);
+        out.push_str(&String::from_utf8_lossy(&ot.join().expect("stdout thread")));
+        let status = child.wait().expect("wait");
+        let wrote_all = writer.join().expect("writer");
+        assert!(
+            wrote_all,
+            "postie did not read all of stdin (caller would see EPIPE)"
+        );
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: out,
+            stderr: err,
+            elapsed: start.elapsed(),
+        }
+    }
+}
+
+fn rc_for(port: u16, extra: &str) -> String {
+    format!("account default\nhost 127.0.0.1\nport {port}\nfrom sender@example.com\n{extra}\n")
+}
+
+fn one_session(server: support::server::RunningServer) -> Session {
+    let mut s = server.finish();
+    assert_eq!(s.len(), 1, "expected one connection");
+    s.remove(0)
+}
+
+/// The DATA bytes with the generated Date and Message-ID lines removed.
+fn data_without_generated(s: &Session) -> String {
+    let data = String::from_utf8_lossy(s.data.as_deref().expect("DATA received")).into_owned();
+    data.split_inclusive("\r\n")
+        .filter(|l| !l.starts_with("Date: ") && !l.starts_with("Message-ID: "))
+        .collect()
+}
+
+#[test]
+fn lf_crlf_dots_and_no_trailing_newline_on_the_wire() {
+    let server = ServerBuilder::smtp().pipelining().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let mail = b"From: a@example.com\r\nSubject: x\n\nline1\r\n.\n..two\nlast";
+    let r = home.run(&["r@example.org"], mail);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.is_empty() && r.stderr.is_empty(),
+        "postie must be silent on success"
+    );
+    let s = one_session(server);
+    assert_eq!(
+        data_without_generated(&s),
+        "From: a@example.com\r\nSubject: x\r\n\r\nline1\r\n..\r\n...two\r\nlast\r\n"
+    );
+    assert!(s.data_complete && s.quit && s.pipelined);
+}
+
+#[test]
+fn bad_input_is_sent_faithfully() {
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("nul bytes", b"Subject: n\n\na\0b\n".to_vec()),
+        ("100 KB line", {
+            let mut m = b"Subject: long\n\n".to_vec();
+            m.extend(std::iter::repeat_n(b'x', 100 * 1024));
+            m.push(b'\n');
+            m
+        }),
+        (
+            "no blank line after headers",
+            b"Subject: only headers\nX-A: b".to_vec(),
+        ),
+        ("no headers at all", b"\njust a body\n".to_vec()),
+        (
+            "invalid utf-8",
+            b"Subject: \xff\xfe\n\n\xc3\x28 body\n".to_vec(),
+        ),
+        ("empty input", Vec::new()),
+    ];
+    for (name, mail) in cases {
+        let server = ServerBuilder::smtp().start();
+        let home = Home::new(&rc_for(server.port(), ""));
+        let r = home.run(&["r@example.org"], &mail);
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        let s = one_session(server);
+        let data = s.data.expect("data");
+        assert!(s.data_complete, "{name}");
+        // The original bytes (as CRLF) must all be there, after the prepended headers.
+        let mut expected = Vec::new();
+        for line in mail.split_inclusive(|&b| b == b'\n') {
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            let body = body.strip_suffix(b"\r").unwrap_or(body);
+            expected.extend_from_slice(body);
+            expected.extend_from_slice(b"\r\n");
+        }
+        assert!(
+            data.windows(expected.len().max(1))
+                .any(|w| w == expected.as_slice())
+                || expected.is_empty(),
+            "{name}: body not intact"
+        );
+        assert!(
+            data.starts_with(b"From: sender@example.com\r\n"),
+            "{name}: From added"
+        );
+    }
+}
+
+#[test]
+fn comma_separated_argument_from_cron_is_split() {
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let r = home.run(
+        &[
+            "-FCronDaemon",
+            "-i",
+            "-B8BITMIME",
+            "-oem",
+            "a@x.org,b@y.org",
+        ],
+        b"Subject: cron\n\nout\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert_eq!(s.rcpts, vec!["<a@x.org>", "<b@y.org>"]);
+    assert!(data_without_generated(&s).starts_with("From: CronDaemon <sender@example.com>\r\n"));
+}
+
+#[test]
+fn bcc_is_removed_even_with_argv_recipients() {
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let r = home.run(
+        &["--", "to@x.org", "hidden@x.org"],
+        b"To: to@x.org\nBcc: hidden@x.org,\n other@x.org\nSubject: s\n\nb\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    let data = data_without_generated(&s);
+    assert!(
+        !data.contains("Bcc") && !data.contains("other@x.org"),
+        "{data}"
+    );
+}
+
+#[test]
+fn account_is_chosen_by_from_header_and_can_be_switched_off() {
+    let two = |port: u16, extra: &str| {
+        format!(
+            "defaults\nhost 127.0.0.1\nport {port}\n{extra}\naccount work\nfrom bob@work.example\ndomain work.test\n\naccount default\nfrom me@home.example\n"
+        )
+    };
+    let mail = b"From: Bob <bob@work.example>\nSubject: s\n\nb\n";
+
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&two(server.port(), ""));
+    let r = home.run(&["r@x.org"], mail);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert_eq!(s.mail_from.as_deref(), Some("<bob@work.example>"));
+    assert_eq!(s.greetings, vec!["EHLO work.test"]);
+
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&two(server.port(), "select_account_by_from off"));
+    let r = home.run(&["r@x.org"], mail);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert_eq!(
+        s.mail_from.as_deref(),
+        Some("<me@home.example>"),
+        "msmtp's choice when off"
+    );
+}
+
+#[test]
+fn program_name_follows_argv0_through_a_symlink() {
+    let home = Home::new("account default\nhost 127.0.0.1\nfrom a@b\n");
+    let link = home.path().join("sendmail");
+    std::os::unix::fs::symlink(POSTIE, &link).expect("symlink");
+    let r = home.run_as(&link, &[], b"Subject: s\n\nb\n", &[]);
+    assert_eq!(r.code, 64);
+    assert_eq!(r.stderr, "sendmail: no recipients found\n");
+    let r = home.run_as(&link, &["-e"], b"", &[]);
+    assert_eq!(
+        r.stderr,
+        format!("{}: invalid option -- 'e'\n", link.display())
+    );
+}
+
+#[test]
+fn config_problems_have_clear_errors_and_codes() {
+    let home = Home::new("account default\nhost 127.0.0.1\nbogus_command x\n");
+    let r = home.run(&["r@x.org"], b"Subject: s\n\nb\n");
+    assert_eq!(r.code, 78);
+    assert!(
+        r.stderr
+            .ends_with(".msmtprc: line 3: unknown command bogus_command\n"),
+        "{}",
+        r.stderr
+    );
+
+    let r = home.run(&["-C", "/nonexistent/rc", "r@x.org"], b"x\n");
+    assert_eq!(r.code, 74);
+    assert_eq!(
+        r.stderr,
+        "postie: /nonexistent/rc: No such file or directory\n"
+    );
+
+    let home = Home::new("account default\nhost 127.0.0.1\nfrom a@b\n");
+    let r = home.run(&["-a", "nosuch", "r@x.org"], b"x\n");
+    assert_eq!(r.code, 78);
+    assert!(
+        r.stderr.contains("account nosuch not found in"),
+        "{}",
+        r.stderr
+    );
+
+    // A directory where the file should be is unreadable as a config.
+    let dir = home.path().join("rcdir");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let r = home.run(&["-C", dir.to_str().expect("utf8"), "r@x.org"], b"x\n");
+    assert_eq!(r.code, 74, "{}", r.stderr);
+}
+
+#[test]
+fn a_hanging_passwordeval_is_killed_with_a_clear_error() {
+    let server = ServerBuilder::smtp().auth("PLAIN").start();
+    let home = Home::new(&rc_for(
+        server.port(),
+        "auth plain\nuser joe\npasswordeval sleep 30; echo late",
+    ));
+    let r = home.run_as(
+        Path::new(POSTIE),
+        &["r@x.org"],
+        b"Subject: s\n\nb\n",
+        &[("POSTIE_HELPER_TIMEOUT", "1")],
+    );
+    assert_ne!(r.code, 0);
+    assert!(r.elapsed < Duration::from_secs(10), "took {:?}", r.elapsed);
+    assert!(
+        r.stderr.contains("sleep 30; echo late") && r.stderr.contains("1 second"),
+        "{}",
+        r.stderr
+    );
+    drop(server);
+}
+
+#[test]
+fn passwordeval_never_reads_the_mail() {
+    let server = ServerBuilder::smtp()
+        .auth("PLAIN")
+        .credentials("joe", "pw")
+        .start();
+    let home = Home::new(&rc_for(
+        server.port(),
+        "auth plain\nuser joe\npasswordeval cat >/dev/null; echo pw",
+    ));
+    let body = "x".repeat(10_000);
+    let r = home.run(&["r@x.org"], format!("Subject: s\n\n{body}\n").as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert!(data_without_generated(&s).contains(&body));
+}
+
+#[test]
+fn no_terminal_and_no_password_fails_fast() {
+    let server = ServerBuilder::smtp().auth("PLAIN").start();
+    let home = Home::new(&rc_for(server.port(), "auth plain\nuser joe"));
+    let r = home.run(&["r@x.org"], b"Subject: s\n\nb\n");
+    assert_eq!(r.code, 69);
+    assert!(
+        r.stderr
+            .starts_with("postie: authentication method PLAIN needs a password\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.elapsed < Duration::from_secs(10));
+}
+
+#[test]
+fn netrc_supplies_the_password() {
+    let server = ServerBuilder::smtp()
+        .auth("PLAIN")
+        .credentials("joe", "from-netrc")
+        .start();
+    let home = Home::new(&rc_for(server.port(), "auth plain\nuser joe"));
+    home.write(
+        ".netrc",
+        "machine 127.0.0.1 login joe password from-netrc\n",
+        0o600,
+    );
+    let r = home.run(&["r@x.org"], b"Subject: s\n\nb\n");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert!(s.auth[0].ok);
+}
+
+#[test]
+fn secrets_never_appear_in_debug_or_pretend_output() {
+    let server = ServerBuilder::smtp()
+        .auth("PLAIN LOGIN")
+        .credentials("joe", "s3cr3t-pw")
+        .start();
+    let home = Home::new(&rc_for(
+        server.port(),
+        "auth login\nuser joe\npassword s3cr3t-pw",
+    ));
+    let r = home.run(&["-d", "r@x.org"], b"Subject: s\n\nb\n");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for text in [&r.stdout, &r.stderr] {
+        assert!(!text.contains("s3cr3t-pw"), "password leaked: {text}");
+        // base64 of the password, as LOGIN would send it
+        assert!(
+            !text.contains("czNjcjN0LXB3"),
+            "encoded password leaked: {text}"
+        );
+    }
+    assert!(r.stdout.contains("--> AUTH LOGIN"), "{}", r.stdout);
+    let r = home.run(&["-P", "r@x.org"], b"");
+    assert!(r.stdout.contains("password = *") && !r.stdout.contains("s3cr3t"));
+    drop(server.finish());
+}
+
+#[test]
+fn early_failure_drains_a_large_stdin() {
+    let home = Home::new("account default\nhost 127.0.0.1\n");
+    let mut big = b"Subject: big\n\n".to_vec();
+    big.extend(std::iter::repeat_n(b'y', 2 * 1024 * 1024));
+    // No from address: a config-stage failure before anything reads the body.
+    let r = home.run(&["r@x.org"], &big);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    // Home::run asserts that the whole input could be written.
+}
+
+#[test]
+fn rejected_recipient_prints_msmtps_texts_and_logs() {
+    let server = ServerBuilder::smtp()
+        .fault(
+            Stage::Rcpt(2),
+            Action::Reply("550 5.1.1 no such user".into()),
+        )
+        .start();
+    let home = Home::new(&rc_for(server.port(), "logfile ~/log"));
+    let r = home.run(&["a@x.org", "b@x.org"], b"Subject: s\n\nb\n");
+    assert_eq!(r.code, 65);
+    let rc_path = home.path().join(".msmtprc");
+    assert_eq!(
+        r.stderr,
+        format!(
+            "postie: recipient address b@x.org not accepted by the server\npostie: server message: 550 5.1.1 no such user\npostie: could not send mail (account default from {})\n",
+            rc_path.display()
+        )
+    );
+    let log = std::fs::read_to_string(home.path().join("log")).expect("log");
+    assert!(log.ends_with(" host=127.0.0.1 tls=off auth=off from=sender@example.com recipients=a@x.org,b@x.org smtpstatus=550 smtpmsg='550 5.1.1 no such user' errormsg='recipient address b@x.org not accepted by the server' exitcode=EX_DATAERR\n"), "{log}");
+    let s = one_session(server);
+    assert!(
+        !s.quit && !s.rset,
+        "msmtp sends neither QUIT nor RSET after an error"
+    );
+}
+
+#[test]
+fn server_down_is_a_tempfail() {
+    let server = ServerBuilder::smtp().no_listen().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let r = home.run(&["r@x.org"], b"Subject: s\n\nb\n");
+    assert_eq!(r.code, 75);
+    assert!(r.stderr.starts_with(&format!(
+        "postie: cannot connect to 127.0.0.1, port {}: Connection refused\n",
+        server.port()
+    )));
+}
+
+#[test]
+fn stalled_server_times_out() {
+    let server = ServerBuilder::smtp()
+        .fault(Stage::Mail, Action::Stall)
+        .start();
+    let home = Home::new(&rc_for(server.port(), "timeout 1"));
+    let r = home.run(&["r@x.org"], b"Subject: s\n\nb\n");
+    assert_eq!(r.code, 74);
+    assert!(
+        r.stderr
+            .starts_with("postie: network read error: the operation timed out\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.elapsed < Duration::from_secs(10));
+}
+
+#[test]
+fn dry_run_shows_envelope_and_bytes_without_connecting() {
+    let home = Home::new(
+        "account default\nhost 192.0.2.1\nport 587\ntls on\nauth on\nuser u\npasswordeval exit 1\nfrom me@x.org\n",
+    );
+    let r = home.run(
+        &["--no-send", "-t"],
+        b"To: a@y.org\nBcc: b@y.org\nSubject: s\n\n.dot\n",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("server: 192.0.2.1 port 587, TLS: STARTTLS (required)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("passwordeval 'exit 1' (not run in a dry run)")
+    );
+    assert!(
+        r.stdout
+            .contains("MAIL FROM:<me@x.org>\nRCPT TO:<a@y.org>\nRCPT TO:<b@y.org>\nDATA\n")
+    );
+    assert!(
+        r.stdout
+            .contains("To: a@y.org\r\nSubject: s\r\n\r\n..dot\r\n.\r\n")
+    );
+    assert!(!r.stdout.contains("Bcc"));
+}
+
+#[test]
+fn memory_stays_bounded_for_a_large_message() {
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let line = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\n";
+    let mut mail = b"Subject: big\n\n".to_vec();
+    while mail.len() < 40 * 1024 * 1024 {
+        mail.extend_from_slice(line.as_bytes());
+    }
+    // 30 MB of address space is less than the message: holding it whole would fail.
+    let r = home.run_as(
+        Path::new("/bin/sh"),
+        &[
+            "-c",
+            "ulimit -v 30000; exec \"$0\" \"$@\"",
+            POSTIE,
+            "r@x.org",
+        ],
+        &mail,
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert!(s.data_complete);
+    assert!(s.data.expect("data").len() > 40 * 1024 * 1024);
+}
+
+#[test]
+fn password_prompt_on_the_terminal_while_the_mail_is_on_stdin() {
+    let server = ServerBuilder::smtp()
+        .auth("PLAIN")
+        .credentials("joe", "typed-pw")
+        .start();
+    let home = Home::new(&rc_for(server.port(), "auth plain\nuser joe"));
+    let mail = home.write("mail.eml", "Subject: s\n\ntyped\n", 0o600);
+    let rc = home.path().join(".msmtprc");
+    // `script` gives postie a controlling terminal; the mail comes from a file on stdin.
+    let shell = format!(
+        "{POSTIE} -C {} r@x.org < {}; echo rc=$?",
+        rc.display(),
+        mail.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &shell, "/dev/null"])
+        .env("HOME", home.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            let _ = tx.send(String::from_utf8_lossy(&seen).into_owned());
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut text = String::new();
+    while !text.contains("password for joe at 127.0.0.1: ") {
+        text = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the prompt appears on the terminal");
+    }
+    stdin.write_all(b"typed-pw\n").expect("type the password");
+    while !text.contains("rc=") {
+        text = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("postie finishes");
+    }
+    let _ = child.wait();
+    assert!(text.contains("rc=0"), "{text}");
+    let s = one_session(server);
+    assert!(s.auth[0].ok && s.data_complete);
+    assert!(data_without_generated(&s).contains("typed"));
+}
