@@ -643,3 +643,67 @@ fn sigkill_during_flush_loses_nothing_and_duplicates_only_accepted_mail() {
         sessions.len()
     );
 }
+
+/// `cargo test --release --test queue -- --ignored --nocapture bench`: flushing 1,000 queued
+/// messages with `postie -q` against sending the same messages with one msmtp process each,
+/// which is what msmtpq's flush does (msmtpq itself is not installed here; its shell loop only
+/// adds to msmtp's time, so the ratio is a lower bound of postie's advantage).
+#[test]
+#[ignore]
+fn bench_flush_1000_against_one_msmtp_per_message() {
+    let n = 1000;
+    // No PIPELINING: the test server waits 150 ms per MAIL to detect it.
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    for i in 0..n {
+        let out = env.run(&["-odq", &rcpt(i)], &mail(i));
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let t = Instant::now();
+    let out = env.run(&["-q"], b"");
+    let postie = t.elapsed();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let d = deliveries(&server.finish());
+    assert_eq!(d.len(), n);
+
+    let server = ServerBuilder::smtp().start();
+    let msmtprc = env.home().join("msmtprc");
+    std::fs::write(
+        &msmtprc,
+        format!(
+            "account default\nhost 127.0.0.1\nport {}\nfrom s@x.org\n",
+            server.port()
+        ),
+    )
+    .expect("msmtprc");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&msmtprc, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let t = Instant::now();
+    for i in 0..n {
+        let mut c = Command::new("/usr/bin/msmtp");
+        c.env_clear()
+            .env("HOME", env.home())
+            .arg("-C")
+            .arg(&msmtprc)
+            .arg(rcpt(i))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().expect("msmtp");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&mail(i))
+            .expect("write");
+        assert!(child.wait().expect("wait").success());
+    }
+    let msmtp = t.elapsed();
+    assert_eq!(deliveries(&server.finish()).len(), n);
+    eprintln!(
+        "bench: {n} messages: postie -q {:.2}s, one msmtp per message {:.2}s, ratio {:.1}x",
+        postie.as_secs_f64(),
+        msmtp.as_secs_f64(),
+        msmtp.as_secs_f64() / postie.as_secs_f64()
+    );
+}
