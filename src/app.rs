@@ -88,12 +88,7 @@ pub fn run(argv: Vec<OsString>) -> u8 {
             Sysexit::Usage.code()
         }
         Mode::ServerInfo | Mode::Rmqs(_) | Mode::Configure(_) => {
-            let e = Error::new(
-                Sysexit::Unavailable,
-                "this mode (--serverinfo, --rmqs, --configure) is not supported by this version of postie yet",
-            );
-            ui.report(&e);
-            e.exit.code()
+            crate::serverinfo::run(&ui.prog, &cli)
         }
         Mode::Sendmail => sendmail(&ui, &cli),
     }
@@ -418,7 +413,7 @@ fn dry_run<R: BufRead>(
 }
 
 /// The account's settings in the shape the SMTP client takes; `smtp/` knows nothing of msmtprc.
-fn transport(account: &Account) -> (smtp::Target, smtp::TlsSettings, SessionSettings) {
+pub(crate) fn transport(account: &Account) -> (smtp::Target, smtp::TlsSettings, SessionSettings) {
     let s = &account.settings;
     let path = |p: &Option<String>| p.as_ref().map(std::path::PathBuf::from);
     let target = smtp::Target {

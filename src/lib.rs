@@ -23,5 +23,6 @@ pub mod log;
 pub mod message;
 pub mod net;
 pub mod secret;
+pub mod serverinfo;
 pub mod smtp;
 pub mod sys;

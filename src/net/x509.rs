@@ -1,6 +1,8 @@
-//! Just enough X.509 DER reading for msmtp's `-d` certificate description: subject and issuer
-//! as RFC 4514 strings (last RDN first, like GnuTLS) and the validity period. Anything it cannot
-//! parse yields `None`, and the description simply omits those lines.
+//! Just enough X.509 DER reading for msmtp's certificate description (`-d` and `--serverinfo`):
+//! subject and issuer as RFC 4514-escaped strings and the validity period. The RDNs are listed in
+//! certificate (DER) order, which is what msmtp 1.8.23 prints (observed: a certificate made with
+//! `-subj /C=DE/O=Org/CN=host` shows `C=DE,O=Org,CN=host`). Anything it cannot parse yields
+//! `None`, and the description simply omits those lines.
 
 /// The described parts of a certificate.
 pub struct CertInfo {
@@ -107,17 +109,46 @@ fn name(mut input: &[u8]) -> Option<String> {
             let (_, atv, r) = element(s)?;
             s = r;
             let (_, oid, vr) = element(atv)?;
-            let (_, value, _) = element(vr)?;
+            let (vtag, value, _) = element(vr)?;
             atvs.push(format!(
                 "{}={}",
                 oid_text(oid),
-                String::from_utf8_lossy(value)
+                escape_value(&string_value(vtag, value))
             ));
         }
         rdns.push(atvs.join("+"));
     }
-    rdns.reverse();
     Some(rdns.join(","))
+}
+
+/// The text of a directory string: BMPString is UTF-16BE; the other string types are ASCII or
+/// UTF-8 in practice.
+fn string_value(tag: u8, value: &[u8]) -> String {
+    if tag == 0x1e {
+        let units: Vec<u16> = value
+            .chunks_exact(2)
+            .map(|p| u16::from_be_bytes([p[0], p[1]]))
+            .collect();
+        return String::from_utf16_lossy(&units);
+    }
+    String::from_utf8_lossy(value).into_owned()
+}
+
+/// RFC 4514 section 2.4 escaping, as GnuTLS applies it: `,+"\<>;` anywhere, `#` or a space
+/// at the start and a space at the end.
+fn escape_value(v: &str) -> String {
+    let n = v.chars().count();
+    let mut out = String::with_capacity(v.len());
+    for (i, c) in v.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i + 1 == n && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -181,6 +212,36 @@ mod tests {
         assert_eq!(time(0x17, b"700101000001Z"), Some(1));
         assert_eq!(time(0x18, b"20000301000000Z"), Some(11_017 * 86_400));
         assert_eq!(time(0x17, b"garbage"), None);
+    }
+
+    #[test]
+    fn dn_values_are_rfc4514_escaped() {
+        assert_eq!(escape_value("Foo, Inc"), "Foo\\, Inc");
+        assert_eq!(escape_value("mx #1"), "mx #1");
+        assert_eq!(escape_value("#1 "), "\\#1\\ ");
+        assert_eq!(escape_value("a+b;c"), "a\\+b\\;c");
+    }
+
+    #[test]
+    fn bmpstring_values_are_utf16() {
+        assert_eq!(string_value(0x1e, &[0, b'h', 0, b'i']), "hi");
+        assert_eq!(string_value(0x0c, b"hi"), "hi");
+    }
+
+    #[test]
+    fn dn_is_listed_in_certificate_order() {
+        // SEQUENCE { SET { C=DE }, SET { CN=host } }
+        let c = [
+            0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x06, 0x13, 0x02, b'D', b'E',
+        ];
+        let cn = [
+            0x30, 0x0b, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x04, b'h', b'o', b's', b't',
+        ];
+        let mut der = vec![0x31, c.len() as u8];
+        der.extend_from_slice(&c);
+        der.extend_from_slice(&[0x31, cn.len() as u8]);
+        der.extend_from_slice(&cn);
+        assert_eq!(name(&der).as_deref(), Some("C=DE,CN=host"));
     }
 
     #[test]
