@@ -26,7 +26,7 @@ pub fn run(prog: &str, cli: &Cli) -> u8 {
     let result = match cli.mode() {
         Mode::ServerInfo => server_info_mode(cli),
         Mode::Rmqs(arg) => rmqs_mode(cli, &arg),
-        Mode::Configure(addr) => configure_mode(&addr),
+        Mode::Configure(addr) => configure_mode(&addr, cli.config_file.as_deref()),
         _ => Ok(()),
     };
     match result {
@@ -177,8 +177,12 @@ fn rmqs_mode(cli: &Cli, arg: &str) -> Result<()> {
     smtp::rmqs(&target, &tls, &session, arg, &mut password, debug)
 }
 
-fn configure_mode(addr: &str) -> Result<()> {
-    let text = configure(addr)?;
+fn configure_mode(addr: &str, config_file: Option<&str>) -> Result<()> {
+    let file = match config_file {
+        Some(f) => std::path::PathBuf::from(f),
+        None => config::paths::default_user_file(),
+    };
+    let text = configure(addr, &file.display().to_string(), &srv::lookup)?;
     print(&text);
     Ok(())
 }
@@ -200,14 +204,172 @@ fn split_address(addr: &str) -> Result<(&str, &str)> {
     }
 }
 
+/// Whether the server host belongs to the mail domain: equal to it or a subdomain of it,
+/// ignoring case (observed: `badexample.org` does not match `example.org`).
+fn host_matches_domain(host: &str, domain: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    let domain = domain.to_ascii_lowercase();
+    host == domain || host.ends_with(&format!(".{domain}"))
+}
+
 /// `--configure=ADDR` (msmtp.md 9.3): the account snippet for ADDR from the domain's SRV
-/// records.
-pub fn configure(addr: &str) -> Result<String> {
-    let (_local, domain) = split_address(addr)?;
-    Err(configure_failed(
-        Sysexit::NoHost,
-        &format!("no SRV records for _submissions._tcp.{domain} or _submission._tcp.{domain}"),
-    ))
+/// records, `_submissions._tcp` (implicit TLS) first, then `_submission._tcp` (STARTTLS).
+/// `resolve` answers an SRV query with the chosen (host, port). The text is msmtp's (observed
+/// with a resolver stub), including the keyring hint: postie finds passwords stored that way.
+pub fn configure(
+    addr: &str,
+    config_file: &str,
+    resolve: &dyn Fn(&str) -> Option<(String, u16)>,
+) -> Result<String> {
+    let (local, domain) = split_address(addr)?;
+    let implicit = format!("_submissions._tcp.{domain}");
+    let starttls = format!("_submission._tcp.{domain}");
+    let (host, port, starttls_on) = match resolve(&implicit) {
+        Some((h, p)) => (h, p, false),
+        None => match resolve(&starttls) {
+            Some((h, p)) => (h, p, true),
+            None => {
+                return Err(configure_failed(
+                    Sysexit::NoHost,
+                    &format!("no SRV records for {implicit} or {starttls}"),
+                ));
+            }
+        },
+    };
+    let mut out = format!("# - copy this to your configuration file {config_file}\n");
+    if !host_matches_domain(&host, domain) {
+        out.push_str("# - warning: the host does not match the mail domain; please check\n");
+    }
+    out.push_str(&format!(
+        "# - add your password to the key ring:\n\
+         #   secret-tool store --label=msmtp host {host} service smtp user {local}\n\
+         account {addr}\nhost {host}\nport {port}\ntls on\ntls_starttls {}\nauth on\n\
+         user {local}\nfrom {addr}\n",
+        if starttls_on { "on" } else { "off" }
+    ));
+    Ok(out)
+}
+
+/// DNS SRV look-ups through the C library's resolver (`res_query`, in libc since glibc 2.34).
+mod srv {
+    use std::ffi::CString;
+
+    unsafe extern "C" {
+        fn res_query(
+            dname: *const libc::c_char,
+            class: libc::c_int,
+            kind: libc::c_int,
+            answer: *mut u8,
+            anslen: libc::c_int,
+        ) -> libc::c_int;
+    }
+
+    const CLASS_IN: u16 = 1;
+    const TYPE_SRV: u16 = 33;
+
+    /// The SRV target for `name`: the record with the lowest priority, the first of equals
+    /// (observed: msmtp ignores the weights). `None` when there is no usable record.
+    pub fn lookup(name: &str) -> Option<(String, u16)> {
+        let c = CString::new(name).ok()?;
+        let mut buf = vec![0u8; 65_535];
+        // SAFETY: `c` is NUL-terminated; `buf` is writable for the length passed.
+        let n = unsafe {
+            res_query(
+                c.as_ptr(),
+                libc::c_int::from(CLASS_IN),
+                libc::c_int::from(TYPE_SRV),
+                buf.as_mut_ptr(),
+                buf.len() as libc::c_int,
+            )
+        };
+        let n = usize::try_from(n).ok()?;
+        best(&parse(buf.get(..n)?)?)
+    }
+
+    /// One SRV record: priority, weight, port, target.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Record {
+        pub priority: u16,
+        pub port: u16,
+        pub target: String,
+    }
+
+    /// The chosen record's target and port; records with the root target (".": "no service")
+    /// are skipped.
+    pub fn best(records: &[Record]) -> Option<(String, u16)> {
+        let mut chosen: Option<&Record> = None;
+        for r in records.iter().filter(|r| !r.target.is_empty()) {
+            if chosen.is_none_or(|c| r.priority < c.priority) {
+                chosen = Some(r);
+            }
+        }
+        chosen.map(|r| (r.target.clone(), r.port))
+    }
+
+    fn u16_at(m: &[u8], i: usize) -> Option<u16> {
+        Some(u16::from_be_bytes([*m.get(i)?, *m.get(i + 1)?]))
+    }
+
+    /// Reads a possibly compressed name at `pos`; returns it and the position after it.
+    fn name(m: &[u8], mut pos: usize) -> Option<(String, usize)> {
+        let mut labels = Vec::new();
+        let mut end = None;
+        // Each pointer must go backwards, so this terminates; the bound is a second guard.
+        for _ in 0..128 {
+            let len = *m.get(pos)?;
+            match len {
+                0 => {
+                    return Some((labels.join("."), end.unwrap_or(pos + 1)));
+                }
+                l if l & 0xc0 == 0xc0 => {
+                    let target = usize::from(u16_at(m, pos)? & 0x3fff);
+                    if target >= pos {
+                        return None;
+                    }
+                    end.get_or_insert(pos + 2);
+                    pos = target;
+                }
+                l if l & 0xc0 == 0 => {
+                    let l = usize::from(l);
+                    let label = m.get(pos + 1..pos + 1 + l)?;
+                    labels.push(String::from_utf8_lossy(label).into_owned());
+                    pos += 1 + l;
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// The SRV records in the answer section of a DNS response.
+    pub fn parse(m: &[u8]) -> Option<Vec<Record>> {
+        let qd = u16_at(m, 4)?;
+        let an = u16_at(m, 6)?;
+        let mut pos = 12;
+        for _ in 0..qd {
+            pos = name(m, pos)?.1 + 4;
+        }
+        let mut out = Vec::new();
+        for _ in 0..an {
+            pos = name(m, pos)?.1;
+            let kind = u16_at(m, pos)?;
+            let class = u16_at(m, pos + 2)?;
+            let rdlen = usize::from(u16_at(m, pos + 8)?);
+            let rdata = pos + 10;
+            if m.len() < rdata + rdlen {
+                return None;
+            }
+            if kind == TYPE_SRV && class == CLASS_IN && rdlen >= 7 {
+                out.push(Record {
+                    priority: u16_at(m, rdata)?,
+                    port: u16_at(m, rdata + 4)?,
+                    target: name(m, rdata + 6)?.0,
+                });
+            }
+            pos = rdata + rdlen;
+        }
+        Some(out)
+    }
 }
 
 /// Everything the `--serverinfo` report shows.
@@ -461,6 +623,114 @@ Capabilities:
         assert_eq!(
             capabilities_text(&unknown, false),
             "Capabilities:\n    AUTH:\n        Supported authentication methods:\n        \n"
+        );
+    }
+
+    /// A DNS response for `_submission._tcp.example.org` with the given SRV records
+    /// (priority, port, target), the owner names compressed as a real server does.
+    fn dns_answer(records: &[(u16, u16, &str)]) -> Vec<u8> {
+        let mut m = vec![
+            0x12,
+            0x34,
+            0x81,
+            0x80,
+            0,
+            1,
+            0,
+            records.len() as u8,
+            0,
+            0,
+            0,
+            0,
+        ];
+        for l in ["_submission", "_tcp", "example", "org"] {
+            m.push(l.len() as u8);
+            m.extend_from_slice(l.as_bytes());
+        }
+        m.extend_from_slice(&[0, 0, 33, 0, 1]);
+        for (prio, port, target) in records {
+            m.extend_from_slice(&[0xc0, 12, 0, 33, 0, 1, 0, 0, 0x0e, 0x10]);
+            let mut rdata = vec![(prio >> 8) as u8, *prio as u8, 0, 1];
+            rdata.extend_from_slice(&port.to_be_bytes());
+            for l in target.split('.').filter(|l| !l.is_empty()) {
+                rdata.push(l.len() as u8);
+                rdata.extend_from_slice(l.as_bytes());
+            }
+            rdata.push(0);
+            m.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+            m.extend_from_slice(&rdata);
+        }
+        m
+    }
+
+    #[test]
+    fn configure_srv_answer_is_parsed_and_lowest_priority_wins() {
+        let m = dns_answer(&[
+            (10, 587, "b.example.org"),
+            (5, 25, "a.example.org"),
+            (5, 26, "c.example.org"),
+        ]);
+        let recs = srv::parse(&m).expect("parse");
+        assert_eq!(recs.len(), 3);
+        assert_eq!(srv::best(&recs), Some(("a.example.org".to_owned(), 25)));
+        let none = srv::parse(&dns_answer(&[(0, 0, ".")])).expect("parse");
+        assert_eq!(srv::best(&none), None);
+        assert!(srv::parse(&m[..m.len() - 3]).is_none());
+    }
+
+    #[test]
+    fn configure_output_matches_msmtp() {
+        // Observed with msmtp 1.8.23 and a res_query stub answering _submissions._tcp.
+        let resolve = |q: &str| {
+            (q == "_submissions._tcp.example.org").then(|| ("mail.example.org".to_owned(), 465))
+        };
+        let got = configure("joe.doe@example.org", "/root/.msmtprc", &resolve).expect("ok");
+        assert_eq!(
+            got,
+            "# - copy this to your configuration file /root/.msmtprc
+# - add your password to the key ring:
+#   secret-tool store --label=msmtp host mail.example.org service smtp user joe.doe
+account joe.doe@example.org
+host mail.example.org
+port 465
+tls on
+tls_starttls off
+auth on
+user joe.doe
+from joe.doe@example.org
+"
+        );
+    }
+
+    #[test]
+    fn configure_starttls_fallback_and_host_mismatch_warning() {
+        let resolve = |q: &str| {
+            (q == "_submission._tcp.example.org").then(|| ("smtp.other.net".to_owned(), 587))
+        };
+        let got = configure("joe@example.org", "F", &resolve).expect("ok");
+        assert!(got.starts_with(
+            "# - copy this to your configuration file F\n# - warning: the host does not match the mail domain; please check\n"
+        ));
+        assert!(got.contains("\ntls_starttls on\n"));
+        assert!(host_matches_domain("MAIL.Example.org", "example.ORG"));
+        assert!(host_matches_domain("example.org", "example.org"));
+        assert!(!host_matches_domain("badexample.org", "example.org"));
+    }
+
+    #[test]
+    fn configure_errors() {
+        let none = |_: &str| None;
+        let e = configure("joe", "F", &none).expect_err("invalid");
+        assert_eq!(e.exit, Sysexit::DataErr);
+        assert_eq!(
+            e.message,
+            "automatic configuration based on SRV records failed: invalid mail address"
+        );
+        let e = configure("a@b@c", "F", &none).expect_err("no records");
+        assert_eq!(e.exit, Sysexit::NoHost);
+        assert_eq!(
+            e.message,
+            "automatic configuration based on SRV records failed: no SRV records for _submissions._tcp.c or _submission._tcp.c"
         );
     }
 

@@ -480,6 +480,127 @@ fn configure_invalid_address_is_dataerr_65() {
     }
 }
 
+/// A `res_query` stub (LD_PRELOAD) that answers one SRV query name with one record, so that
+/// `--configure` can be tested without DNS. Controlled by FAKE_SRV_NAME, FAKE_SRV_TARGET,
+/// FAKE_SRV_PORT, FAKE_SRV_PRIO and FAKE_SRV2 ("PRIO PORT TARGET", a second record).
+const RES_QUERY_STUB: &str = r#"#include <string.h>
+#include <stdlib.h>
+#include <netdb.h>
+#include <stdio.h>
+static int put_name(unsigned char *p, const char *name) {
+    int n = 0; const char *s = name;
+    while (*s) { const char *dot = strchr(s, '.'); int len = dot ? dot - s : (int)strlen(s);
+        p[n++] = len; memcpy(p + n, s, len); n += len; s += len; if (*s == '.') s++; }
+    p[n++] = 0; return n;
+}
+int res_query(const char *dname, int class, int type, unsigned char *ans, int anslen) {
+    const char *want = getenv("FAKE_SRV_NAME");
+    const char *target = getenv("FAKE_SRV_TARGET");
+    const char *port = getenv("FAKE_SRV_PORT");
+    if (!want || strcmp(want, dname) != 0) { h_errno = HOST_NOT_FOUND; return -1; }
+    unsigned char *p = ans; int n = 0;
+    const char *r2 = getenv("FAKE_SRV2"); unsigned char hdr[12] = {0x12,0x34,0x81,0x80,0,1,0,r2?2:1,0,0,0,0};
+    memcpy(p, hdr, 12); n = 12;
+    n += put_name(p + n, dname); p[n++] = 0; p[n++] = 33; p[n++] = 0; p[n++] = 1;
+    p[n++] = 0xc0; p[n++] = 12; p[n++] = 0; p[n++] = 33; p[n++] = 0; p[n++] = 1;
+    p[n++] = 0; p[n++] = 0; p[n++] = 0x0e; p[n++] = 0x10;
+    int rdlen_pos = n; n += 2;
+    const char *pr = getenv("FAKE_SRV_PRIO"); int prio = pr ? atoi(pr) : 0, weight = 1, pt = atoi(port ? port : "587");
+    p[n++] = prio >> 8; p[n++] = prio; p[n++] = weight >> 8; p[n++] = weight; p[n++] = pt >> 8; p[n++] = pt & 0xff;
+    n += put_name(p + n, target ? target : "mail.example.org");
+    int rdlen = n - rdlen_pos - 2; p[rdlen_pos] = rdlen >> 8; p[rdlen_pos + 1] = rdlen;
+    if (r2) { char t2[256]; int pr2, pt2; sscanf(r2, "%d %d %255s", &pr2, &pt2, t2);
+      p[n++] = 0xc0; p[n++] = 12; p[n++] = 0; p[n++] = 33; p[n++] = 0; p[n++] = 1;
+      p[n++] = 0; p[n++] = 0; p[n++] = 0x0e; p[n++] = 0x10; int rp = n; n += 2;
+      p[n++] = pr2 >> 8; p[n++] = pr2; p[n++] = 0; p[n++] = 1; p[n++] = pt2 >> 8; p[n++] = pt2 & 0xff;
+      n += put_name(p + n, t2); int rl = n - rp - 2; p[rp] = rl >> 8; p[rp+1] = rl; }
+    (void)class; (void)type; (void)anslen;
+    return n;
+}
+"#;
+
+/// Compiles [`RES_QUERY_STUB`]; `None` when no C compiler is installed.
+fn res_query_stub(h: &Home) -> Option<String> {
+    let src = h.write("stub.c", RES_QUERY_STUB, 0o644);
+    let so = h.path().join("stub.so");
+    let ok = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&src)
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then(|| so.display().to_string())
+}
+
+#[test]
+fn configure_from_srv_records_matches_msmtp() {
+    let h = Home::new();
+    let Some(stub) = res_query_stub(&h) else {
+        eprintln!("no C compiler: SRV stub test skipped");
+        return;
+    };
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[
+                ("FAKE_SRV_NAME", "_submissions._tcp.example.org"),
+                ("FAKE_SRV_TARGET", "mail.example.org"),
+                ("FAKE_SRV_PORT", "465"),
+            ],
+            "joe.doe@example.org",
+        ),
+        (
+            &[
+                ("FAKE_SRV_NAME", "_submission._tcp.example.org"),
+                ("FAKE_SRV_TARGET", "first.example.org"),
+                ("FAKE_SRV_PRIO", "10"),
+                ("FAKE_SRV2", "5 25 smtp.other.net"),
+            ],
+            "joe@example.org",
+        ),
+        (
+            &[
+                ("FAKE_SRV_NAME", "_submission._tcp.example.org"),
+                ("FAKE_SRV_TARGET", ""),
+            ],
+            "joe@example.org",
+        ),
+    ];
+    let mut outputs = Vec::new();
+    for (vars, addr) in cases {
+        let mut env: Vec<(&str, String)> = vars.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        env.push(("LD_PRELOAD", stub.clone()));
+        let arg = format!("--configure={addr}");
+        let ours = h.run(POSTIE, &[&arg], "", &env);
+        if Path::new(MSMTP).exists() {
+            let theirs = h.run(MSMTP, &[&arg], "", &env);
+            assert_eq!(ours.stdout, theirs.stdout, "{vars:?}");
+            assert_eq!(ours.code, theirs.code, "{vars:?}");
+            assert_eq!(
+                ours.stderr.replace("postie: ", "PRG: "),
+                theirs.stderr.replace("msmtp: ", "PRG: ")
+            );
+        }
+        outputs.push(ours);
+    }
+    assert_eq!(outputs[0].code, 0);
+    assert!(
+        outputs[0]
+            .stdout
+            .contains("\nport 465\ntls on\ntls_starttls off\n")
+    );
+    assert!(
+        outputs[1]
+            .stdout
+            .contains("# - warning: the host does not match the mail domain; please check\n")
+    );
+    assert!(
+        outputs[1]
+            .stdout
+            .contains("\nhost smtp.other.net\nport 25\n")
+    );
+    assert_eq!(outputs[2].code, 68);
+}
+
 // ---- keyring --------------------------------------------------------------------------------
 
 /// A fake `secret-tool` in `HOME/bin` that knows one item and logs its arguments.
