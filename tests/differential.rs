@@ -691,6 +691,13 @@ fn cases() -> Vec<Case> {
             .server(ServerBuilder::smtp().cap("ETRN")),
         c("rmqs_pretend").args(&["--rmqs=x", "-P"]).stdout(),
         c("configure_invalid_address").args(&["--configure=joe"]).stdout(),
+        // ---- 5.5 SMTPUTF8 --------------------------------------------------------------------
+        c("smtputf8_ascii_not_sent").server(ServerBuilder::smtp().cap("SMTPUTF8")),
+        c("smtputf8_needed")
+            .args(&["jörg@bücher.example"])
+            .server(ServerBuilder::smtp().cap("SMTPUTF8"))
+            .postie(Field::Envelope, eq("MAIL FROM:<sender@example.com> SMTPUTF8 | RCPT TO:<jörg@bücher.example>"), "(u) SMTPUTF8 is requested when the server offers it and an address is not ASCII (msmtp >= 1.8.32 does the same)"),
+        c("smtputf8_not_offered").args(&["jörg@bücher.example"]),
     ]
 }
 

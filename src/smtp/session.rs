@@ -500,6 +500,17 @@ impl<'d, S: Transport> Session<'d, S> {
         envelope: &Envelope,
         pipelining: bool,
     ) -> Result<()> {
+        self.envelope_with(settings, envelope, pipelining, false)
+    }
+
+    /// [`Session::envelope`], with ` SMTPUTF8` appended to MAIL FROM when `smtputf8` is set.
+    pub fn envelope_with(
+        &mut self,
+        settings: &SessionSettings,
+        envelope: &Envelope,
+        pipelining: bool,
+        smtputf8: bool,
+    ) -> Result<()> {
         enum Step<'a> {
             Mail(&'a str),
             Rcpt(&'a str),
@@ -510,13 +521,14 @@ impl<'d, S: Transport> Session<'d, S> {
         } else {
             envelope.from.as_str()
         };
-        let mut steps = vec![(
-            match &settings.dsn_return {
-                Some(r) => format!("MAIL FROM:<{from}> RET={r}"),
-                None => format!("MAIL FROM:<{from}>"),
-            },
-            Step::Mail(envelope.from.as_str()),
-        )];
+        let mut mail = match &settings.dsn_return {
+            Some(r) => format!("MAIL FROM:<{from}> RET={r}"),
+            None => format!("MAIL FROM:<{from}>"),
+        };
+        if smtputf8 {
+            mail.push_str(" SMTPUTF8");
+        }
+        let mut steps = vec![(mail, Step::Mail(envelope.from.as_str()))];
         for rcpt in &envelope.recipients {
             steps.push((
                 match &settings.dsn_notify {
@@ -639,6 +651,14 @@ impl<S: Transport> Write for BodyWriter<'_, '_, S> {
     }
 }
 
+/// Whether the envelope needs the SMTPUTF8 extension (RFC 6531): some address has a non-ASCII
+/// character. msmtp 1.8.23 never sends the parameter (a server may then refuse or mangle such
+/// addresses); msmtp 1.8.28-1.8.31 sent it always, which made servers bounce (marlam/msmtp#197).
+/// postie sends it only when advertised and needed.
+pub fn needs_smtputf8(envelope: &Envelope) -> bool {
+    !envelope.from.is_ascii() || envelope.recipients.iter().any(|r| !r.is_ascii())
+}
+
 /// What the opening of a session established.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Opened {
@@ -754,7 +774,8 @@ pub fn run<S: Transport>(
         oauth_target,
         password,
     )?;
-    s.envelope(settings, envelope, caps.pipelining)?;
+    let smtputf8 = caps.smtputf8 && needs_smtputf8(envelope);
+    s.envelope_with(settings, envelope, caps.pipelining, smtputf8)?;
     let mailsize = s.data(body)?;
     let mut delivery = Delivery {
         final_reply: None,
