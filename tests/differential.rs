@@ -696,7 +696,7 @@ fn cases() -> Vec<Case> {
         c("smtputf8_needed")
             .args(&["jörg@bücher.example"])
             .server(ServerBuilder::smtp().cap("SMTPUTF8"))
-            .postie(Field::Envelope, eq("MAIL FROM:<sender@example.com> SMTPUTF8 | RCPT TO:<jörg@bücher.example>"), "(u) SMTPUTF8 is requested when the server offers it and an address is not ASCII (msmtp >= 1.8.32 does the same)"),
+            .postie(Field::Envelope, eq("MAIL FROM:<sender@example.com> SMTPUTF8 | RCPT TO:<jörg@bücher.example>"), "(u) SMTPUTF8 is requested when the server offers it and an address is not ASCII (msmtp >= 1.8.32: for non-ASCII domains)"),
         c("smtputf8_not_offered").args(&["jörg@bücher.example"]),
     ]
 }
