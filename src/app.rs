@@ -95,12 +95,7 @@ pub fn run(argv: Vec<OsString>) -> u8 {
             Sysexit::Usage.code()
         }
         Mode::ServerInfo | Mode::Rmqs(_) | Mode::Configure(_) => {
-            let e = Error::new(
-                Sysexit::Unavailable,
-                "this mode (--serverinfo, --rmqs, --configure) is not supported by this version of postie yet",
-            );
-            ui.report(&e);
-            e.exit.code()
+            crate::serverinfo::run(&ui.prog, &cli)
         }
         Mode::FlushQueue | Mode::ListQueue => crate::queue::command::sendmail_mode(&ui.prog, &cli),
         Mode::Sendmail => sendmail(&ui, &cli),

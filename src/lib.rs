@@ -24,5 +24,6 @@ pub mod message;
 pub mod net;
 pub mod queue;
 pub mod secret;
+pub mod serverinfo;
 pub mod smtp;
 pub mod sys;

@@ -642,6 +642,102 @@ fn cases() -> Vec<Case> {
         c("log_auth_user")
             .extra(&format!("{tls_rc}\nauth on\nuser joe\npassword secret"))
             .server(auth_srv()),
+        // ---- 9. --serverinfo, --rmqs, --configure -------------------------------------------
+        c("si_plain_all_caps")
+            .args(&["-S"])
+            .stdout()
+            .server(
+                ServerBuilder::smtp()
+                    .cap("SIZE 1000000")
+                    .pipelining()
+                    .cap("ETRN")
+                    .dsn()
+                    .starttls()
+                    .auth("XOAUTH2 LOGIN CRAM-MD5 PLAIN SCRAM-SHA-256 OAUTHBEARER"),
+            ),
+        c("si_no_caps").args(&["-S"]).stdout(),
+        c("si_size_unlimited")
+            .args(&["--serverinfo"])
+            .stdout()
+            .server(ServerBuilder::smtp().cap("SIZE 0")),
+        c("si_size_mib")
+            .args(&["-S"])
+            .stdout()
+            .server(ServerBuilder::smtp().cap("SIZE 52428800")),
+        c("si_size_invalid_ignored")
+            .args(&["-S"])
+            .stdout()
+            .server(ServerBuilder::smtp().cap("SIZE abc")),
+        c("si_auth_unknown_only")
+            .args(&["-S"])
+            .stdout()
+            .server(ServerBuilder::smtp().auth("FOO")),
+        c("si_auth_plus_variant")
+            .args(&["-S"])
+            .stdout()
+            .server(ServerBuilder::smtp().auth("SCRAM-SHA-1-PLUS PLAIN"))
+            .postie(Field::Stdout, eq("SMTP server at 127.0.0.1 (localhost [127.0.0.1]), port {PORT}:\n    localhost ESMTP test server\nCapabilities:\n    AUTH:\n        Supported authentication methods:\n        PLAIN "), "(s) AUTH mechanisms are whole tokens: a -PLUS variant does not list the plain SCRAM mechanism"),
+        c("si_starttls")
+            .extra(tls_rc)
+            .args(&["-S"])
+            .stdout()
+            .server(ServerBuilder::smtp().starttls().pipelining()),
+        c("si_implicit_tls")
+            .extra("tls on\ntls_starttls off\ntls_certcheck off")
+            .args(&["-S"])
+            .stdout()
+            .server(ServerBuilder::smtp().implicit_tls().cap("ETRN")),
+        c("si_fingerprint")
+            .extra("tls on\ntls_fingerprint {FP256}")
+            .args(&["-S"])
+            .stdout()
+            .server(ServerBuilder::smtp().starttls()),
+        c("si_starttls_missing")
+            .extra(tls_rc)
+            .args(&["-S"])
+            .stdout(),
+        c("si_greeting_rejected")
+            .args(&["-S"])
+            .stdout()
+            .server(reply(Stage::Greeting, "554 5.3.2 go away")),
+        c("si_helo_fallback")
+            .args(&["-S"])
+            .stdout()
+            .server(reply(Stage::Ehlo, "502 5.5.2 no EHLO")),
+        c("si_lmtp")
+            .extra("protocol lmtp")
+            .args(&["-S"])
+            .stdout()
+            .server(ServerBuilder::lmtp().pipelining()),
+        c("si_pretend").args(&["-S", "-P"]).stdout(),
+        c("si_passwordeval_runs")
+            .extra("auth on\nuser joe\npasswordeval echo ran >&2; echo pw")
+            .args(&["-S"])
+            .stdout(),
+        c("si_command_line_host")
+            .no_rc()
+            .args(&["--host=127.0.0.1", "--port={PORT}", "-S"])
+            .stdout()
+            .server(ServerBuilder::smtp().dsn()),
+        c("si_connect_refused")
+            .args(&["-S"])
+            .stdout()
+            .server(ServerBuilder::smtp().no_listen()),
+        c("si_operand_refused").args(&["-S", "r@x.org"]),
+        c("rmqs_not_supported").args(&["--rmqs=@example.org"]).stdout(),
+        c("rmqs_etrn_rejected")
+            .args(&["--rmqs=@example.org"])
+            .stdout()
+            .server(ServerBuilder::smtp().cap("ETRN")),
+        c("rmqs_pretend").args(&["--rmqs=x", "-P"]).stdout(),
+        c("configure_invalid_address").args(&["--configure=joe"]).stdout(),
+        // ---- 5.5 SMTPUTF8 --------------------------------------------------------------------
+        c("smtputf8_ascii_not_sent").server(ServerBuilder::smtp().cap("SMTPUTF8")),
+        c("smtputf8_needed")
+            .args(&["jörg@bücher.example"])
+            .server(ServerBuilder::smtp().cap("SMTPUTF8"))
+            .postie(Field::Envelope, eq("MAIL FROM:<sender@example.com> SMTPUTF8 | RCPT TO:<jörg@bücher.example>"), "(u) SMTPUTF8 is requested when the server offers it and an address is not ASCII (msmtp >= 1.8.32: for non-ASCII domains)"),
+        c("smtputf8_not_offered").args(&["jörg@bücher.example"]),
     ]
 }
 

@@ -62,6 +62,42 @@ pub enum Stream {
     Unix(UnixStream),
 }
 
+impl Stream {
+    /// The remote address of a TCP connection; `None` for Unix sockets.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr().ok(),
+            Stream::Unix(_) => None,
+        }
+    }
+}
+
+/// The name a reverse lookup gives for `addr` (getnameinfo with `NI_NAMEREQD`), as msmtp shows
+/// it as the canonical name in `--serverinfo`. `None` when the address has no name.
+pub fn reverse_lookup(addr: &SocketAddr) -> Option<String> {
+    let sa: socket2::SockAddr = (*addr).into();
+    let mut host = [0 as libc::c_char; 1025];
+    // SAFETY: `sa` is a valid socket address of the length passed; `host` is a writable buffer
+    // of the length passed; no service buffer is requested.
+    let rc = unsafe {
+        libc::getnameinfo(
+            sa.as_ptr().cast(),
+            sa.len(),
+            host.as_mut_ptr(),
+            host.len() as libc::socklen_t,
+            std::ptr::null_mut(),
+            0,
+            libc::NI_NAMEREQD,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: on success getnameinfo stored a NUL-terminated string in `host`.
+    let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
@@ -254,6 +290,25 @@ pub fn write_error_for(e: &io::Error, tls: bool) -> Error {
 mod tests {
     use super::*;
     use std::net::TcpListener;
+
+    #[test]
+    fn reverse_lookup_of_loopback_has_a_name() {
+        let a: SocketAddr = "127.0.0.1:25".parse().expect("addr");
+        assert!(reverse_lookup(&a).is_some_and(|n| !n.is_empty()));
+    }
+
+    #[test]
+    fn peer_addr_is_known_for_tcp_only() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let t = Target {
+            host: Some("127.0.0.1".into()),
+            port,
+            ..Target::default()
+        };
+        let s = connect(&t).expect("connect");
+        assert_eq!(s.peer_addr().map(|a| a.port()), Some(port));
+    }
 
     #[test]
     fn strerror_strips_os_error_suffix() {

@@ -1,6 +1,8 @@
-//! Just enough X.509 DER reading for msmtp's `-d` certificate description: subject and issuer
-//! as RFC 4514 strings (last RDN first, like GnuTLS) and the validity period. Anything it cannot
-//! parse yields `None`, and the description simply omits those lines.
+//! Just enough X.509 DER reading for msmtp's certificate description (`-d` and `--serverinfo`):
+//! subject and issuer as RFC 4514-escaped strings and the validity period. The RDNs are listed in
+//! certificate (DER) order, which is what msmtp 1.8.23 prints (observed: a certificate made with
+//! `-subj /C=DE/O=Org/CN=host` shows `C=DE,O=Org,CN=host`). Anything it cannot parse yields
+//! `None`, and the description simply omits those lines.
 
 /// The described parts of a certificate.
 pub struct CertInfo {
@@ -107,17 +109,133 @@ fn name(mut input: &[u8]) -> Option<String> {
             let (_, atv, r) = element(s)?;
             s = r;
             let (_, oid, vr) = element(atv)?;
-            let (_, value, _) = element(vr)?;
+            let (vtag, value, _) = element(vr)?;
             atvs.push(format!(
                 "{}={}",
                 oid_text(oid),
-                String::from_utf8_lossy(value)
+                escape_value(&string_value(vtag, value))
             ));
         }
         rdns.push(atvs.join("+"));
     }
-    rdns.reverse();
     Some(rdns.join(","))
+}
+
+/// The text of a directory string: BMPString is UTF-16BE; the other string types are ASCII or
+/// UTF-8 in practice.
+fn string_value(tag: u8, value: &[u8]) -> String {
+    if tag == 0x1e {
+        let units: Vec<u16> = value
+            .chunks_exact(2)
+            .map(|p| u16::from_be_bytes([p[0], p[1]]))
+            .collect();
+        return String::from_utf16_lossy(&units);
+    }
+    String::from_utf8_lossy(value).into_owned()
+}
+
+/// RFC 4514 section 2.4 escaping, as GnuTLS applies it: `,+"\<>;` anywhere, `#` or a space
+/// at the start and a space at the end.
+fn escape_value(v: &str) -> String {
+    let n = v.chars().count();
+    let mut out = String::with_capacity(v.len());
+    for (i, c) in v.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i + 1 == n && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The subject's common name, when GnuTLS would match the host name against it: the
+/// certificate has no dNSName subjectAltName and its subject has exactly one CN. (webpki never
+/// looks at the CN; GnuTLS, and so msmtp, does for such certificates, e.g. ones made with
+/// `openssl req -x509 -subj /CN=host`, which carry no SAN.)
+pub fn cn_fallback_name(der: &[u8]) -> Option<String> {
+    let (_, cert, _) = element(der)?;
+    let (_, tbs, _) = element(cert)?;
+    let mut rest = tbs;
+    let (tag, _, r) = element(rest)?;
+    if tag == 0xa0 {
+        rest = r;
+    }
+    let (_, _, r) = element(rest)?; // serial
+    let (_, _, r) = element(r)?; // signature algorithm
+    let (_, _, r) = element(r)?; // issuer
+    let (_, _, r) = element(r)?; // validity
+    let (_, subject, mut r) = element(r)?;
+    let (_, _, after_spki) = element(r)?; // subjectPublicKeyInfo
+    r = after_spki;
+    while !r.is_empty() {
+        let (tag, content, next) = element(r)?;
+        r = next;
+        if tag == 0xa3 && has_dns_san(content)? {
+            return None;
+        }
+    }
+    let mut cns = Vec::new();
+    let mut input = subject;
+    while !input.is_empty() {
+        let (_, set, next) = element(input)?;
+        input = next;
+        let mut s = set;
+        while !s.is_empty() {
+            let (_, atv, next) = element(s)?;
+            s = next;
+            let (_, oid, vr) = element(atv)?;
+            let (vtag, value, _) = element(vr)?;
+            if oid == [0x55, 0x04, 0x03] {
+                cns.push(string_value(vtag, value));
+            }
+        }
+    }
+    match cns.as_slice() {
+        [cn] => Some(cn.clone()),
+        _ => None,
+    }
+}
+
+/// Whether an `[3] Extensions` body holds a subjectAltName with a dNSName entry.
+fn has_dns_san(ext: &[u8]) -> Option<bool> {
+    let (_, mut list, _) = element(ext)?;
+    while !list.is_empty() {
+        let (_, e, next) = element(list)?;
+        list = next;
+        let (_, oid, mut r) = element(e)?;
+        if oid != [0x55, 0x1d, 0x11] {
+            continue;
+        }
+        let (tag, _, after) = element(r)?;
+        if tag == 0x01 {
+            r = after; // critical flag
+        }
+        let (_, octets, _) = element(r)?;
+        let (_, mut names, _) = element(octets)?;
+        while !names.is_empty() {
+            let (tag, _, next) = element(names)?;
+            names = next;
+            if tag == 0x82 {
+                return Some(true);
+            }
+        }
+    }
+    Some(false)
+}
+
+/// GnuTLS's host name comparison: ASCII case-insensitive, with `*` allowed as the whole
+/// leftmost label of the pattern, matching exactly one label.
+pub fn hostname_matches(pattern: &str, host: &str) -> bool {
+    let (p, h) = (pattern.to_ascii_lowercase(), host.to_ascii_lowercase());
+    match p.strip_prefix("*.") {
+        Some(rest) => h
+            .split_once('.')
+            .is_some_and(|(first, tail)| !first.is_empty() && tail == rest),
+        None => p == h,
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -184,7 +302,76 @@ mod tests {
     }
 
     #[test]
+    fn dn_values_are_rfc4514_escaped() {
+        assert_eq!(escape_value("Foo, Inc"), "Foo\\, Inc");
+        assert_eq!(escape_value("mx #1"), "mx #1");
+        assert_eq!(escape_value("#1 "), "\\#1\\ ");
+        assert_eq!(escape_value("a+b;c"), "a\\+b\\;c");
+    }
+
+    #[test]
+    fn bmpstring_values_are_utf16() {
+        assert_eq!(string_value(0x1e, &[0, b'h', 0, b'i']), "hi");
+        assert_eq!(string_value(0x0c, b"hi"), "hi");
+    }
+
+    #[test]
+    fn dn_is_listed_in_certificate_order() {
+        // SEQUENCE { SET { C=DE }, SET { CN=host } }
+        let c = [
+            0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x06, 0x13, 0x02, b'D', b'E',
+        ];
+        let cn = [
+            0x30, 0x0b, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x04, b'h', b'o', b's', b't',
+        ];
+        let mut der = vec![0x31, c.len() as u8];
+        der.extend_from_slice(&c);
+        der.extend_from_slice(&[0x31, cn.len() as u8]);
+        der.extend_from_slice(&cn);
+        assert_eq!(name(&der).as_deref(), Some("C=DE,CN=host"));
+    }
+
+    fn rcgen_cert(sans: &[&str], cns: &[&str]) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut p =
+            rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .expect("params");
+        p.distinguished_name = rcgen::DistinguishedName::new();
+        for cn in cns {
+            p.distinguished_name.push(rcgen::DnType::CommonName, *cn);
+        }
+        p.self_signed(&key).expect("sign").der().to_vec()
+    }
+
+    #[test]
+    fn cn_fallback_only_without_dns_san() {
+        assert_eq!(
+            cn_fallback_name(&rcgen_cert(&[], &["mx.example"])).as_deref(),
+            Some("mx.example")
+        );
+        assert_eq!(
+            cn_fallback_name(&rcgen_cert(&["mx.example"], &["mx.example"])),
+            None
+        );
+        // An IP-only SAN leaves the CN usable for DNS names, as in GnuTLS.
+        assert_eq!(
+            cn_fallback_name(&rcgen_cert(&["127.0.0.1"], &["mx.example"])).as_deref(),
+            Some("mx.example")
+        );
+    }
+
+    #[test]
+    fn hostname_matching_like_gnutls() {
+        assert!(hostname_matches("LocalHost", "localhost"));
+        assert!(hostname_matches("*.example.org", "mx.example.org"));
+        assert!(!hostname_matches("*.example.org", "a.mx.example.org"));
+        assert!(!hostname_matches("*.example.org", "example.org"));
+        assert!(!hostname_matches("mx.example.org", "example.org"));
+    }
+
+    #[test]
     fn truncated_der_is_none() {
+        assert!(cn_fallback_name(&[0x30, 0x03, 0x30]).is_none());
         assert!(parse(&[0x30, 0x82, 0x01]).is_none());
         assert!(parse(&[]).is_none());
     }

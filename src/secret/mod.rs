@@ -3,11 +3,12 @@
 //! * before connecting, `passwordeval` runs when authentication is on and no `password` is set
 //!   ([`run_passwordeval`]);
 //! * at AUTH time, when the chosen mechanism needs a password that is still missing, the lookup
-//!   chain runs: `~/.netrc`, the system netrc, then a prompt on `/dev/tty` ([`lookup`]). The mail
-//!   is on stdin, so stdin is never read for a password.
+//!   chain runs: the Secret Service ([`keyring`]), `~/.netrc`, the system netrc, then a prompt on
+//!   `/dev/tty` ([`lookup`]). The mail is on stdin, so stdin is never read for a password.
 //!
 //! [`Secret`] keeps the value out of `Debug` output so it cannot leak into logs by accident.
 
+pub mod keyring;
 pub mod netrc;
 
 use crate::error::{Error, Result, Sysexit};
@@ -60,7 +61,7 @@ pub fn run_passwordeval(command: &str) -> Result<Secret> {
 }
 
 /// The AUTH-time lookup chain for `user` at `host` (the `host` setting, or the socket path):
-/// `~/.netrc`, `SYSCONFDIR/netrc`, then a prompt on `/dev/tty`. `Ok(None)` means nothing was
+/// the Secret Service, `~/.netrc`, `SYSCONFDIR/netrc`, then a prompt on `/dev/tty`. `Ok(None)` means nothing was
 /// found and no terminal was available; the caller reports msmtp's
 /// `authentication method M needs a password` (69).
 pub fn lookup(
@@ -69,6 +70,9 @@ pub fn lookup(
     home: Option<&Path>,
     sysconfdir: &Path,
 ) -> Result<Option<Secret>> {
+    if let Some(p) = keyring::lookup(host, user) {
+        return Ok(Some(p));
+    }
     if let Some(home) = home
         && let Some(p) = netrc::find_in_file(&home.join(".netrc"), host, user)
     {

@@ -18,7 +18,9 @@ pub struct Capabilities {
     pub smtputf8: bool,
     /// 8BITMIME; only reported, never used.
     pub eightbitmime: bool,
-    /// SIZE; `Some(0)` if advertised without a limit.
+    /// SIZE with its limit (`Some(0)` = unlimited). `None` when not advertised or when the
+    /// argument is not a number msmtp's `strtol` accepts whole (`SIZE`, `SIZE abc`, `SIZE -5`
+    /// count as not advertised, observed with msmtp 1.8.23).
     pub size: Option<u64>,
     /// Whether any AUTH line was present.
     pub auth: bool,
@@ -45,8 +47,7 @@ impl Capabilities {
             } else if text.starts_with("8BITMIME") {
                 c.eightbitmime = true;
             } else if let Some(rest) = text.strip_prefix("SIZE") {
-                let n = rest.trim();
-                c.size = Some(n.parse().unwrap_or(0));
+                c.size = parse_size(rest);
             } else if let Some(rest) = text
                 .strip_prefix("AUTH ")
                 .or_else(|| text.strip_prefix("AUTH="))
@@ -65,6 +66,26 @@ impl Capabilities {
     /// Whether `name` (upper case) is among the advertised AUTH mechanisms.
     pub fn has_auth_mech(&self, name: &str) -> bool {
         self.auth_mechs.iter().any(|m| m == name)
+    }
+}
+
+/// The SIZE argument as C's `strtol(rest, &end, 10)` with `*end == '\0'` checked: leading
+/// white space and one sign are allowed, at least one digit, nothing after the digits, no
+/// overflow; negative values are refused.
+fn parse_size(rest: &str) -> Option<u64> {
+    let s = rest.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: i64 = digits.parse().ok()?;
+    match (negative, n) {
+        (true, 0) | (false, _) => u64::try_from(n).ok(),
+        (true, _) => None,
     }
 }
 
@@ -119,8 +140,20 @@ mod tests {
     }
 
     #[test]
-    fn size_without_number_is_zero() {
-        let c = Capabilities::from_ehlo(&lines(&["250-x", "250 SIZE"]));
-        assert_eq!(c.size, Some(0));
+    fn size_is_parsed_like_strtol_whole_string() {
+        let size = |l: &str| Capabilities::from_ehlo(&lines(&["250-x", l])).size;
+        assert_eq!(size("250 SIZE"), None);
+        assert_eq!(size("250 SIZE 0"), Some(0));
+        assert_eq!(size("250 SIZE  77"), Some(77));
+        assert_eq!(size("250 SIZE\t5"), Some(5));
+        assert_eq!(size("250 SIZE +5"), Some(5));
+        assert_eq!(size("250 SIZE 77 "), None);
+        assert_eq!(size("250 SIZE abc"), None);
+        assert_eq!(size("250 SIZE 12abc"), None);
+        assert_eq!(size("250 SIZE -5"), None);
+        assert_eq!(size("250 SIZE=5"), None);
+        assert_eq!(size("250 SIZE 0x10"), None);
+        assert_eq!(size("250 SIZE 99999999999999999999"), None);
+        assert_eq!(size("250 SIZE 9223372036854775807"), Some(i64::MAX as u64));
     }
 }

@@ -126,13 +126,7 @@ pub fn send_with(
 ) -> Result<Delivery> {
     let host = target.display_host();
     let run = || -> Result<Delivery> {
-        let ctx = if tls.enabled {
-            Some(net::tls::TlsContext::new(tls, &host)?)
-        } else {
-            None
-        };
-        let stream = net::connect(target)?;
-        let conn = net::tls::Conn::new(stream, ctx);
+        let (conn, _) = connect(target, tls, &host)?;
         let mut s = session::Session::new(conn, debug);
         session::run(
             &mut s,
@@ -145,6 +139,67 @@ pub fn send_with(
         )
     };
     run().map_err(Error::in_send_stage)
+}
+
+/// What `--serverinfo` learned about a server (msmtp.md 9.1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// Greeting, capabilities and TLS description.
+    pub opened: session::Opened,
+    /// The connected TCP address; `None` for Unix sockets and proxied connections.
+    pub peer: Option<std::net::SocketAddr>,
+}
+
+/// Connects and builds the TLS context like [`send_with`]; returns the connection and the
+/// peer's address (direct TCP connections only).
+fn connect(
+    target: &Target,
+    tls: &TlsSettings,
+    host: &str,
+) -> Result<(net::tls::Conn, Option<std::net::SocketAddr>)> {
+    let ctx = if tls.enabled {
+        Some(net::tls::TlsContext::new(tls, host)?)
+    } else {
+        None
+    };
+    let stream = net::connect(target)?;
+    let peer = if target.proxy_host.is_none() {
+        stream.peer_addr()
+    } else {
+        None
+    };
+    Ok((net::tls::Conn::new(stream, ctx), peer))
+}
+
+/// `--serverinfo`: connect, (implicit TLS), greeting, EHLO/LHLO, (STARTTLS, TLS, EHLO again),
+/// QUIT. No AUTH.
+pub fn server_info(
+    target: &Target,
+    tls: &TlsSettings,
+    session: &SessionSettings,
+    debug: Option<&mut dyn Write>,
+) -> Result<ServerInfo> {
+    let host = target.display_host();
+    let (conn, peer) = connect(target, tls, &host)?;
+    let mut s = session::Session::new(conn, debug);
+    let opened = session::server_info(&mut s, tls, session)?;
+    Ok(ServerInfo { opened, peer })
+}
+
+/// `--rmqs=ARG`: connect, TLS, EHLO, ETRN capability check, AUTH when configured, `ETRN ARG`,
+/// QUIT. `password` is used as in [`send_with`].
+pub fn rmqs(
+    target: &Target,
+    tls: &TlsSettings,
+    session: &SessionSettings,
+    arg: &str,
+    password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
+    debug: Option<&mut dyn Write>,
+) -> Result<()> {
+    let host = target.display_host();
+    let (conn, _) = connect(target, tls, &host)?;
+    let mut s = session::Session::new(conn, debug);
+    session::rmqs(&mut s, tls, session, arg, (&host, target.port), password)
 }
 
 /// `network write error: ...` (74), for I/O errors in the body callback.

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result, Sysexit};
 
 /// One complete (possibly multi-line) server reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reply {
     /// The numeric code of the first line.
     pub code: u16,

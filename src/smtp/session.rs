@@ -221,11 +221,21 @@ impl<'d, S: Transport> Session<'d, S> {
 
     /// Upgrades the stream to TLS and prints the session description to the transcript.
     pub fn start_tls(&mut self) -> Result<()> {
-        let info = self.stream.start_tls()?;
-        for line in info {
-            self.trace(&line);
-        }
+        let info = self.start_tls_described()?;
+        self.trace_lines(&info);
         Ok(())
+    }
+
+    /// Upgrades the stream to TLS and returns the session description instead of tracing it
+    /// (`--serverinfo` prints it in its report, and msmtp's `-d` transcript then omits it).
+    pub fn start_tls_described(&mut self) -> Result<Vec<String>> {
+        self.stream.start_tls()
+    }
+
+    fn trace_lines(&mut self, lines: &[String]) {
+        for line in lines {
+            self.trace(line);
+        }
     }
 
     /// Sends QUIT and reads the reply; failures no longer matter at this point.
@@ -274,8 +284,16 @@ impl<'d, S: Transport> Session<'d, S> {
         }
     }
 
-    /// STARTTLS with the injection guard, then the handshake.
+    /// STARTTLS with the injection guard, then the handshake; the session description goes to
+    /// the transcript.
     pub fn starttls(&mut self, caps: &Capabilities) -> Result<()> {
+        let info = self.starttls_described(caps)?;
+        self.trace_lines(&info);
+        Ok(())
+    }
+
+    /// [`Session::starttls`], returning the session description instead of tracing it.
+    pub fn starttls_described(&mut self, caps: &Capabilities) -> Result<Vec<String>> {
         if !caps.starttls {
             self.quit();
             return Err(Error::new(
@@ -297,7 +315,27 @@ impl<'d, S: Transport> Session<'d, S> {
             );
             return Err(e);
         }
-        self.start_tls()
+        self.start_tls_described()
+    }
+
+    /// `ETRN ARG` (msmtp.md 9.2): 250-253 succeed; 458/459 → `the server is unable to fulfill
+    /// the request` (69); 500/501 → `invalid argument for Remote Message Queue Starting` (65);
+    /// anything else → `command ETRN failed` (76). No QUIT after a failure (observed).
+    pub fn etrn(&mut self, arg: &str) -> Result<()> {
+        let r = self.command(&format!("ETRN {arg}"))?;
+        let (exit, msg) = match r.code {
+            250..=253 => return Ok(()),
+            458 | 459 => (
+                Sysexit::Unavailable,
+                "the server is unable to fulfill the request",
+            ),
+            500 | 501 => (
+                Sysexit::DataErr,
+                "invalid argument for Remote Message Queue Starting",
+            ),
+            _ => (Sysexit::Protocol, "command ETRN failed"),
+        };
+        Err(Error::new(exit, msg).with_reply(r))
     }
 
     /// AUTH with the mechanism chosen for `setting`. `password` is asked at most once and only
@@ -462,6 +500,17 @@ impl<'d, S: Transport> Session<'d, S> {
         envelope: &Envelope,
         pipelining: bool,
     ) -> Result<()> {
+        self.envelope_with(settings, envelope, pipelining, false)
+    }
+
+    /// [`Session::envelope`], with ` SMTPUTF8` appended to MAIL FROM when `smtputf8` is set.
+    pub fn envelope_with(
+        &mut self,
+        settings: &SessionSettings,
+        envelope: &Envelope,
+        pipelining: bool,
+        smtputf8: bool,
+    ) -> Result<()> {
         enum Step<'a> {
             Mail(&'a str),
             Rcpt(&'a str),
@@ -472,13 +521,14 @@ impl<'d, S: Transport> Session<'d, S> {
         } else {
             envelope.from.as_str()
         };
-        let mut steps = vec![(
-            match &settings.dsn_return {
-                Some(r) => format!("MAIL FROM:<{from}> RET={r}"),
-                None => format!("MAIL FROM:<{from}>"),
-            },
-            Step::Mail(envelope.from.as_str()),
-        )];
+        let mut mail = match &settings.dsn_return {
+            Some(r) => format!("MAIL FROM:<{from}> RET={r}"),
+            None => format!("MAIL FROM:<{from}>"),
+        };
+        if smtputf8 {
+            mail.push_str(" SMTPUTF8");
+        }
+        let mut steps = vec![(mail, Step::Mail(envelope.from.as_str()))];
         for rcpt in &envelope.recipients {
             steps.push((
                 match &settings.dsn_notify {
@@ -601,6 +651,103 @@ impl<S: Transport> Write for BodyWriter<'_, '_, S> {
     }
 }
 
+/// Whether the envelope needs the SMTPUTF8 extension (RFC 6531): some address has a non-ASCII
+/// character. msmtp 1.8.23 never sends the parameter (a server may then refuse or mangle such
+/// addresses); msmtp 1.8.28-1.8.31 sent it always, which made servers bounce (marlam/msmtp#197).
+/// postie sends it only when advertised and needed.
+pub fn needs_smtputf8(envelope: &Envelope) -> bool {
+    !envelope.from.is_ascii() || envelope.recipients.iter().any(|r| !r.is_ascii())
+}
+
+/// What the opening of a session established.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Opened {
+    /// The 220 greeting.
+    pub greeting: Reply,
+    /// The capabilities of the last EHLO/LHLO (after STARTTLS, if used).
+    pub caps: Capabilities,
+    /// The TLS session description, when TLS is active.
+    pub tls_info: Option<Vec<String>>,
+    /// Whether TLS was started with the STARTTLS command.
+    pub starttls_used: bool,
+}
+
+/// Implicit TLS, greeting, EHLO/LHLO, then STARTTLS and the second EHLO when configured. With
+/// `trace_tls` the TLS session description also goes to the transcript (sendmail mode's `-d`).
+pub fn open<S: Transport>(
+    s: &mut Session<'_, S>,
+    tls: &net::TlsSettings,
+    settings: &SessionSettings,
+    trace_tls: bool,
+) -> Result<Opened> {
+    let mut tls_info = None;
+    if tls.enabled && !tls.starttls {
+        let info = s.start_tls_described()?;
+        if trace_tls {
+            s.trace_lines(&info);
+        }
+        tls_info = Some(info);
+    }
+    let greeting = s.greeting()?;
+    let mut caps = s.hello(settings.protocol, &settings.domain)?;
+    let starttls_used = tls.enabled && tls.starttls;
+    if starttls_used {
+        let info = s.starttls_described(&caps)?;
+        if trace_tls {
+            s.trace_lines(&info);
+        }
+        tls_info = Some(info);
+        caps = s.hello(settings.protocol, &settings.domain)?;
+    }
+    Ok(Opened {
+        greeting,
+        caps,
+        tls_info,
+        starttls_used,
+    })
+}
+
+/// `--rmqs` after connecting (msmtp.md 9.2): open, ETRN capability check (QUIT and 69 when
+/// missing, before AUTH), AUTH when configured, `ETRN ARG`, QUIT.
+pub fn rmqs<S: Transport>(
+    s: &mut Session<'_, S>,
+    tls: &net::TlsSettings,
+    settings: &SessionSettings,
+    arg: &str,
+    oauth_target: (&str, u16),
+    password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
+) -> Result<()> {
+    let caps = open(s, tls, settings, true)?.caps;
+    if !caps.etrn {
+        s.quit();
+        return Err(Error::new(
+            Sysexit::Unavailable,
+            "the server does not support Remote Message Queue Starting",
+        ));
+    }
+    s.authenticate(
+        settings.auth,
+        &caps,
+        settings.user.as_deref(),
+        oauth_target,
+        password,
+    )?;
+    s.etrn(arg)?;
+    s.quit();
+    Ok(())
+}
+
+/// `--serverinfo` after connecting (msmtp.md 9.1): open, then QUIT.
+pub fn server_info<S: Transport>(
+    s: &mut Session<'_, S>,
+    tls: &net::TlsSettings,
+    settings: &SessionSettings,
+) -> Result<Opened> {
+    let opened = open(s, tls, settings, false)?;
+    s.quit();
+    Ok(opened)
+}
+
 /// The whole dialogue after connecting: greeting, EHLO, STARTTLS, DSN check, AUTH, envelope,
 /// data, end-of-data reply(s), QUIT.
 pub fn run<S: Transport>(
@@ -612,15 +759,7 @@ pub fn run<S: Transport>(
     password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
     body: &mut dyn FnMut(&mut dyn Write) -> Result<u64>,
 ) -> Result<Delivery> {
-    if tls.enabled && !tls.starttls {
-        s.start_tls()?;
-    }
-    s.greeting()?;
-    let mut caps = s.hello(settings.protocol, &settings.domain)?;
-    if tls.enabled && tls.starttls {
-        s.starttls(&caps)?;
-        caps = s.hello(settings.protocol, &settings.domain)?;
-    }
+    let caps = open(s, tls, settings, true)?.caps;
     if (settings.dsn_notify.is_some() || settings.dsn_return.is_some()) && !caps.dsn {
         s.quit();
         return Err(Error::new(
@@ -635,7 +774,8 @@ pub fn run<S: Transport>(
         oauth_target,
         password,
     )?;
-    s.envelope(settings, envelope, caps.pipelining)?;
+    let smtputf8 = caps.smtputf8 && needs_smtputf8(envelope);
+    s.envelope_with(settings, envelope, caps.pipelining, smtputf8)?;
     let mailsize = s.data(body)?;
     let mut delivery = Delivery {
         final_reply: None,

@@ -570,6 +570,168 @@ fn dsn_not_advertised_quits_with_69() {
     assert_eq!(o.fake.written(), "EHLO localhost\r\nQUIT\r\n");
 }
 
+// ---- SMTPUTF8 ----
+
+#[test]
+fn smtputf8_sent_only_when_advertised_and_an_address_needs_it() {
+    let utf8_env = Envelope {
+        from: "a@b.c".to_string(),
+        recipients: vec!["jörg@bücher.example".to_string()],
+    };
+    let ehlo_utf8 = "250-x\r\n250 SMTPUTF8\r\n";
+    let cases = [
+        (ehlo_utf8, &utf8_env, "MAIL FROM:<a@b.c> SMTPUTF8\r\n"),
+        (ehlo_utf8, &envelope(&["r@x"]), "MAIL FROM:<a@b.c>\r\n"),
+        (EHLO_PLAIN, &utf8_env, "MAIL FROM:<a@b.c>\r\n"),
+    ];
+    for (ehlo, env, want) in cases {
+        let o = go_with(
+            Fake::new(&[GREET, ehlo, OK, OK, GO, OK, BYE]),
+            &TlsSettings::default(),
+            &settings(),
+            env,
+            None,
+        );
+        assert!(o.result.is_ok(), "{:?}", o.result.err());
+        assert!(o.fake.written().contains(want), "{}", o.fake.written());
+    }
+}
+
+#[test]
+fn smtputf8_follows_dsn_ret() {
+    let st = SessionSettings {
+        dsn_return: Some("FULL".into()),
+        ..settings()
+    };
+    let env = Envelope {
+        from: "jörg@example.org".to_string(),
+        recipients: vec!["r@x".to_string()],
+    };
+    let o = go_with(
+        Fake::new(&[
+            GREET,
+            "250-x\r\n250-DSN\r\n250 SMTPUTF8\r\n",
+            OK,
+            OK,
+            GO,
+            OK,
+            BYE,
+        ]),
+        &TlsSettings::default(),
+        &st,
+        &env,
+        None,
+    );
+    assert!(o.result.is_ok(), "{:?}", o.result.err());
+    assert!(
+        o.fake
+            .written()
+            .contains("MAIL FROM:<jörg@example.org> RET=FULL SMTPUTF8\r\n")
+    );
+}
+
+// ---- ETRN (--rmqs) and --serverinfo ----
+
+fn rmqs_go(chunks: &[&str]) -> (Result<()>, Fake) {
+    let mut s = Session::new(Fake::new(chunks), None);
+    let mut password = |_m: Mechanism| Ok(Some("pw".to_string()));
+    let r = super::session::rmqs(
+        &mut s,
+        &TlsSettings::default(),
+        &settings(),
+        "@example.org",
+        ("mx.example", 25),
+        &mut password,
+    );
+    (r, s.into_inner())
+}
+
+#[test]
+fn etrn_replies_map_to_msmtps_exit_codes() {
+    let ehlo = "250-x\r\n250 ETRN\r\n";
+    for (reply, exit, msg) in [
+        ("250 ok\r\n", Sysexit::Ok, ""),
+        ("253 ok\r\n", Sysexit::Ok, ""),
+        (
+            "458 no\r\n",
+            Sysexit::Unavailable,
+            "the server is unable to fulfill the request",
+        ),
+        (
+            "459 no\r\n",
+            Sysexit::Unavailable,
+            "the server is unable to fulfill the request",
+        ),
+        (
+            "500 bad\r\n",
+            Sysexit::DataErr,
+            "invalid argument for Remote Message Queue Starting",
+        ),
+        (
+            "501 bad\r\n",
+            Sysexit::DataErr,
+            "invalid argument for Remote Message Queue Starting",
+        ),
+        ("254 odd\r\n", Sysexit::Protocol, "command ETRN failed"),
+    ] {
+        let (r, fake) = rmqs_go(&[GREET, ehlo, reply, BYE]);
+        let w = fake.written();
+        match r {
+            Ok(()) => {
+                assert_eq!(exit, Sysexit::Ok, "{reply}");
+                assert!(w.ends_with("ETRN @example.org\r\nQUIT\r\n"), "{w}");
+            }
+            Err(e) => {
+                assert_eq!((e.exit, e.message.as_str()), (exit, msg), "{reply}");
+                assert!(e.reply.is_some());
+                assert!(
+                    w.ends_with("ETRN @example.org\r\n"),
+                    "no QUIT after failure: {w}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn etrn_capability_checked_before_auth() {
+    let mut s = Session::new(
+        Fake::new(&[GREET, "250-x\r\n250 AUTH PLAIN\r\n", BYE]),
+        None,
+    );
+    let mut password = |_m: Mechanism| Ok(Some("pw".to_string()));
+    let st = SessionSettings {
+        auth: AuthSetting::Method(Mechanism::Plain),
+        user: Some("joe".into()),
+        ..settings()
+    };
+    let e = super::session::rmqs(
+        &mut s,
+        &TlsSettings::default(),
+        &st,
+        "x",
+        ("mx", 25),
+        &mut password,
+    )
+    .expect_err("no ETRN");
+    assert_eq!(e.exit, Sysexit::Unavailable);
+    assert_eq!(
+        e.message,
+        "the server does not support Remote Message Queue Starting"
+    );
+    assert_eq!(s.into_inner().written(), "EHLO localhost\r\nQUIT\r\n");
+}
+
+#[test]
+fn serverinfo_session_is_ehlo_and_quit_only() {
+    let mut s = Session::new(Fake::new(&[GREET, "250-x\r\n250 SIZE 100\r\n", BYE]), None);
+    let o = super::session::server_info(&mut s, &TlsSettings::default(), &settings()).expect("ok");
+    assert_eq!(o.greeting.lines, ["220 fake ESMTP"]);
+    assert_eq!(o.caps.size, Some(100));
+    assert!(o.tls_info.is_none() && !o.starttls_used);
+    assert_eq!(s.into_inner().written(), "EHLO localhost\r\nQUIT\r\n");
+}
+
 // ---- STARTTLS ----
 
 fn starttls() -> TlsSettings {

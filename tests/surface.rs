@@ -1,0 +1,743 @@
+//! The rest of msmtp's surface end to end: `--serverinfo`, `--rmqs` (ETRN), `--configure`'s
+//! address check and the Secret Service password lookup, with the postie binary against the
+//! scripted server (and a tiny ETRN server here, which the scripted server does not speak).
+//! Where msmtp 1.8.23 is installed, the serverinfo and rmqs outputs are also compared with it
+//! byte for byte; the differential suite holds more such cases.
+//!
+//! The real-keyring test is ignored by default: `scripts/e2e/keyring.sh` runs it inside a
+//! private D-Bus session with an unlocked gnome-keyring.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use support::pki::{CertChoice, pki};
+use support::server::ServerBuilder;
+
+const POSTIE: &str = env!("CARGO_BIN_EXE_postie");
+const MSMTP: &str = "/usr/bin/msmtp";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// A temp HOME; programs run in it with a clean environment and no controlling terminal.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, name: &str, content: &str, mode: u32) -> PathBuf {
+        let p = self.path().join(name);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        std::fs::write(&p, content).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        p
+    }
+
+    fn run(&self, program: &str, args: &[&str], stdin: &str, env: &[(&str, String)]) -> Run {
+        let mut cmd = Command::new("setsid");
+        cmd.arg("-w")
+            .arg(program)
+            .args(args)
+            .current_dir(self.path())
+            .env_clear()
+            .env("HOME", self.path())
+            .env("PATH", "/usr/bin:/bin")
+            .env("LC_ALL", "C")
+            .env("TZ", "UTC")
+            .env("USER", "tester")
+            .env("POSTIE_SYSCONFDIR", self.path().join("etc"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn");
+        let mut input = child.stdin.take().expect("stdin");
+        let data = stdin.as_bytes().to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = input.write_all(&data);
+        });
+        let out = child.wait_with_output().expect("wait");
+        let _ = writer.join();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs postie; when msmtp is installed, runs it too and asserts the same stdout, stderr
+    /// (program name aside) and exit code.
+    fn run_both(&self, args: &[&str], start: &dyn Fn() -> u16) -> Run {
+        let with_port = |port: u16| -> Vec<String> {
+            args.iter()
+                .map(|a| a.replace("{PORT}", &port.to_string()))
+                .collect()
+        };
+        let port = start();
+        let a = with_port(port);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let ours = self.run(POSTIE, &a, "", &[]);
+        if Path::new(MSMTP).exists() {
+            let port2 = start();
+            let b = with_port(port2);
+            let b: Vec<&str> = b.iter().map(String::as_str).collect();
+            let theirs = self.run(MSMTP, &b, "", &[]);
+            let norm = |s: &str, p: u16| s.replace(&p.to_string(), "{PORT}");
+            assert_eq!(
+                norm(&ours.stdout, port),
+                norm(&theirs.stdout, port2),
+                "stdout differs from msmtp for {args:?}"
+            );
+            assert_eq!(
+                norm(&ours.stderr, port).replace("postie: ", "PRG: "),
+                norm(&theirs.stderr, port2).replace("msmtp: ", "PRG: "),
+                "stderr differs from msmtp for {args:?}"
+            );
+            assert_eq!(ours.code, theirs.code, "exit code differs for {args:?}");
+        }
+        ours
+    }
+}
+
+/// A one-connection-at-a-time ETRN server: greeting, EHLO with `caps`, AUTH accepted, ETRN
+/// answered with `etrn_reply`, QUIT. Records the client's lines.
+fn etrn_server(
+    caps: &'static [&'static str],
+    etrn_reply: &'static str,
+) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut w) = conn else { return };
+            let Ok(r) = w.try_clone() else { return };
+            let mut r = BufReader::new(r);
+            let _ = w.write_all(b"220 etrn.test ESMTP\r\n");
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap_or(0) > 0 {
+                let cmd = line.trim_end().to_string();
+                line.clear();
+                if let Ok(mut s) = seen2.lock() {
+                    s.push(cmd.clone());
+                }
+                let verb = cmd.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                let reply = match verb.as_str() {
+                    "EHLO" => {
+                        let mut lines = vec!["etrn.test".to_string()];
+                        lines.extend(caps.iter().map(|c| c.to_string()));
+                        let n = lines.len();
+                        lines
+                            .iter()
+                            .enumerate()
+                            .map(|(i, l)| {
+                                format!("250{}{l}\r\n", if i + 1 == n { ' ' } else { '-' })
+                            })
+                            .collect()
+                    }
+                    "AUTH" => "235 2.7.0 ok\r\n".to_string(),
+                    "ETRN" => format!("{etrn_reply}\r\n"),
+                    "QUIT" => {
+                        let _ = w.write_all(b"221 bye\r\n");
+                        break;
+                    }
+                    _ => "502 5.5.2 no\r\n".to_string(),
+                };
+                let _ = w.write_all(reply.as_bytes());
+            }
+        }
+    });
+    (port, seen)
+}
+
+// ---- --serverinfo ---------------------------------------------------------------------------
+
+#[test]
+fn serverinfo_plain_lists_capabilities_and_starttls_hint() {
+    let h = Home::new();
+    let srv = || {
+        ServerBuilder::smtp()
+            .starttls()
+            .pipelining()
+            .cap("SIZE 10485760")
+            .dsn()
+            .auth("LOGIN PLAIN")
+            .start()
+    };
+    // Keep every server alive until its client has finished.
+    let servers = Mutex::new(Vec::new());
+    let start = || {
+        let s = srv();
+        let p = s.port();
+        servers.lock().expect("lock").push(s);
+        p
+    };
+    let r = h.run_both(&["--host=127.0.0.1", "--port={PORT}", "-S"], &start);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("SMTP server at 127.0.0.1 ("),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("    localhost ESMTP test server\nCapabilities:\n")
+    );
+    assert!(r.stdout.contains(
+        "    SIZE 10485760:\n        Maximum message size is 10485760 bytes = 10.00 MiB\n"
+    ));
+    assert!(
+        r.stdout.ends_with(
+            "    STARTTLS:\n        Support for TLS encryption via the STARTTLS command\n\
+         \x20   AUTH:\n        Supported authentication methods:\n        PLAIN LOGIN \n\
+         This server might advertise more or other capabilities when TLS is active.\n"
+        ),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn serverinfo_starttls_shows_certificate_block() {
+    let h = Home::new();
+    let servers = Mutex::new(Vec::new());
+    let start = || {
+        let s = ServerBuilder::smtp().starttls().pipelining().start();
+        let p = s.port();
+        servers.lock().expect("lock").push(s);
+        p
+    };
+    let ca = pki().ca_pem.display().to_string();
+    let trust = format!("--tls-trust-file={ca}");
+    let r = h.run_both(
+        &["--host=localhost", "--port={PORT}", "-S", "--tls", &trust],
+        &start,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let p = pki();
+    assert!(
+        r.stdout.contains("TLS session parameters:\n    (TLS1."),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains(
+        "TLS certificate information:\n    Subject:\n        CN=localhost\n    Issuer:\n        CN=postie test CA\n    Validity:\n        Activation time: "
+    ));
+    assert!(
+        r.stdout
+            .contains(&format!("        SHA256: {}\n", p.fp_sha256))
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("        SHA1 (deprecated): {}\n", p.fp_sha1))
+    );
+    assert!(
+        r.stdout.ends_with(
+            "    STARTTLS:\n        Support for TLS encryption via the STARTTLS command\n"
+        )
+    );
+}
+
+#[test]
+fn serverinfo_implicit_tls_with_certcheck_off() {
+    let h = Home::new();
+    let servers = Mutex::new(Vec::new());
+    let start = || {
+        let s = ServerBuilder::smtp()
+            .implicit_tls()
+            .cert(CertChoice::WrongHost)
+            .cap("ETRN")
+            .start();
+        let p = s.port();
+        servers.lock().expect("lock").push(s);
+        p
+    };
+    let r = h.run_both(
+        &[
+            "--host=127.0.0.1",
+            "--port={PORT}",
+            "--serverinfo",
+            "--tls",
+            "--tls-starttls=off",
+            "--tls-certcheck=off",
+        ],
+        &start,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("    Subject:\n        CN=wrong.example\n")
+    );
+    assert!(r.stdout.ends_with(
+        "Capabilities:\n    ETRN:\n        Support for RMQS (Remote Message Queue Starting)\n"
+    ));
+}
+
+#[test]
+fn serverinfo_uses_the_config_account_and_runs_passwordeval() {
+    let h = Home::new();
+    let s = ServerBuilder::smtp().start();
+    let marker = h.path().join("ran");
+    h.write(
+        ".msmtprc",
+        &format!(
+            "account default\nhost 127.0.0.1\nport {}\nauth on\nuser joe\npasswordeval touch {}; echo pw\n",
+            s.port(),
+            marker.display()
+        ),
+        0o600,
+    );
+    let r = h.run(POSTIE, &["-S"], "", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.ends_with("No special capabilities.\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(marker.exists(), "passwordeval must run in serverinfo mode");
+    let sessions = s.finish();
+    assert_eq!(sessions.len(), 1);
+    assert!(sessions[0].quit && sessions[0].auth.is_empty() && sessions[0].mail_from.is_none());
+}
+
+#[test]
+fn serverinfo_pretend_prints_settings_without_connecting() {
+    let h = Home::new();
+    h.write(
+        ".msmtprc",
+        "account default\nhost 127.0.0.1\nport 1\nfrom a@b.example\n",
+        0o600,
+    );
+    let r = h.run(POSTIE, &["-S", "-P"], "", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("using account default from "));
+    assert!(
+        r.stdout.ends_with("tls_host_override = (not set)\n"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn serverinfo_connect_failure_has_no_trailer() {
+    let h = Home::new();
+    let s = ServerBuilder::smtp().no_listen().start();
+    let port = s.port().to_string();
+    let r = h.run(
+        POSTIE,
+        &["--host=127.0.0.1", &format!("--port={port}"), "-S"],
+        "",
+        &[],
+    );
+    assert_eq!(r.code, 75);
+    assert_eq!(
+        r.stderr,
+        format!("postie: cannot connect to 127.0.0.1, port {port}: Connection refused\n")
+    );
+}
+
+// ---- --rmqs ---------------------------------------------------------------------------------
+
+fn rmqs_case(
+    caps: &'static [&'static str],
+    reply: &'static str,
+    extra: &[&str],
+) -> (Run, Vec<String>) {
+    let h = Home::new();
+    let (port, seen) = etrn_server(caps, reply);
+    let p = format!("--port={port}");
+    let mut args = vec!["--host=127.0.0.1", p.as_str(), "--rmqs=@example.org"];
+    args.extend_from_slice(extra);
+    let r = h.run(POSTIE, &args, "", &[]);
+    let lines = seen.lock().map(|v| v.clone()).unwrap_or_default();
+    (r, lines)
+}
+
+#[test]
+fn rmqs_success_replies_exit_0_silently_and_quit() {
+    for reply in ["250 2.0.0 queuing started", "251 ok", "252 ok", "253 ok"] {
+        let (r, seen) = rmqs_case(&["ETRN"], reply, &[]);
+        assert_eq!(
+            (r.code, r.stdout.as_str(), r.stderr.as_str()),
+            (0, "", ""),
+            "{reply}"
+        );
+        assert_eq!(seen, ["EHLO localhost", "ETRN @example.org", "QUIT"]);
+    }
+}
+
+#[test]
+fn rmqs_failure_replies_map_like_msmtp() {
+    for (reply, code, msg) in [
+        (
+            "458 4.0.0 unable",
+            69,
+            "the server is unable to fulfill the request",
+        ),
+        (
+            "459 4.0.0 not",
+            69,
+            "the server is unable to fulfill the request",
+        ),
+        (
+            "500 5.5.2 bad",
+            65,
+            "invalid argument for Remote Message Queue Starting",
+        ),
+        (
+            "501 5.5.4 syntax",
+            65,
+            "invalid argument for Remote Message Queue Starting",
+        ),
+        ("254 odd", 76, "command ETRN failed"),
+        ("421 4.3.2 closing", 76, "command ETRN failed"),
+    ] {
+        let (r, seen) = rmqs_case(&["ETRN"], reply, &[]);
+        assert_eq!(r.code, code, "{reply}");
+        assert_eq!(
+            r.stderr,
+            format!("postie: {msg}\npostie: server message: {reply}\n")
+        );
+        assert_eq!(
+            seen.last().map(String::as_str),
+            Some("ETRN @example.org"),
+            "no QUIT after {reply}"
+        );
+    }
+}
+
+#[test]
+fn rmqs_without_etrn_capability_quits_before_auth() {
+    let (r, seen) = rmqs_case(&["AUTH PLAIN"], "250 ok", &["--auth=plain", "--user=joe"]);
+    assert_eq!(r.code, 69);
+    assert_eq!(
+        r.stderr,
+        "postie: the server does not support Remote Message Queue Starting\n"
+    );
+    assert_eq!(seen, ["EHLO localhost", "QUIT"]);
+}
+
+#[test]
+fn rmqs_authenticates_before_etrn() {
+    let (r, seen) = rmqs_case(
+        &["ETRN", "AUTH PLAIN"],
+        "250 ok",
+        &["--auth=plain", "--user=joe", "--passwordeval=echo pw"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(seen.len(), 4);
+    assert!(seen[1].starts_with("AUTH PLAIN "));
+    assert_eq!(seen[2], "ETRN @example.org");
+}
+
+#[test]
+fn rmqs_and_serverinfo_refuse_operands() {
+    let h = Home::new();
+    for mode in ["-S", "--rmqs=x"] {
+        let r = h.run(POSTIE, &["--host=h", mode, "extra"], "", &[]);
+        assert_eq!(
+            (r.code, r.stderr.as_str()),
+            (64, "postie: too many arguments\n")
+        );
+    }
+}
+
+// ---- --configure ----------------------------------------------------------------------------
+
+#[test]
+fn configure_invalid_address_is_dataerr_65() {
+    let h = Home::new();
+    for addr in ["joe", "joe@", "@example.org", ""] {
+        let r = h.run(POSTIE, &[&format!("--configure={addr}")], "", &[]);
+        assert_eq!(r.code, 65, "{addr}");
+        assert_eq!(
+            r.stderr,
+            "postie: automatic configuration based on SRV records failed: invalid mail address\n"
+        );
+    }
+}
+
+/// A `res_query` stub (LD_PRELOAD) that answers one SRV query name with one record, so that
+/// `--configure` can be tested without DNS. Controlled by FAKE_SRV_NAME, FAKE_SRV_TARGET,
+/// FAKE_SRV_PORT, FAKE_SRV_PRIO and FAKE_SRV2 ("PRIO PORT TARGET", a second record).
+const RES_QUERY_STUB: &str = r#"#include <string.h>
+#include <stdlib.h>
+#include <netdb.h>
+#include <stdio.h>
+static int put_name(unsigned char *p, const char *name) {
+    int n = 0; const char *s = name;
+    while (*s) { const char *dot = strchr(s, '.'); int len = dot ? dot - s : (int)strlen(s);
+        p[n++] = len; memcpy(p + n, s, len); n += len; s += len; if (*s == '.') s++; }
+    p[n++] = 0; return n;
+}
+int res_query(const char *dname, int class, int type, unsigned char *ans, int anslen) {
+    const char *want = getenv("FAKE_SRV_NAME");
+    const char *target = getenv("FAKE_SRV_TARGET");
+    const char *port = getenv("FAKE_SRV_PORT");
+    if (!want || strcmp(want, dname) != 0) { h_errno = HOST_NOT_FOUND; return -1; }
+    unsigned char *p = ans; int n = 0;
+    const char *r2 = getenv("FAKE_SRV2"); unsigned char hdr[12] = {0x12,0x34,0x81,0x80,0,1,0,r2?2:1,0,0,0,0};
+    memcpy(p, hdr, 12); n = 12;
+    n += put_name(p + n, dname); p[n++] = 0; p[n++] = 33; p[n++] = 0; p[n++] = 1;
+    p[n++] = 0xc0; p[n++] = 12; p[n++] = 0; p[n++] = 33; p[n++] = 0; p[n++] = 1;
+    p[n++] = 0; p[n++] = 0; p[n++] = 0x0e; p[n++] = 0x10;
+    int rdlen_pos = n; n += 2;
+    const char *pr = getenv("FAKE_SRV_PRIO"); int prio = pr ? atoi(pr) : 0, weight = 1, pt = atoi(port ? port : "587");
+    p[n++] = prio >> 8; p[n++] = prio; p[n++] = weight >> 8; p[n++] = weight; p[n++] = pt >> 8; p[n++] = pt & 0xff;
+    n += put_name(p + n, target ? target : "mail.example.org");
+    int rdlen = n - rdlen_pos - 2; p[rdlen_pos] = rdlen >> 8; p[rdlen_pos + 1] = rdlen;
+    if (r2) { char t2[256]; int pr2, pt2; sscanf(r2, "%d %d %255s", &pr2, &pt2, t2);
+      p[n++] = 0xc0; p[n++] = 12; p[n++] = 0; p[n++] = 33; p[n++] = 0; p[n++] = 1;
+      p[n++] = 0; p[n++] = 0; p[n++] = 0x0e; p[n++] = 0x10; int rp = n; n += 2;
+      p[n++] = pr2 >> 8; p[n++] = pr2; p[n++] = 0; p[n++] = 1; p[n++] = pt2 >> 8; p[n++] = pt2 & 0xff;
+      n += put_name(p + n, t2); int rl = n - rp - 2; p[rp] = rl >> 8; p[rp+1] = rl; }
+    (void)class; (void)type; (void)anslen;
+    return n;
+}
+"#;
+
+/// Compiles [`RES_QUERY_STUB`]; `None` when no C compiler is installed.
+fn res_query_stub(h: &Home) -> Option<String> {
+    let src = h.write("stub.c", RES_QUERY_STUB, 0o644);
+    let so = h.path().join("stub.so");
+    let ok = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&src)
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then(|| so.display().to_string())
+}
+
+#[test]
+fn configure_from_srv_records_matches_msmtp() {
+    let h = Home::new();
+    let Some(stub) = res_query_stub(&h) else {
+        eprintln!("no C compiler: SRV stub test skipped");
+        return;
+    };
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[
+                ("FAKE_SRV_NAME", "_submissions._tcp.example.org"),
+                ("FAKE_SRV_TARGET", "mail.example.org"),
+                ("FAKE_SRV_PORT", "465"),
+            ],
+            "joe.doe@example.org",
+        ),
+        (
+            &[
+                ("FAKE_SRV_NAME", "_submission._tcp.example.org"),
+                ("FAKE_SRV_TARGET", "first.example.org"),
+                ("FAKE_SRV_PRIO", "10"),
+                ("FAKE_SRV2", "5 25 smtp.other.net"),
+            ],
+            "joe@example.org",
+        ),
+        (
+            &[
+                ("FAKE_SRV_NAME", "_submission._tcp.example.org"),
+                ("FAKE_SRV_TARGET", ""),
+            ],
+            "joe@example.org",
+        ),
+    ];
+    let mut outputs = Vec::new();
+    for (vars, addr) in cases {
+        let mut env: Vec<(&str, String)> = vars.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        env.push(("LD_PRELOAD", stub.clone()));
+        let arg = format!("--configure={addr}");
+        let ours = h.run(POSTIE, &[&arg], "", &env);
+        if Path::new(MSMTP).exists() {
+            let theirs = h.run(MSMTP, &[&arg], "", &env);
+            assert_eq!(ours.stdout, theirs.stdout, "{vars:?}");
+            assert_eq!(ours.code, theirs.code, "{vars:?}");
+            assert_eq!(
+                ours.stderr.replace("postie: ", "PRG: "),
+                theirs.stderr.replace("msmtp: ", "PRG: ")
+            );
+        }
+        outputs.push(ours);
+    }
+    assert_eq!(outputs[0].code, 0);
+    assert!(
+        outputs[0]
+            .stdout
+            .contains("\nport 465\ntls on\ntls_starttls off\n")
+    );
+    assert!(
+        outputs[1]
+            .stdout
+            .contains("# - warning: the host does not match the mail domain; please check\n")
+    );
+    assert!(
+        outputs[1]
+            .stdout
+            .contains("\nhost smtp.other.net\nport 25\n")
+    );
+    assert_eq!(outputs[2].code, 68);
+}
+
+// ---- keyring --------------------------------------------------------------------------------
+
+/// A fake `secret-tool` in `HOME/bin` that knows one item and logs its arguments.
+fn fake_secret_tool(h: &Home, known: &str, secret: &str) -> String {
+    let log = h.path().join("secret-tool.log");
+    h.write(
+        "bin/secret-tool",
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> {}\n[ \"$*\" = '{known}' ] && printf '%s' '{secret}' && exit 0\necho 'No matching results' >&2\nexit 1\n",
+            log.display()
+        ),
+        0o755,
+    );
+    format!("{}:/usr/bin:/bin", h.path().join("bin").display())
+}
+
+fn keyring_send(known: &str, netrc: Option<&str>) -> (Run, Vec<support::server::Session>, String) {
+    let h = Home::new();
+    let s = ServerBuilder::smtp()
+        .auth("PLAIN")
+        .credentials("joe", "sekret")
+        .start();
+    h.write(
+        ".msmtprc",
+        &format!(
+            "account default\nhost 127.0.0.1\nport {}\nfrom a@example.org\nauth plain\nuser joe\n",
+            s.port()
+        ),
+        0o600,
+    );
+    if let Some(n) = netrc {
+        h.write(".netrc", n, 0o600);
+    }
+    let path = fake_secret_tool(&h, known, "sekret");
+    let r = h.run(
+        POSTIE,
+        &["r@example.org"],
+        "Subject: x\n\nbody\n",
+        &[("PATH", path)],
+    );
+    let log = std::fs::read_to_string(h.path().join("secret-tool.log")).unwrap_or_default();
+    (r, s.finish(), log)
+}
+
+#[test]
+fn keyring_password_found_with_msmtps_attributes() {
+    let (r, sessions, log) = keyring_send("lookup host 127.0.0.1 service smtp user joe", None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(sessions[0].auth[0].ok);
+    assert_eq!(log, "lookup host 127.0.0.1 service smtp user joe\n");
+    assert_eq!(r.stderr, "", "secret-tool's stderr is not shown");
+}
+
+#[test]
+fn keyring_legacy_schema_is_second() {
+    let (r, sessions, log) = keyring_send(
+        "lookup xdg:schema org.gnome.keyring.NetworkPassword user joe protocol smtp server 127.0.0.1",
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(sessions[0].auth[0].ok);
+    assert_eq!(log.lines().count(), 2);
+}
+
+#[test]
+fn keyring_comes_before_netrc() {
+    let (r, sessions, _) = keyring_send(
+        "lookup host 127.0.0.1 service smtp user joe",
+        Some("machine 127.0.0.1 login joe password wrong\n"),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(sessions[0].auth[0].ok);
+}
+
+#[test]
+fn keyring_miss_falls_back_to_netrc() {
+    let (r, sessions, log) = keyring_send(
+        "lookup nothing",
+        Some("machine 127.0.0.1 login joe password sekret\n"),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(sessions[0].auth[0].ok);
+    assert_eq!(log.lines().count(), 2, "both schemas asked before netrc");
+}
+
+#[test]
+fn keyring_not_asked_when_password_configured() {
+    let h = Home::new();
+    let s = ServerBuilder::smtp()
+        .auth("PLAIN")
+        .credentials("joe", "sekret")
+        .start();
+    h.write(
+        ".msmtprc",
+        &format!(
+            "account default\nhost 127.0.0.1\nport {}\nfrom a@example.org\nauth plain\nuser joe\npassword sekret\n",
+            s.port()
+        ),
+        0o600,
+    );
+    let path = fake_secret_tool(&h, "x", "y");
+    let r = h.run(
+        POSTIE,
+        &["r@example.org"],
+        "Subject: x\n\nbody\n",
+        &[("PATH", path)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!h.path().join("secret-tool.log").exists());
+}
+
+/// Needs a Secret Service holding `secret-tool store --label=msmtp host 127.0.0.1 service smtp
+/// user joe` = `sekret` and `DBUS_SESSION_BUS_ADDRESS`; run by `scripts/e2e/keyring.sh`.
+#[test]
+#[ignore]
+fn keyring_real_secret_service() {
+    let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").expect("run under scripts/e2e/keyring.sh");
+    let h = Home::new();
+    let s = ServerBuilder::smtp()
+        .auth("PLAIN")
+        .credentials("joe", "sekret")
+        .start();
+    h.write(
+        ".msmtprc",
+        &format!(
+            "account default\nhost 127.0.0.1\nport {}\nfrom a@example.org\nauth plain\nuser joe\n",
+            s.port()
+        ),
+        0o600,
+    );
+    let env = [("DBUS_SESSION_BUS_ADDRESS", bus)];
+    let r = h.run(POSTIE, &["r@example.org"], "Subject: x\n\nbody\n", &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    if Path::new(MSMTP).exists() {
+        let r = h.run(MSMTP, &["r@example.org"], "Subject: x\n\nbody\n", &env);
+        assert_eq!(r.code, 0, "msmtp: {}", r.stderr);
+    }
+    let sessions = s.finish();
+    assert!(sessions.iter().all(|x| x.auth.len() == 1 && x.auth[0].ok));
+}
