@@ -1,0 +1,409 @@
+"""A discarding SMTP server ("sink") for the benchmark, run as its own process.
+
+Why a separate process: the benchmark driver and the sink must not share a GIL, and the sink's
+own CPU time (getrusage(RUSAGE_SELF), plus per-session thread time) must be measurable on its
+own, so that the report can show the sink was not the bottleneck.
+
+Two listeners on 127.0.0.1:
+  * "tls":   advertises PIPELINING and STARTTLS; after STARTTLS it advertises AUTH PLAIN LOGIN
+             and accepts any user/password.
+  * "plain": advertises PIPELINING only; no STARTTLS, no AUTH.
+
+Round trips: a round trip is counted each time the sink has replies to send, has consumed all
+input it has received, and no further client bytes are already waiting (checked *before* the
+replies are flushed). By causality, a client that waits for a reply can never have its next
+command waiting at that moment, so waiting clients are counted exactly; a pipelining client
+whose batch is already there is not counted. The TLS handshake adds the server's waits for the
+client's handshake flights after the ClientHello (one for a TLS 1.3 full handshake).
+
+Control protocol on stdin/stdout (one line each):
+  startup      -> "READY <plain_port> <tls_port>"
+  "STATS"      -> JSON {"cpu_user", "cpu_sys", "sessions": [...]}; waits (up to 10 s) until no
+                  session is active, then clears the session list.
+  "QUIT" / EOF -> exits.
+Each session record: {"listener", "messages", "bytes", "round_trips", "thread_cpu", "tls",
+"auth", "error"}.
+"""
+
+import json
+import os
+import resource
+import select
+import socket
+import ssl
+import sys
+import threading
+import time
+
+RECV = 256 * 1024
+MAX_LINE = 64 * 1024
+TIMEOUT = 120.0
+# Past this many DATA bytes, nap briefly when little input is waiting (see read_data).
+BATCH_AFTER = 1 << 20
+NAP = 0.0005
+SMALL_READ = 8192
+
+
+class PlainTransport:
+    """Cleartext socket I/O."""
+
+    tls = False
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def waiting(self):
+        r, _, _ = select.select([self.sock], [], [], 0)
+        return bool(r)
+
+    def wait(self, timeout):
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(r)
+
+    def recv(self):
+        return self.sock.recv(RECV)
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+
+class TlsTransport:
+    """TLS over a MemoryBIO pair, so that one recv() syscall can feed many TLS records.
+
+    A per-record SSLSocket.recv costs two syscalls per record; msmtp writes one record per
+    line (about 78 bytes), which made the socket variant the slowest party in the 50 MB run.
+    """
+
+    tls = True
+
+    def __init__(self, sock, ctx):
+        self.sock = sock
+        self.inc = ssl.MemoryBIO()
+        self.outg = ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.inc, self.outg, server_side=True)
+        self.buf = bytearray(RECV)
+        self.mv = memoryview(self.buf)
+
+    def push(self):
+        data = self.outg.read()
+        if data:
+            self.sock.sendall(data)
+
+    def handshake(self):
+        """Run the server side of the handshake; return how often it waited for the client.
+
+        Same rule as Session.fill: a wait counts only when the server has output for the client
+        and no client bytes are already there (checked before sending). The wait for the
+        ClientHello was counted when the 220 was flushed, so a TLS 1.3 full handshake adds 1.
+        """
+        waits = 0
+        while True:
+            try:
+                self.obj.do_handshake()
+                self.push()
+                return waits
+            except ssl.SSLWantReadError:
+                if self.outg.pending:
+                    if not self.waiting():
+                        waits += 1
+                    self.push()
+                raw = self.sock.recv(RECV)
+                if not raw:
+                    raise EOFError
+                self.inc.write(raw)
+
+    def waiting(self):
+        if self.obj.pending() or self.inc.pending:
+            return True
+        r, _, _ = select.select([self.sock], [], [], 0)
+        return bool(r)
+
+    def wait(self, timeout):
+        if self.obj.pending() or self.inc.pending:
+            return True
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(r)
+
+    def recv(self):
+        # Decrypt every complete record already received into one buffer (one read call per
+        # record, no per-record copies), fetching from the socket only when none is complete.
+        off = 0
+        mv = self.mv
+        while off < RECV:
+            try:
+                n = self.obj.read(RECV - off, mv[off:])
+            except ssl.SSLWantReadError:
+                if off:
+                    break
+                raw = self.sock.recv(RECV)
+                if not raw:
+                    break
+                self.inc.write(raw)
+                continue
+            except ssl.SSLZeroReturnError:
+                break
+            if n == 0:
+                break
+            off += n
+        return bytes(mv[:off])
+
+    def send(self, data):
+        self.obj.write(data)
+        self.push()
+
+
+class Session:
+    """One SMTP connection, handled in its own thread with a blocking socket."""
+
+    def __init__(self, sock, listener, ctx):
+        self.t = PlainTransport(sock)
+        self.sock = sock
+        self.listener = listener
+        self.ctx = ctx
+        self.inbuf = bytearray()
+        self.out = []
+        self.round_trips = 0
+        self.reads = 0
+        self.turns = []  # what the client waited for, for --trace
+        self.messages = 0
+        self.bytes = 0
+        self.auth = False
+        self.error = None
+        self.last = "greeting"
+
+    # -- I/O --------------------------------------------------------------------------------
+
+    def flush(self):
+        if self.out:
+            self.t.send(b"".join(self.out))
+            self.out = []
+
+    def fill(self):
+        """Read more input; counts a round trip if replies are pending and nothing is waiting."""
+        if self.out:
+            if not self.t.waiting():
+                self.round_trips += 1
+                self.turns.append(self.last)
+            self.flush()
+        chunk = self.t.recv()
+        self.reads += 1
+        if not chunk:
+            raise EOFError
+        self.inbuf += chunk
+
+    def readline(self):
+        while True:
+            i = self.inbuf.find(b"\n")
+            if i >= 0:
+                line = bytes(self.inbuf[: i + 1])
+                del self.inbuf[: i + 1]
+                return line.rstrip(b"\r\n")
+            if len(self.inbuf) > MAX_LINE:
+                raise ValueError("line too long")
+            self.fill()
+
+    def reply(self, text):
+        self.out.append(text.encode() + b"\r\n")
+
+    # -- protocol -----------------------------------------------------------------------------
+
+    def ehlo_lines(self):
+        caps = ["PIPELINING", "8BITMIME"]
+        if self.listener == "tls":
+            if self.t.tls:
+                caps.append("AUTH PLAIN LOGIN")
+            else:
+                caps.append("STARTTLS")
+        lines = ["bench-sink"] + caps
+        return "\r\n".join(
+            ("250 " if i == len(lines) - 1 else "250-") + l for i, l in enumerate(lines)
+        )
+
+    def starttls(self):
+        if self.inbuf:
+            raise ValueError("data after STARTTLS")
+        # The client must wait for the 220 before its ClientHello.
+        if not self.t.waiting():
+            self.round_trips += 1
+            self.turns.append("STARTTLS")
+        self.flush()
+        self.t = TlsTransport(self.sock, self.ctx)
+        hs = self.t.handshake()
+        self.round_trips += hs
+        self.turns.extend(["handshake"] * hs)
+
+    def read_data(self):
+        """Consume the DATA section up to CRLF.CRLF; return the byte count."""
+        tail = b"\r\n"  # the terminator may come first (empty body)
+        n = 0
+        last = RECV
+        while True:
+            if not self.inbuf:
+                # Big message from a client that writes small pieces (msmtp: one write per
+                # line): nap so that pieces accumulate, instead of waking once per line. A
+                # client that writes large chunks never triggers this (its reads are big).
+                if n > BATCH_AFTER and last < SMALL_READ:
+                    time.sleep(NAP)
+                self.fill()
+                last = len(self.inbuf)
+                continue
+            window = tail + bytes(self.inbuf)
+            self.inbuf.clear()
+            i = window.find(b"\r\n.\r\n")
+            if i >= 0:
+                end = i + 5
+                n += end - len(tail)
+                self.inbuf += window[end:]
+                return n
+            n += len(window) - len(tail)
+            tail = window[-4:]
+
+    def run(self):
+        self.reply("220 bench-sink ESMTP")
+        while True:
+            line = self.readline()
+            verb = line[:4].upper().decode("ascii", "replace")
+            rest = line[4:].strip()
+            self.last = verb
+            if verb == "EHLO":
+                self.reply(self.ehlo_lines())
+            elif verb == "HELO":
+                self.reply("250 bench-sink")
+            elif line.upper() == b"STARTTLS" and self.listener == "tls" and not self.t.tls:
+                self.last = "STARTTLS"
+                self.reply("220 go ahead")
+                self.starttls()
+            elif verb == "AUTH":
+                mech = rest.split()
+                if mech and mech[0].upper() == b"PLAIN" and len(mech) == 1:
+                    self.reply("334 ")
+                    self.readline()
+                elif mech and mech[0].upper() == b"LOGIN":
+                    self.reply("334 VXNlcm5hbWU6")
+                    self.readline()
+                    self.reply("334 UGFzc3dvcmQ6")
+                    self.readline()
+                self.auth = True
+                self.reply("235 2.7.0 accepted")
+            elif verb in ("MAIL", "RCPT"):
+                self.reply("250 2.1.0 ok")
+            elif verb == "DATA":
+                self.reply("354 go ahead")
+                self.bytes += self.read_data()
+                self.messages += 1
+                self.last = "end-of-data"
+                self.reply("250 2.0.0 queued")
+            elif verb in ("RSET", "NOOP"):
+                self.reply("250 ok")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                self.flush()
+                return
+            else:
+                self.reply("502 5.5.2 not implemented")
+
+
+class Sink:
+    def __init__(self, cert, key):
+        self.ctx = None
+        if cert:
+            self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ctx.load_cert_chain(cert, key)
+            # Session tickets would only add server work nobody uses (one connection per run).
+            self.ctx.num_tickets = 0
+        self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)
+        self.active = 0
+        self.sessions = []
+
+    def serve(self, lsock, name):
+        while True:
+            try:
+                conn, _ = lsock.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.settimeout(TIMEOUT)
+            with self.lock:
+                self.active += 1
+            threading.Thread(target=self.handle, args=(conn, name), daemon=True).start()
+
+    def handle(self, conn, name):
+        t0 = time.thread_time()
+        s = Session(conn, name, self.ctx)
+        sock = conn
+        try:
+            s.run()
+        except EOFError:
+            s.error = "eof"
+        except Exception as e:  # recorded, reported by the driver
+            s.error = "%s: %s" % (type(e).__name__, e)
+        finally:
+            try:
+                sock.close()
+            except OSError:
+                pass
+        rec = {
+            "listener": name,
+            "messages": s.messages,
+            "bytes": s.bytes,
+            "round_trips": s.round_trips,
+            "reads": s.reads,
+            "thread_cpu": time.thread_time() - t0,
+            "tls": s.t.tls,
+            "turns": s.turns,
+            "auth": s.auth,
+            "error": s.error,
+        }
+        with self.lock:
+            self.sessions.append(rec)
+            self.active -= 1
+            self.idle.notify_all()
+
+    def stats(self):
+        with self.lock:
+            self.idle.wait_for(lambda: self.active == 0, timeout=10)
+            sessions, self.sessions = self.sessions, []
+            active = self.active
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "cpu_user": ru.ru_utime,
+            "cpu_sys": ru.ru_stime,
+            "maxrss_kb": ru.ru_maxrss,
+            "active": active,
+            "sessions": sessions,
+        }
+
+
+def listen():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(64)
+    return s
+
+
+def main(argv):
+    cert = argv[1] if len(argv) > 2 else None
+    key = argv[2] if len(argv) > 2 else None
+    sink = Sink(cert, key)
+    plain, tls = listen(), listen()
+    for lsock, name in ((plain, "plain"), (tls, "tls")):
+        threading.Thread(target=sink.serve, args=(lsock, name), daemon=True).start()
+    out = sys.stdout
+    out.write("READY %d %d\n" % (plain.getsockname()[1], tls.getsockname()[1]))
+    out.flush()
+    for line in sys.stdin:
+        cmd = line.strip().upper()
+        if cmd == "STATS":
+            out.write(json.dumps(sink.stats()) + "\n")
+            out.flush()
+        elif cmd == "QUIT":
+            break
+    plain.close()
+    tls.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
