@@ -39,9 +39,8 @@ class ClientFailed(RuntimeError):
 def run_client(argv, stdin_path, env, err_path):
     """Run argv once with stdin from a file; return its Sample. Raises ClientFailed on exit != 0.
 
-    posix_spawn + os.wait4 rather than subprocess: wait4 returns the child's own rusage
-    (CPU time and peak RSS of exactly this process), and the spawn path is the same for both
-    programs.
+    The fallback when the C launcher is unavailable: posix_spawn + os.wait4 give exact CPU
+    time, but ru_maxrss includes this Python process's RSS (see launch.c), so it is unusable.
     """
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, stdin_path, os.O_RDONLY, 0),
@@ -54,12 +53,7 @@ def run_client(argv, stdin_path, env, err_path):
     wall = time.perf_counter() - t0
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        try:
-            with open(err_path, errors="replace") as f:
-                err = f.read(4000)
-        except OSError:
-            err = ""
-        raise ClientFailed("%s exited with %d:\n%s" % (" ".join(argv), code, err))
+        raise ClientFailed("%s exited with %d:\n%s" % (" ".join(argv), code, read_err(err_path)))
     return Sample(wall, ru.ru_utime, ru.ru_stime, ru.ru_maxrss, 1)
 
 
@@ -71,6 +65,71 @@ def run_batch(argv, stdin_path, env, err_path, count):
         total.add(run_client(argv, stdin_path, env, err_path))
     total.wall = time.perf_counter() - t0
     return total
+
+
+class Spawner:
+    """Runs the measured clients, through the small C launcher (launch.c) when it compiles.
+
+    With the launcher, peak RSS is exact (see launch.c for why spawning from Python is not)
+    and batch wall times exclude Python's own spawn overhead. Without a C compiler it falls
+    back to posix_spawn from Python, and `exact_rss` is False: the caller must not report RSS.
+    """
+
+    def __init__(self, tmp, cc=None):
+        self.launcher = None
+        self.why = ""
+        src = os.path.join(HERE, "launch.c")
+        out = os.path.join(tmp, "launch")
+        compiler = cc or os.environ.get("CC") or "cc"
+        try:
+            r = subprocess.run([compiler, "-O2", "-o", out, src], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=120)
+            if r.returncode == 0:
+                self.launcher = out
+            else:
+                self.why = "%s failed: %s" % (compiler, r.stdout.decode(errors="replace")[:500])
+        except (OSError, subprocess.SubprocessError) as e:
+            self.why = "cannot run %s: %s" % (compiler, e)
+
+    @property
+    def exact_rss(self):
+        return self.launcher is not None
+
+    def batch(self, argv, stdin_path, env, err_path, count):
+        """Run argv `count` times in a row; return the summed Sample, wall = the batch's."""
+        if self.launcher is None:
+            return run_batch(argv, stdin_path, env, err_path, count)
+        r = subprocess.run([self.launcher, str(count), stdin_path, err_path] + argv,
+                           stdout=subprocess.PIPE, env=env)
+        total = Sample()
+        batch_wall = None
+        for line in r.stdout.decode().splitlines():
+            f = line.split()
+            if f[0] == "run":
+                code = int(f[5])
+                if code != 0:
+                    raise ClientFailed("%s exited with %d:\n%s"
+                                       % (" ".join(argv), code, read_err(err_path)))
+                total.add(Sample(int(f[1]) / 1e9, int(f[2]) / 1e6, int(f[3]) / 1e6, int(f[4]),
+                                 1))
+            elif f[0] == "total":
+                batch_wall = int(f[1]) / 1e9
+        if r.returncode != 0 or batch_wall is None or total.runs != count:
+            raise ClientFailed("launcher failed (status %d) running %s"
+                               % (r.returncode, " ".join(argv)))
+        total.wall = batch_wall
+        return total
+
+    def once(self, argv, stdin_path, env, err_path):
+        return self.batch(argv, stdin_path, env, err_path, 1)
+
+
+def read_err(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read(4000)
+    except OSError:
+        return ""
 
 
 def capture(argv, env=None):
