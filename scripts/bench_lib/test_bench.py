@@ -131,6 +131,31 @@ class SinkData(unittest.TestCase):
         self.assertEqual(s.messages, 1)
         self.assertEqual(s.bytes, len(b"line one\r\n.\r\n"))
 
+    def test_short_chunk_after_long_one_sees_no_stale_bytes(self):
+        # Scripted reads into the reused buffer: when the 1-byte "." arrives after "c\r\n",
+        # the buffer still holds "\r\n" right after it (from "c\r\n"); together with the
+        # previous tail that would look like CRLF.CRLF if stale bytes were searched.
+        class Scripted:
+            tls = False
+
+            def __init__(self, chunks):
+                self.buf = bytearray(64)
+                self.chunks = list(chunks)
+
+            def waiting(self):
+                return True
+
+            def recv_into_buf(self):
+                c = self.chunks.pop(0)
+                self.buf[: len(c)] = c
+                return len(c)
+
+        s = sink.Session(None, "plain", None)
+        s.t = Scripted([b"a\r\nbbbb", b"c\r\n", b".", b"y\r\n", b".\r\n"])
+        n = s.read_data()
+        self.assertEqual(n, len(b"a\r\nbbbbc\r\n.y\r\n.\r\n"))
+        self.assertEqual(s.reads, 5)
+
     def test_dot_stuffed_line_does_not_end_data(self):
         s = self.send_message([b"a\r\n..\r\nb\r\n.\r\n"])
         self.assertEqual(s.messages, 1)
