@@ -34,7 +34,8 @@ def make_pki(directory):
         directory,
     )
     _openssl(
-        ["req", "-new"] + ec + ["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"],
+        ["req", "-new"] + ec
+        + ["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"],
         directory,
     )
     with open(os.path.join(directory, "leaf.ext"), "w") as f:
