@@ -1,0 +1,1 @@
+"""Helpers for scripts/bench, the postie-vs-msmtp benchmark (stdlib only)."""

@@ -1,0 +1,79 @@
+"""Figure (e): flushing a queue of N messages, postie vs msmtpq (msmtp's queue script).
+
+This is the hook for when postie's queue exists. Each driver has two steps:
+  populate(qdir, n, message, client_args)  -- put n queued messages into qdir (untimed)
+  flush_argv(qdir) -> (argv, extra_env)     -- the command that sends them all (timed)
+The benchmark checks afterwards that the sink received n messages.
+
+To benchmark postie's queue, implement PostieQueue below (how postie enqueues and what
+command flushes) and set BUILT = True. Until then figure (e) shows "n/a" for postie.
+"""
+
+import os
+import time
+
+MSMTPQ = "/usr/libexec/msmtp/msmtpq/msmtpq"
+
+
+class QueueNotBuilt(Exception):
+    """postie's queue does not exist yet; figure (e) is reported as n/a."""
+
+
+class MsmtpqQueue:
+    """msmtpq from msmtp 1.8.23: QUEUE/ID.mail + QUEUE/ID.msmtp, flushed by `--q-mgmt -r`."""
+
+    def __init__(self, msmtp, msmtpq=MSMTPQ):
+        self.msmtp = msmtp
+        self.msmtpq = msmtpq
+
+    def available(self):
+        return os.access(self.msmtpq, os.X_OK) or os.path.isfile(self.msmtpq)
+
+    def populate(self, qdir, n, message, client_args):
+        os.makedirs(qdir, mode=0o700, exist_ok=True)
+        with open(message, "rb") as f:
+            body = f.read()
+        stamp = time.strftime("%Y-%m-%d-%H.%M.%S")
+        # msmtpq replays `$MSMTP $(< ID.msmtp)`: the arguments are word-split again, so they
+        # must not contain spaces (the temp dir is chosen without any).
+        args = " ".join(client_args) + "\n"
+        for i in range(n):
+            ident = "%s-%04d" % (stamp, i)
+            with open(os.path.join(qdir, ident + ".mail"), "wb") as f:
+                f.write(body)
+            with open(os.path.join(qdir, ident + ".msmtp"), "w") as f:
+                f.write(args)
+
+    def flush_argv(self, qdir, logfile):
+        env = {
+            "MSMTP": self.msmtp,
+            "MSMTPQ_Q": qdir,
+            "MSMTPQ_LOG": logfile,
+            "EMAIL_CONN_TEST": "x",  # no ping to debian.org
+            "EMAIL_QUEUE_QUIET": "t",
+        }
+        return ["/bin/bash", self.msmtpq, "--q-mgmt", "-r"], env
+
+    def remaining(self, qdir):
+        return len([n for n in os.listdir(qdir) if n.endswith(".mail")])
+
+
+class PostieQueue:
+    """postie's own queue. Not built yet: fill in populate/flush_argv and set BUILT = True."""
+
+    BUILT = False
+
+    def __init__(self, postie):
+        self.postie = postie
+
+    def available(self):
+        return self.BUILT
+
+    def populate(self, qdir, n, message, client_args):
+        raise QueueNotBuilt("postie queue not built yet")
+
+    def flush_argv(self, qdir, logfile):
+        raise QueueNotBuilt("postie queue not built yet")
+
+    def remaining(self, qdir):
+        raise QueueNotBuilt("postie queue not built yet")
