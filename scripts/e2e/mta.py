@@ -224,6 +224,9 @@ alias_database =
 # Maildir is what the sendmail program sent (plus the trace headers).
 local_header_rewrite_clients =
 remote_header_rewrite_domain =
+# Keep Bcc and Resent-Bcc (Postfix drops them by default), so that a Bcc
+# header the sendmail program failed to remove shows up in the Maildir.
+message_drop_headers = content-length, return-path
 # Nothing leaves the machine: only the two virtual domains are accepted.
 default_transport = error:the e2e MTA never relays
 relay_transport = error:the e2e MTA never relays
@@ -391,13 +394,19 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         return None
 
     def wait_for(self, address: str, count: int = 1, timeout: float = 20) -> list[bytes]:
-        """Wait until address has at least count messages (or mail to it
-        bounced); returns what it has."""
+        """Wait until address has at least count messages; returns what it has.
+
+        Called after the sendmail program has exited, so whatever Postfix
+        accepted is already in its queue: once the queue is empty, the
+        Maildir is final and waiting longer cannot help (the timeout is
+        only a backstop)."""
         deadline = time.monotonic() + timeout
         while True:
             msgs = self.messages(address)
             if len(msgs) >= count or time.monotonic() > deadline or self.bounced(address):
                 return msgs
+            if self.queue_empty():
+                return self.messages(address)
             time.sleep(0.05)
 
     def queue_empty(self) -> bool:
