@@ -33,6 +33,8 @@ PASSWORD = "alicepw"
 # Recipients the server refuses at RCPT time, and how.
 REJECT_5XX = f"reject@{DOMAIN}"
 REJECT_4XX = f"tempfail@{DOMAIN}"
+# The only users Dovecot's LMTP server knows.
+LMTP_USERS = (f"lmtp-a@{DOMAIN}", f"lmtp-b@{DOMAIN}")
 NOBODY_UID = 65534
 
 
@@ -109,8 +111,11 @@ def wait_for_port(port: int, timeout: float) -> bool:
 class Mta:
     """Postfix (submission with STARTTLS + SMTPS) and Dovecot SASL under ``root``."""
 
-    def __init__(self, root: Path, submission_port: int, smtps_port: int, plain_port: int):
+    def __init__(self, root: Path, submission_port: int, smtps_port: int, plain_port: int,
+                 lmtp_port: int):
         self.root = root
+        self.lmtp_port = lmtp_port
+        self.lmtp_home = root / "lmtp"
         self.submission_port = submission_port
         self.smtps_port = smtps_port
         self.plain_port = plain_port
@@ -160,29 +165,50 @@ class Mta:
         users = d / "users"
         users.write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
         os.chmod(users, 0o644)
+        # LMTP mailboxes: only the listed users exist, anyone else is refused
+        # at RCPT time.
+        self.lmtp_home.mkdir(mode=0o755)
+        os.chown(self.lmtp_home, NOBODY_UID, NOBODY_UID)
+        lmtp_users = d / "lmtp-users"
+        lmtp_users.write_text("".join(
+            f"{u}::{NOBODY_UID}:{NOBODY_UID}::{self.lmtp_home}/{u}::\n" for u in LMTP_USERS))
+        os.chmod(lmtp_users, 0o644)
         self.dc_conf.write_text(f"""\
-# Dovecot as a SASL server for Postfix only: no mail protocols, no listeners
-# except the auth socket inside Postfix's private queue directory.
-protocols =
+# Dovecot as the SASL server for Postfix (socket inside Postfix's private
+# queue directory) and as an LMTP server on 127.0.0.1 without TLS.
+protocols = lmtp
+listen = 127.0.0.1
 base_dir = {self.dc_base}
 state_dir = {d}/state
 log_path = {self.dc_log}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+postmaster_address = postmaster@{DOMAIN}
+mail_location = maildir:~/Maildir
+first_valid_uid = 1
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {users}
 }}
 userdb {{
-  driver = static
-  args = uid={NOBODY_UID} gid={NOBODY_UID} home=/nonexistent
+  driver = passwd-file
+  args = username_format=%u {lmtp_users}
 }}
 service auth {{
   unix_listener {self.pf_queue}/private/auth {{
     mode = 0660
     user = postfix
     group = postfix
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {self.lmtp_port}
+  }}
+  unix_listener lmtp {{
+    mode = 0600
   }}
 }}
 """)
@@ -303,7 +329,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         self.dovecot_started = True
         _start_daemon(["dovecot", "-c", str(self.dc_conf)], "dovecot start",
                       self.root / "dovecot-start.out")
-        for port in (self.submission_port, self.smtps_port, self.plain_port):
+        for port in (self.submission_port, self.smtps_port, self.plain_port, self.lmtp_port):
             if not wait_for_port(port, 20):
                 raise SetupError(f"postfix does not answer on 127.0.0.1:{port}; "
                                  f"log:\n{self.log_tail()}")
@@ -378,6 +404,16 @@ postlog   unix-dgram n  -       n       -       1       postlogd
                 out.append(f)
         out.sort(key=lambda f: (f.stat().st_mtime_ns, f.name))
         return [f.read_bytes() for f in out]
+
+    def lmtp_messages(self, user: str) -> list[bytes]:
+        """Raw bytes of every message Dovecot's LMTP server stored for user."""
+        files = []
+        for sub in ("new", "cur"):
+            p = self.lmtp_home / user / "Maildir" / sub
+            if p.is_dir():
+                files += [f for f in p.iterdir() if f.is_file()]
+        files.sort(key=lambda f: (f.stat().st_mtime_ns, f.name))
+        return [f.read_bytes() for f in files]
 
     def count(self, address: str) -> int:
         return len(self.messages(address))
