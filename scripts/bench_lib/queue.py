@@ -10,6 +10,7 @@ command flushes) and set BUILT = True. Until then figure (e) shows "n/a" for pos
 """
 
 import os
+import subprocess
 import time
 
 MSMTPQ = "/usr/libexec/msmtp/msmtpq/msmtpq"
@@ -59,21 +60,39 @@ class MsmtpqQueue:
 
 
 class PostieQueue:
-    """postie's own queue. Not built yet: fill in populate/flush_argv and set BUILT = True."""
+    """postie's own queue: `postie -odq ARGS < mail` stores a message without connecting,
+    `postie -q` flushes every queued message (one connection per account, RSET between
+    messages). XDG_STATE_HOME points the default queue directory into qdir."""
 
-    BUILT = False
+    BUILT = True
 
     def __init__(self, postie):
         self.postie = postie
 
     def available(self):
-        return self.BUILT
+        return os.access(self.postie, os.X_OK)
+
+    def _env(self, qdir):
+        env = dict(os.environ)
+        env["XDG_STATE_HOME"] = os.path.abspath(qdir)
+        return env
 
     def populate(self, qdir, n, message, client_args):
-        raise QueueNotBuilt("postie queue not built yet")
+        os.makedirs(qdir, mode=0o700, exist_ok=True)
+        env = self._env(qdir)
+        with open(message, "rb") as f:
+            body = f.read()
+        for _ in range(n):
+            r = subprocess.run([self.postie, "-odq"] + list(client_args), input=body, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            if r.returncode != 0:
+                raise RuntimeError("postie -odq failed: %s" % r.stderr.decode(errors="replace"))
 
     def flush_argv(self, qdir, logfile):
-        raise QueueNotBuilt("postie queue not built yet")
+        return [self.postie, "-q"], {"XDG_STATE_HOME": os.path.abspath(qdir)}
 
     def remaining(self, qdir):
-        raise QueueNotBuilt("postie queue not built yet")
+        d = os.path.join(qdir, "postie", "queue")
+        if not os.path.isdir(d):
+            return 0
+        return len([n for n in os.listdir(d) if n.endswith(".toml")])
