@@ -11,38 +11,9 @@ use crate::log::{self, Attempt};
 use crate::message::{self, HeaderBlock, Rewrite};
 use crate::secret;
 use crate::smtp::{self, Envelope, SessionSettings};
+use crate::ui::{Output, Ui};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
-
-/// What the caller needs to print errors like msmtp: the program name (basename of argv[0]).
-struct Ui {
-    prog: String,
-}
-
-impl Ui {
-    /// One line on stderr. Control characters become `?` (as msmtp's `sanitize_string`), so a
-    /// hostile server reply cannot paint the terminal or fake extra lines.
-    fn error(&self, msg: &str) {
-        let clean: String = msg
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect();
-        eprintln!("{}: {clean}", self.prog);
-    }
-
-    /// An error in msmtp's form: the text, the server's reply lines, and any detail lines.
-    fn report(&self, e: &Error) {
-        self.error(&e.message);
-        for d in &e.details {
-            self.error(d);
-        }
-        if let Some(r) = &e.reply {
-            for l in &r.lines {
-                self.error(&format!("server message: {l}"));
-            }
-        }
-    }
-}
 
 /// Run postie with the full argv; returns the process exit status.
 pub fn run(argv: Vec<OsString>) -> u8 {
@@ -65,7 +36,9 @@ pub fn run(argv: Vec<OsString>) -> u8 {
     if ui.prog == "mailq" {
         return crate::queue::command::run(&ui.prog, &["list".to_owned()]);
     }
-    if args.first().is_some_and(|a| a == "queue") {
+    // Only under postie's own name: through a `sendmail` or `msmtp` link, `queue` stays a
+    // recipient, as it is for msmtp.
+    if ui.prog.starts_with("postie") && args.first().is_some_and(|a| a == "queue") {
         return crate::queue::command::run(&ui.prog, &args[1..]);
     }
     let posixly_correct = std::env::var_os("POSIXLY_CORRECT").is_some();
@@ -142,8 +115,8 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     }
 
     let mut out = Output::new(cli.pretend || cli.debug);
-    let mut account = resolve_account(cli, &headers, &mut out).map_err(&fail)?;
-    finish_account(cli, &mut account).map_err(&fail)?;
+    let mut account = resolve_account(cli, Some(&headers), &mut out).map_err(&fail)?;
+    finish_account(cli, &mut account, true).map_err(&fail)?;
     if cli.pretend || cli.debug {
         out.text(&account::describe(&account, true, cli.read_recipients));
     }
@@ -281,9 +254,14 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     }
 }
 
-/// Select the account (msmtp.md section 3) with the command-line overrides applied. Info
+/// Select the account (msmtp.md section 3) with the command-line overrides applied; `headers`
+/// is the mail's header block in sendmail mode, `None` in the modes that read no mail. Info
 /// lines are printed as they arise, so that `-P` shows them even when a later step fails.
-fn resolve_account(cli: &Cli, headers: &HeaderBlock, out: &mut Output) -> Result<Account> {
+pub(crate) fn resolve_account(
+    cli: &Cli,
+    headers: Option<&HeaderBlock>,
+    out: &mut Output,
+) -> Result<Account> {
     let mut info = Vec::new();
     let config = match &cli.host {
         Some(_) => None,
@@ -297,19 +275,19 @@ fn resolve_account(cli: &Cli, headers: &HeaderBlock, out: &mut Output) -> Result
             Some(c?)
         }
     };
-    let header_from = if cli.read_envelope_from {
-        headers.from.as_deref()
-    } else {
-        None
-    };
+    let from_header = headers.and_then(|h| h.from.as_deref());
+    let read_envelope_from = headers.is_some() && cli.read_envelope_from;
     let request = Request {
         account: cli.account.as_deref(),
         host: cli.host.as_deref(),
-        envelope_from: cli.from.as_deref().or(header_from),
-        read_envelope_from: cli.read_envelope_from,
-        from_header: headers.from.as_deref(),
+        envelope_from: cli
+            .from
+            .as_deref()
+            .or(from_header.filter(|_| read_envelope_from)),
+        read_envelope_from,
+        from_header,
         overrides: &cli.overrides,
-        sendmail_mode: true,
+        sendmail_mode: headers.is_some(),
     };
     let account = account::select_collecting(config.as_ref(), &request, &mut info);
     out.lines(&info);
@@ -318,7 +296,7 @@ fn resolve_account(cli: &Cli, headers: &HeaderBlock, out: &mut Output) -> Result
 
 /// passwordeval (only when authentication is on and no password is set), then derived
 /// defaults and validation.
-fn finish_account(cli: &Cli, account: &mut Account) -> Result<()> {
+pub(crate) fn finish_account(cli: &Cli, account: &mut Account, sendmail_mode: bool) -> Result<()> {
     let s = &account.settings;
     // A dry run must not have side effects such as a gpg passphrase prompt.
     if s.auth.enabled()
@@ -330,7 +308,7 @@ fn finish_account(cli: &Cli, account: &mut Account) -> Result<()> {
         let secret = secret::run_passwordeval(&cmd)?;
         account.settings.password = Some(secret.expose().to_owned());
     }
-    account::finalize(account, true, cli.pretend)
+    account::finalize(account, sendmail_mode, cli.pretend)
 }
 
 fn add_from_header(account: &Account, headers: &HeaderBlock) -> bool {
@@ -541,34 +519,6 @@ fn log_attempt(ui: &Ui, account: &Account, attempt: &Attempt<'_>, success: bool)
     }
     if let Some(facility) = &s.syslog {
         log::write_syslog(&facility.name(), &info, success);
-    }
-}
-
-/// stdout for `-P`/`-d` (msmtp prints its informational output there).
-struct Output {
-    enabled: bool,
-    stdout: std::io::Stdout,
-}
-
-impl Output {
-    fn new(enabled: bool) -> Output {
-        Output {
-            enabled,
-            stdout: std::io::stdout(),
-        }
-    }
-
-    fn lines(&mut self, lines: &[String]) {
-        for l in lines {
-            self.text(&format!("{l}\n"));
-        }
-    }
-
-    fn text(&mut self, s: &str) {
-        if self.enabled {
-            let _ = self.stdout.write_all(s.as_bytes());
-            let _ = self.stdout.flush();
-        }
     }
 }
 

@@ -11,12 +11,13 @@
 //! scripted server), except where it describes the TLS session: the parameters line names
 //! what rustls negotiated, in GnuTLS's words where a mapping exists.
 
-use crate::account::{self, Request};
+use crate::account;
 use crate::cli::{Cli, Mode};
 use crate::config::{self, Account};
 use crate::error::{Error, Result, Sysexit};
 use crate::secret;
 use crate::smtp::{self, Capabilities, Protocol, ServerInfo};
+use crate::ui::{Output, Ui};
 use std::io::Write;
 use std::net::SocketAddr;
 
@@ -32,90 +33,24 @@ pub fn run(prog: &str, cli: &Cli) -> u8 {
     match result {
         Ok(()) => Sysexit::Ok.code(),
         Err(e) => {
-            report(prog, &e);
+            Ui {
+                prog: prog.to_owned(),
+            }
+            .report(&e);
             e.exit.code()
         }
     }
 }
 
-/// Prints an error like msmtp: the text, detail lines and `server message:` lines, with control
-/// characters replaced so a hostile reply cannot paint the terminal.
-fn report(prog: &str, e: &Error) {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect()
-    };
-    let mut lines = vec![e.message.clone()];
-    lines.extend(e.details.iter().cloned());
-    if let Some(r) = &e.reply {
-        lines.extend(r.lines.iter().map(|l| format!("server message: {l}")));
-    }
-    let mut err = std::io::stderr().lock();
-    for l in lines {
-        let _ = writeln!(err, "{prog}: {}", clean(&l));
-    }
-}
-
-/// stdout lines for `-P`/`-d`, flushed as they arise.
-fn print(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-}
-
 /// Selects and finishes the account as msmtp does outside sendmail mode. `None` means `-P`
 /// printed everything there is to do.
 fn account_for(cli: &Cli) -> Result<Option<Account>> {
-    let rmqs = match cli.mode() {
-        Mode::Rmqs(arg) => Some(arg),
-        _ => None,
-    };
-    let listing = cli.pretend || cli.debug;
-    let mut info = Vec::new();
-    let config = match &cli.host {
-        Some(_) => None,
-        None => {
-            let c = config::load_collecting(
-                cli.config_file.as_deref().map(std::path::Path::new),
-                &mut info,
-            );
-            if listing {
-                info.iter().for_each(|l| print(&format!("{l}\n")));
-            }
-            info.clear();
-            Some(c?)
-        }
-    };
-    let request = Request {
-        account: cli.account.as_deref(),
-        host: cli.host.as_deref(),
-        envelope_from: cli.from.as_deref(),
-        read_envelope_from: false,
-        from_header: None,
-        overrides: &cli.overrides,
-        sendmail_mode: false,
-    };
-    let selected = account::select_collecting(config.as_ref(), &request, &mut info);
-    if listing {
-        info.iter().for_each(|l| print(&format!("{l}\n")));
-    }
-    let mut account = selected?;
-    let s = &account.settings;
-    if s.auth.enabled()
-        && !cli.no_send
-        && s.password.is_none()
-        && let Some(cmd) = s.passwordeval.clone()
-    {
-        let secret = secret::run_passwordeval(&cmd)?;
-        account.settings.password = Some(secret.expose().to_owned());
-    }
-    account::finalize(&mut account, false, cli.pretend)?;
-    if listing {
-        print(&account::describe(&account, false, false));
-        if let Some(arg) = rmqs {
-            print(&format!("RMQS argument = {arg}\n"));
-        }
+    let mut out = Output::new(cli.pretend || cli.debug);
+    let mut account = crate::app::resolve_account(cli, None, &mut out)?;
+    crate::app::finish_account(cli, &mut account, false)?;
+    out.text(&account::describe(&account, false, false));
+    if let Mode::Rmqs(arg) = cli.mode() {
+        out.text(&format!("RMQS argument = {arg}\n"));
     }
     if cli.pretend || cli.no_send {
         return Ok(None);
@@ -146,7 +81,7 @@ fn server_info_mode(cli: &Cli) -> Result<()> {
         tls_enabled: tls.enabled,
         info: &info,
     });
-    print(&text);
+    print!("{text}");
     Ok(())
 }
 
@@ -183,7 +118,7 @@ fn configure_mode(addr: &str, config_file: Option<&str>) -> Result<()> {
         None => config::paths::default_user_file(),
     };
     let text = configure(addr, &file.display().to_string(), &srv::lookup)?;
-    print(&text);
+    print!("{text}");
     Ok(())
 }
 
