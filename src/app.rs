@@ -330,23 +330,7 @@ fn deliver<R: BufRead>(
     out: &mut Output,
 ) -> Result<(smtp::Delivery, u64)> {
     let (target, tls, session) = transport(account);
-    let s = &account.settings;
-    let host_key = s
-        .host
-        .clone()
-        .or_else(|| s.socket.clone())
-        .unwrap_or_default();
-    let configured = s.password.clone();
-    let user = s.user.clone().unwrap_or_default();
-    let home = std::path::PathBuf::from(config::paths::home_dir());
-    let sysconfdir = config::paths::sysconfdir();
-    let mut password = |_mechanism: smtp::Mechanism| -> Result<Option<String>> {
-        if let Some(p) = &configured {
-            return Ok(Some(p.clone()));
-        }
-        Ok(secret::lookup(&host_key, &user, Some(&home), &sysconfdir)?
-            .map(|p| p.expose().to_owned()))
-    };
+    let mut password = |_: smtp::Mechanism| secret::auth_password(&account.settings);
     let mut mailsize = 0;
     let mut body = |w: &mut dyn Write| -> Result<u64> {
         let n = message::write_data(headers, rewrite, input, &mut { w }).map_err(|e| match e {

@@ -90,23 +90,7 @@ fn rmqs_mode(cli: &Cli, arg: &str) -> Result<()> {
         return Ok(());
     };
     let (target, tls, session) = crate::app::transport(&account);
-    let s = &account.settings;
-    let host_key = s
-        .host
-        .clone()
-        .or_else(|| s.socket.clone())
-        .unwrap_or_default();
-    let configured = s.password.clone();
-    let user = s.user.clone().unwrap_or_default();
-    let home = std::path::PathBuf::from(config::paths::home_dir());
-    let sysconfdir = config::paths::sysconfdir();
-    let mut password = |_m: smtp::Mechanism| -> Result<Option<String>> {
-        if let Some(p) = &configured {
-            return Ok(Some(p.clone()));
-        }
-        Ok(secret::lookup(&host_key, &user, Some(&home), &sysconfdir)?
-            .map(|p| p.expose().to_owned()))
-    };
+    let mut password = |_: smtp::Mechanism| secret::auth_password(&account.settings);
     let mut stdout = std::io::stdout();
     let debug: Option<&mut dyn Write> = if cli.debug { Some(&mut stdout) } else { None };
     smtp::rmqs(&target, &tls, &session, arg, &mut password, debug)

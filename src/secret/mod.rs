@@ -60,6 +60,24 @@ pub fn run_passwordeval(command: &str) -> Result<Secret> {
     }
 }
 
+/// The password for AUTH, asked for only once a mechanism that needs one has been chosen: the
+/// account's `password` (from the file or `passwordeval`), else the lookup chain for its
+/// `user` at its `host` (or socket path, as msmtp keys it). `Ok(None)`: nothing found.
+pub fn auth_password(settings: &crate::config::Settings) -> Result<Option<String>> {
+    if let Some(p) = &settings.password {
+        return Ok(Some(p.clone()));
+    }
+    let host = settings
+        .host
+        .as_deref()
+        .or(settings.socket.as_deref())
+        .unwrap_or_default();
+    let user = settings.user.as_deref().unwrap_or_default();
+    let home = std::path::PathBuf::from(crate::config::paths::home_dir());
+    let found = lookup(host, user, Some(&home), &crate::config::paths::sysconfdir())?;
+    Ok(found.map(|p| p.expose().to_owned()))
+}
+
 /// The AUTH-time lookup chain for `user` at `host` (the `host` setting, or the socket path):
 /// the Secret Service, `~/.netrc`, `SYSCONFDIR/netrc`, then a prompt on `/dev/tty`. `Ok(None)` means nothing was
 /// found and no terminal was available; the caller reports msmtp's
