@@ -176,16 +176,7 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
             cli, &account, &envelope, &headers, &rewrite, input, &mut out,
         ),
     };
-    let attempt = Attempt {
-        host: s.host.as_deref(),
-        socket: s.socket.as_deref(),
-        tls: s.tls,
-        auth: s.auth.enabled(),
-        user: s.user.as_deref(),
-        from: &from,
-        recipients: &envelope.recipients,
-        ..Attempt::default()
-    };
+    let attempt = Attempt::new(s, &from, &envelope.recipients);
     let trailer = |what: &str| match &account.file {
         Some(file) => ui.error(&format!(
             "{what} (account {} from {})",

@@ -32,6 +32,24 @@ pub struct Attempt<'a> {
 }
 
 impl<'a> Attempt<'a> {
+    /// An attempt with `settings` (the selected account's), before its outcome is known.
+    pub fn new(
+        settings: &'a crate::config::Settings,
+        from: &'a str,
+        recipients: &'a [String],
+    ) -> Attempt<'a> {
+        Attempt {
+            host: settings.host.as_deref(),
+            socket: settings.socket.as_deref(),
+            tls: settings.tls,
+            auth: settings.auth.enabled(),
+            user: settings.user.as_deref(),
+            from,
+            recipients,
+            ..Attempt::default()
+        }
+    }
+
     /// Fill the outcome fields from an error.
     pub fn failed(mut self, e: &'a Error) -> Attempt<'a> {
         self.reply = e.reply.as_ref();
