@@ -401,7 +401,7 @@ fn flush_group(
                 Ok(l) => link = Some(l),
                 Err(e) => {
                     // The connection failed: every message of this account waits.
-                    let msg = e.message.clone();
+                    let msg = meta::error_text(&e);
                     log_failure(acct, &m.meta, &e);
                     defer(queue, m, &msg, opts, report, Some(acct));
                     for rest in ids.iter().skip(next) {
@@ -426,7 +426,7 @@ fn flush_group(
             Err(e) => {
                 link = None;
                 log_failure(acct, &m.meta, &e);
-                let msg = e.message.clone();
+                let msg = meta::error_text(&e);
                 defer(queue, m, &msg, opts, report, Some(acct));
                 continue;
             }
@@ -672,7 +672,7 @@ fn settle(
     let why = o
         .message_error
         .as_ref()
-        .map(|e| e.message.clone())
+        .map(meta::error_text)
         .or_else(|| {
             o.deferred
                 .first()
