@@ -53,6 +53,13 @@ impl Env {
         ));
     }
 
+    /// [`Env::point_to`] with more account commands.
+    fn point_to_with(&self, port: u16, extra: &str) {
+        self.point_to(port);
+        let rc = std::fs::read_to_string(self.rc()).expect("rc");
+        self.write_rc(&format!("{rc}{extra}"));
+    }
+
     fn write_rc(&self, text: &str) {
         std::fs::write(self.rc(), text).expect("write rc");
         use std::os::unix::fs::PermissionsExt;
@@ -622,6 +629,96 @@ fn no_notice_for_a_null_sender_with_queue_notify_off_or_an_account_without_from(
     assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
     assert_eq!(env.failed_ids(), ids);
     assert!(env.queued_ids().is_empty(), "no notice was queued");
+}
+
+#[test]
+fn flush_uses_one_tls_handshake_one_auth_and_pipelining() {
+    let server = ServerBuilder::smtp()
+        .starttls()
+        .auth("PLAIN")
+        .credentials("joe", "s3cret")
+        .pipelining()
+        .start();
+    let env = Env::new(server.port());
+    let extra = format!(
+        "tls on\ntls_trust_file {}\nauth plain\nuser joe\npasswordeval echo s3cret\n",
+        support::pki::pki().ca_pem.display()
+    );
+    env.point_to_with(server.port(), &extra);
+    for n in 0..3 {
+        let out = env.run(&["-odq", &rcpt(n)], &mail(n));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    for id in env.queued_ids() {
+        assert!(!meta_of(&env.queue(), &id).contains("s3cret"));
+    }
+    let out = env.run(&["-q"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sessions = server.finish();
+    assert_eq!(sessions.len(), 1, "-odq never connects; -q connects once");
+    let s = &sessions[0];
+    assert_eq!(s.tls_state(), support::server::TlsState::StartTls);
+    assert_eq!(s.auth.len(), 1, "one AUTH for three messages");
+    assert!(s.auth[0].ok);
+    assert!(s.pipelined, "the envelope is pipelined when offered");
+    assert!(s.rset);
+    let d = deliveries(&sessions);
+    for n in 0..3 {
+        assert_eq!(d.get(&rcpt(n)), Some(&1), "{d:?}");
+    }
+}
+
+#[test]
+fn dns_failure_and_timeout_are_transient_and_queued() {
+    let env = Env::new(1);
+    let rc = std::fs::read_to_string(env.rc()).expect("rc");
+    env.write_rc(&rc.replace("host 127.0.0.1", "host no-such-host.invalid"));
+    let out = env.run(&[&rcpt(1)], &mail(1));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(env.queued_ids().len(), 1);
+    let stall = ServerBuilder::smtp()
+        .fault(Stage::Greeting, support::server::Action::Stall)
+        .start();
+    env.point_to_with(stall.port(), "timeout 1\n");
+    let out = env.run(&[&rcpt(2)], &mail(2));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(env.queued_ids().len(), 2);
+    let listing = text(&env.run(&["-bp"], b"").stdout);
+    assert!(listing.contains("no-such-host.invalid"), "{listing}");
+    drop(stall);
+    let up = ServerBuilder::smtp().start();
+    env.point_to(up.port());
+    assert_eq!(env.run(&["-q"], b"").status.code(), Some(0));
+    let d = deliveries(&up.finish());
+    assert_eq!((d.get(&rcpt(1)), d.get(&rcpt(2))), (Some(&1), Some(&1)));
+}
+
+#[test]
+fn flush_due_respects_the_backoff_and_q_does_not() {
+    let down = ServerBuilder::smtp().no_listen().start();
+    let env = Env::new(down.port());
+    // A failed first attempt: the next one is due in a minute.
+    let out = env.run(&[&rcpt(1)], &mail(1));
+    assert_eq!(out.status.code(), Some(0));
+    let id = env.queued_ids()[0].clone();
+    assert!(meta_of(&env.queue(), &id).contains("attempts = 1"));
+    let up = ServerBuilder::smtp().start();
+    env.point_to(up.port());
+    let out = env.queue_cmd(&["flush", "--due"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(env.queued_ids(), vec![id.clone()], "not due yet");
+    // -odq mail has never failed: it is due at once.
+    env.run(&["-odq", &rcpt(2)], &mail(2));
+    let out = env.queue_cmd(&["flush", "--due"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(env.queued_ids(), vec![id]);
+    let out = env.run(&["-q"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(env.queued_ids().is_empty());
+    let d = deliveries(&up.finish());
+    assert_eq!((d.get(&rcpt(1)), d.get(&rcpt(2))), (Some(&1), Some(&1)));
 }
 
 #[test]
