@@ -161,12 +161,13 @@ pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions) -> u8 {
         }
         if opts.verbose {
             println!(
-                "{}: {} delivered, {} deferred, {} failed, {} busy",
+                "{}: {} delivered, {} deferred, {} failed, {} busy, {} notice(s) queued",
                 dir.display(),
                 r.delivered,
                 r.deferred,
                 r.failed,
-                r.busy
+                r.busy,
+                r.notices.len()
             );
         }
         if r.failed > 0 {
