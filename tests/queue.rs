@@ -53,6 +53,13 @@ impl Env {
         ));
     }
 
+    /// [`Env::point_to`] with more account commands.
+    fn point_to_with(&self, port: u16, extra: &str) {
+        self.point_to(port);
+        let rc = std::fs::read_to_string(self.rc()).expect("rc");
+        self.write_rc(&format!("{rc}{extra}"));
+    }
+
     fn write_rc(&self, text: &str) {
         std::fs::write(self.rc(), text).expect("write rc");
         use std::os::unix::fs::PermissionsExt;
@@ -127,6 +134,30 @@ fn ids_in(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+fn meta_of(dir: &Path, id: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{id}.toml"))).expect("metadata")
+}
+
+/// Makes a queued message `secs` seconds old (its creation time is what expiry looks at).
+fn age(env: &Env, id: &str, secs: u64) {
+    let p = env.queue().join(format!("{id}.toml"));
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let text: String = meta_of(&env.queue(), id)
+        .lines()
+        .map(|l| {
+            if l.starts_with("created = ") {
+                format!("created = {}\n", now - secs)
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(p, text).expect("write metadata");
 }
 
 fn mail(n: usize) -> Vec<u8> {
@@ -401,7 +432,24 @@ fn permanent_message_rejection_at_flush_moves_it_aside() {
     assert_ne!(out.status.code(), Some(0));
     assert!(text(&out.stderr).contains("554"), "{}", text(&out.stderr));
     assert!(env.queued_ids().is_empty());
-    assert_eq!(env.failed_ids().len(), 1);
+    // The notice to the sender went out over the same connection and this server refused it
+    // too: it is set aside like any message, and nobody is notified about a notice (no loop).
+    let sessions = s.finish();
+    assert_eq!(sessions.len(), 1);
+    assert!(
+        sessions[0]
+            .transcript
+            .contains(&Line::Client("MAIL FROM:<>".into())),
+        "{}",
+        sessions[0].transcript_text()
+    );
+    assert_eq!(env.failed_ids().len(), 2);
+    let notices: Vec<String> = env
+        .failed_ids()
+        .into_iter()
+        .filter(|id| meta_of(&env.queue().join("failed"), id).contains("from = \"\""))
+        .collect();
+    assert_eq!(notices.len(), 1);
 }
 
 #[test]
@@ -434,6 +482,243 @@ fn expired_messages_move_to_failed_with_a_log_line() {
     assert_eq!(env.failed_ids(), vec![id]);
     let log = std::fs::read_to_string(env.home().join("log")).expect("log");
     assert!(log.contains("expired"), "{log}");
+}
+
+#[test]
+fn queue_max_age_setting_expires_and_the_max_age_flag_wins() {
+    let down = ServerBuilder::smtp().no_listen().start();
+    let env = Env::new(down.port());
+    env.run(&["-odq", &rcpt(1)], &mail(1));
+    let id = env.queued_ids()[0].clone();
+    age(&env, &id, 2 * 86400);
+    // Default (5 days): two days old is not expired.
+    let out = env.run(&["-q"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(env.queued_ids(), vec![id.clone()]);
+    // queue_max_age 1d: expired, unless --max-age says otherwise.
+    let rc = std::fs::read_to_string(env.rc()).expect("rc");
+    env.write_rc(&format!("{rc}queue_max_age 1d\nqueue_notify off\n"));
+    let out = env.queue_cmd(&["flush", "--max-age=3d"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(env.queued_ids(), vec![id.clone()], "--max-age wins");
+    let out = env.run(&["-q"], b"");
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("expired after 3 attempts"));
+    assert_eq!(env.failed_ids(), vec![id]);
+    assert!(env.queued_ids().is_empty(), "queue_notify off: no notice");
+    // A malformed value is a configuration error with msmtp's wording.
+    env.write_rc(&format!("{rc}queue_max_age 5w\n"));
+    let out = env.run(&["-odq", &rcpt(2)], &mail(2));
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("invalid argument 5w for command queue_max_age"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn refused_recipient_is_reported_to_the_sender_with_a_null_sender_mail() {
+    let env = Env::new(1);
+    let msg = b"Subject: Lunch on Friday\nTo: a@x.org, b@x.org\nBcc: hidden@x.org\n\nhello\n";
+    let out = env.run(&["-odq", "a@x.org", "b@x.org"], msg);
+    assert_eq!(out.status.code(), Some(0));
+    let id = env.queued_ids()[0].clone();
+    let server = ServerBuilder::smtp()
+        .reply(Stage::Rcpt(2), "550 5.1.1 b unknown")
+        .start();
+    env.point_to(server.port());
+    let out = env.run(&["-q"], b"");
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
+    let sessions = server.finish();
+    assert_eq!(sessions.len(), 1, "the notice uses the same connection");
+    let s = &sessions[0];
+    let d = deliveries(&sessions);
+    assert_eq!(d.get("a@x.org"), Some(&1));
+    assert_eq!(d.get("s@x.org"), Some(&1), "{}", s.transcript_text());
+    assert!(s.transcript.contains(&Line::Client("MAIL FROM:<>".into())));
+    // The last DATA of the session is the notice.
+    let notice = text(s.data.as_deref().unwrap_or_default());
+    for want in [
+        "From: Mail Delivery System <s@x.org>\r\n",
+        "To: <s@x.org>\r\n",
+        "Subject: Undelivered mail: Lunch on Friday\r\n",
+        "Auto-Submitted: auto-replied\r\n",
+        "  <b@x.org>: 550 5.1.1 b unknown\r\n",
+        &format!("Queue ID: {id}\r\n"),
+        "\r\nSubject: Lunch on Friday\r\nTo: a@x.org, b@x.org\r\n",
+    ] {
+        assert!(notice.contains(want), "{want:?} missing in {notice}");
+    }
+    assert!(notice.contains("Message-ID: <"), "{notice}");
+    assert!(!notice.contains("hidden@x.org"), "Bcc quoted: {notice}");
+    assert!(!notice.contains("<a@x.org>:"), "a was delivered: {notice}");
+    assert_eq!(env.failed_ids(), vec![id]);
+    assert!(env.queued_ids().is_empty());
+}
+
+#[test]
+fn expiry_notice_is_queued_and_delivered_when_the_server_is_back() {
+    let down = ServerBuilder::smtp().no_listen().start();
+    let env = Env::new(down.port());
+    env.run(&["-odq", &rcpt(1)], &mail(1));
+    let id = env.queued_ids()[0].clone();
+    age(&env, &id, 6 * 86400);
+    let out = env.run(&["-q"], b"");
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
+    assert_eq!(env.failed_ids(), vec![id.clone()]);
+    // The notice waits in the queue like any mail, with the null sender.
+    let queued = env.queued_ids();
+    assert_eq!(queued.len(), 1);
+    let meta = meta_of(&env.queue(), &queued[0]);
+    assert!(meta.contains("from = \"\""), "{meta}");
+    assert!(meta.contains("recipients = [\"s@x.org\"]"), "{meta}");
+    let listing = text(&env.run(&["-bp"], b"").stdout);
+    assert!(listing.contains("<>"), "{listing}");
+    let up = ServerBuilder::smtp().start();
+    env.point_to(up.port());
+    let out = env.run(&["-q"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sessions = up.finish();
+    let s = &sessions[0];
+    assert!(s.transcript.contains(&Line::Client("MAIL FROM:<>".into())));
+    assert!(
+        s.transcript
+            .contains(&Line::Client("RCPT TO:<s@x.org>".into()))
+    );
+    let notice = text(s.data.as_deref().unwrap_or_default());
+    assert!(
+        notice.contains("Subject: Undelivered mail: message 1\r\n"),
+        "{notice}"
+    );
+    assert!(notice.contains("expired after 1 attempt)"), "{notice}");
+    assert!(
+        notice.contains(&format!(
+            "  <{}>: cannot connect to 127.0.0.1, port {}: Connection refused\r\n",
+            rcpt(1),
+            down.port()
+        )),
+        "{notice}"
+    );
+    assert!(env.queued_ids().is_empty());
+}
+
+#[test]
+fn no_notice_for_a_null_sender_with_queue_notify_off_or_an_account_without_from() {
+    let down = ServerBuilder::smtp().no_listen().start();
+    let env = Env::new(down.port());
+    let base = std::fs::read_to_string(env.rc()).expect("rc");
+    // 1. Null envelope sender.
+    env.run(&["-odq", &rcpt(1)], &mail(1));
+    let id = env.queued_ids()[0].clone();
+    let p = env.queue().join(format!("{id}.toml"));
+    let m = meta_of(&env.queue(), &id).replace("from = \"s@x.org\"", "from = \"\"");
+    std::fs::write(&p, m).expect("write");
+    // 2. queue_notify off.
+    env.write_rc(&format!("{base}queue_notify off\n"));
+    env.run(&["-odq", &rcpt(2)], &mail(2));
+    // 3. No `from` in the account (the sender came from -f): default off.
+    env.write_rc(&base.replace("from s@x.org\n", ""));
+    env.run(&["-odq", "-f", "t@x.org", &rcpt(3)], &mail(3));
+    let ids = env.queued_ids();
+    assert_eq!(ids.len(), 3);
+    for id in &ids {
+        age(&env, id, 6 * 86400);
+    }
+    let out = env.queue_cmd(&["flush"]);
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
+    assert_eq!(env.failed_ids(), ids);
+    assert!(env.queued_ids().is_empty(), "no notice was queued");
+}
+
+#[test]
+fn flush_uses_one_tls_handshake_one_auth_and_pipelining() {
+    let server = ServerBuilder::smtp()
+        .starttls()
+        .auth("PLAIN")
+        .credentials("joe", "s3cret")
+        .pipelining()
+        .start();
+    let env = Env::new(server.port());
+    let extra = format!(
+        "tls on\ntls_trust_file {}\nauth plain\nuser joe\npasswordeval echo s3cret\n",
+        support::pki::pki().ca_pem.display()
+    );
+    env.point_to_with(server.port(), &extra);
+    for n in 0..3 {
+        let out = env.run(&["-odq", &rcpt(n)], &mail(n));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    for id in env.queued_ids() {
+        assert!(!meta_of(&env.queue(), &id).contains("s3cret"));
+    }
+    let out = env.run(&["-q"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sessions = server.finish();
+    assert_eq!(sessions.len(), 1, "-odq never connects; -q connects once");
+    let s = &sessions[0];
+    assert_eq!(s.tls_state(), support::server::TlsState::StartTls);
+    assert_eq!(s.auth.len(), 1, "one AUTH for three messages");
+    assert!(s.auth[0].ok);
+    assert!(s.pipelined, "the envelope is pipelined when offered");
+    assert!(s.rset);
+    let d = deliveries(&sessions);
+    for n in 0..3 {
+        assert_eq!(d.get(&rcpt(n)), Some(&1), "{d:?}");
+    }
+}
+
+#[test]
+fn dns_failure_and_timeout_are_transient_and_queued() {
+    let env = Env::new(1);
+    let rc = std::fs::read_to_string(env.rc()).expect("rc");
+    env.write_rc(&rc.replace("host 127.0.0.1", "host no-such-host.invalid"));
+    let out = env.run(&[&rcpt(1)], &mail(1));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(env.queued_ids().len(), 1);
+    let stall = ServerBuilder::smtp()
+        .fault(Stage::Greeting, support::server::Action::Stall)
+        .start();
+    env.point_to_with(stall.port(), "timeout 1\n");
+    let out = env.run(&[&rcpt(2)], &mail(2));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(env.queued_ids().len(), 2);
+    let listing = text(&env.run(&["-bp"], b"").stdout);
+    assert!(listing.contains("no-such-host.invalid"), "{listing}");
+    drop(stall);
+    let up = ServerBuilder::smtp().start();
+    env.point_to(up.port());
+    assert_eq!(env.run(&["-q"], b"").status.code(), Some(0));
+    let d = deliveries(&up.finish());
+    assert_eq!((d.get(&rcpt(1)), d.get(&rcpt(2))), (Some(&1), Some(&1)));
+}
+
+#[test]
+fn flush_due_respects_the_backoff_and_q_does_not() {
+    let down = ServerBuilder::smtp().no_listen().start();
+    let env = Env::new(down.port());
+    // A failed first attempt: the next one is due in a minute.
+    let out = env.run(&[&rcpt(1)], &mail(1));
+    assert_eq!(out.status.code(), Some(0));
+    let id = env.queued_ids()[0].clone();
+    assert!(meta_of(&env.queue(), &id).contains("attempts = 1"));
+    let up = ServerBuilder::smtp().start();
+    env.point_to(up.port());
+    let out = env.queue_cmd(&["flush", "--due"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(env.queued_ids(), vec![id.clone()], "not due yet");
+    // -odq mail has never failed: it is due at once.
+    env.run(&["-odq", &rcpt(2)], &mail(2));
+    let out = env.queue_cmd(&["flush", "--due"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(env.queued_ids(), vec![id]);
+    let out = env.run(&["-q"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(env.queued_ids().is_empty());
+    let d = deliveries(&up.finish());
+    assert_eq!((d.get(&rcpt(1)), d.get(&rcpt(2))), (Some(&1), Some(&1)));
 }
 
 #[test]

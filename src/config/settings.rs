@@ -289,6 +289,12 @@ pub struct Settings {
     pub queue: bool,
     /// postie only: where the queue lives.
     pub queue_dir: Option<PathBuf>,
+    /// postie only: mail the sender when a queued message is set aside; `None` = on exactly
+    /// when the account has a `from` address.
+    pub queue_notify: Option<bool>,
+    /// postie only: seconds after which a queued message that still fails is set aside;
+    /// `None` = the default (5 days).
+    pub queue_max_age: Option<u64>,
 }
 
 impl Default for Settings {
@@ -337,6 +343,8 @@ impl Default for Settings {
             maildomain: None,
             queue: false,
             queue_dir: None,
+            queue_notify: None,
+            queue_max_age: None,
         }
     }
 }
@@ -388,9 +396,11 @@ pub(crate) enum Field {
     MailDomain,
     Queue,
     QueueDir,
+    QueueNotify,
+    QueueMaxAge,
 }
 
-const ALL_FIELDS: [Field; 43] = [
+const ALL_FIELDS: [Field; 45] = [
     Field::Host,
     Field::Port,
     Field::SourceIp,
@@ -434,6 +444,8 @@ const ALL_FIELDS: [Field; 43] = [
     Field::MailDomain,
     Field::Queue,
     Field::QueueDir,
+    Field::QueueNotify,
+    Field::QueueMaxAge,
 ];
 
 /// The set of settings explicitly given for an account (in the file, by a parent, or on the
@@ -501,6 +513,8 @@ fn copy_field(dst: &mut Settings, src: &Settings, f: Field) {
         Field::MailDomain => c!(maildomain),
         Field::Queue => c!(queue),
         Field::QueueDir => c!(queue_dir),
+        Field::QueueNotify => c!(queue_notify),
+        Field::QueueMaxAge => c!(queue_max_age),
     }
 }
 
@@ -660,6 +674,22 @@ fn parse_fingerprint(s: &str) -> Option<Vec<u8>> {
         out.push(u8::from_str_radix(hex, 16).ok()?);
     }
     Some(out)
+}
+
+/// A duration for postie's queue settings: seconds, or a number with the suffix `s`, `m`,
+/// `h` or `d` (`90`, `30m`, `5d`). Decimal digits only, so a typo is an error, not a surprise.
+pub fn parse_duration(arg: &str) -> Option<u64> {
+    let (digits, unit) = match arg.as_bytes().last()? {
+        b's' => (&arg[..arg.len() - 1], 1),
+        b'm' => (&arg[..arg.len() - 1], 60),
+        b'h' => (&arg[..arg.len() - 1], 3600),
+        b'd' => (&arg[..arg.len() - 1], 86400),
+        _ => (arg, 1),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(unit)
 }
 
 /// Validate and store one command; returns the mask bit to set (`None` for ignored commands).
@@ -961,6 +991,17 @@ fn apply_to(
             s.queue_dir = opt(arg).map(|a| PathBuf::from(expand_tilde(&a, home)));
             Field::QueueDir
         }
+        "queue_notify" => {
+            s.queue_notify = Some(onoff()?);
+            Field::QueueNotify
+        }
+        "queue_max_age" => {
+            if arg.is_empty() {
+                return Err(needs());
+            }
+            s.queue_max_age = Some(parse_duration(arg).ok_or_else(invalid)?);
+            Field::QueueMaxAge
+        }
         _ => {
             return Err(CommandError::Unknown {
                 command: cmd.to_string(),
@@ -1255,6 +1296,46 @@ mod tests {
         assert!(s("queue", "on").queue);
         assert!(s("queue", "").queue);
         assert_eq!(s("queue_dir", "~/q").queue_dir, Some(PathBuf::from("/h/q")));
+    }
+
+    #[test]
+    fn queue_notify_is_onoff_and_unset_by_default() {
+        assert_eq!(Settings::default().queue_notify, None);
+        assert_eq!(s("queue_notify", "on").queue_notify, Some(true));
+        assert_eq!(s("queue_notify", "").queue_notify, Some(true));
+        assert_eq!(s("queue_notify", "off").queue_notify, Some(false));
+        assert_eq!(
+            invalid("queue_notify", "yes"),
+            "invalid argument yes for command queue_notify"
+        );
+    }
+
+    #[test]
+    fn queue_max_age_takes_seconds_or_a_unit_suffix() {
+        assert_eq!(s("queue_max_age", "90").queue_max_age, Some(90));
+        assert_eq!(s("queue_max_age", "90s").queue_max_age, Some(90));
+        assert_eq!(s("queue_max_age", "30m").queue_max_age, Some(1800));
+        assert_eq!(s("queue_max_age", "2h").queue_max_age, Some(7200));
+        assert_eq!(s("queue_max_age", "5d").queue_max_age, Some(432000));
+        assert_eq!(s("queue_max_age", "0").queue_max_age, Some(0));
+        for bad in [
+            "d",
+            "-1",
+            "1w",
+            "1.5h",
+            " 1",
+            "0x10",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(
+                invalid("queue_max_age", bad),
+                format!("invalid argument {bad} for command queue_max_age")
+            );
+        }
+        assert_eq!(
+            invalid("queue_max_age", ""),
+            "command queue_max_age needs an argument"
+        );
     }
 
     #[test]

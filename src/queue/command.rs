@@ -161,12 +161,13 @@ pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions) -> u8 {
         }
         if opts.verbose {
             println!(
-                "{}: {} delivered, {} deferred, {} failed, {} busy",
+                "{}: {} delivered, {} deferred, {} failed, {} busy, {} notice(s) queued",
                 dir.display(),
                 r.delivered,
                 r.deferred,
                 r.failed,
-                r.busy
+                r.busy,
+                r.notices.len()
             );
         }
         if r.failed > 0 {
@@ -246,7 +247,7 @@ pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
 }
 
 const USAGE: &str = "usage: postie queue [-C FILE] [-a ACCOUNT] [--queue-dir=DIR] [-v] \
-list|flush [--due] [--max-age=SECONDS]|show ID|delete ID|hold ID|release ID";
+list|flush [--due] [--max-age=DURATION]|show ID|delete ID|hold ID|release ID";
 
 /// `postie queue ...` (args after `queue`). Returns the exit code.
 pub fn run(prog: &str, args: &[String]) -> u8 {
@@ -277,9 +278,9 @@ pub fn run(prog: &str, args: &[String]) -> u8 {
         } else if let Some(v) = value("--queue-dir") {
             t.queue_dir = Some(PathBuf::from(v));
         } else if let Some(v) = value("--max-age") {
-            match v.parse() {
-                Ok(n) => opts.max_age = n,
-                Err(_) => return fail(Error::usage(format!("invalid argument {v} for --max-age"))),
+            match crate::config::settings::parse_duration(&v) {
+                Some(n) => opts.max_age = Some(n),
+                None => return fail(Error::usage(format!("invalid argument {v} for --max-age"))),
             }
         } else if a == "--due" {
             opts.due_only = true;

@@ -9,6 +9,7 @@
 //! can be sent twice is a crash after the server accepted it and before the removal.
 
 use super::meta::{self, Meta, Origin, Refused};
+use super::notify;
 use super::store::{Locked, Queue};
 use crate::account::{self, Account, Request};
 use crate::config;
@@ -22,24 +23,15 @@ use crate::smtp::{self, Capabilities, Mechanism, Protocol, Reply, SessionSetting
 use std::io::Write;
 
 /// How a flush runs.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct FlushOptions {
     /// Only messages whose next attempt is due (timer and path units); `-q` tries all.
     pub due_only: bool,
-    /// Seconds after which an undeliverable message is set aside.
-    pub max_age: u64,
+    /// Seconds after which an undeliverable message is set aside (`--max-age`); `None`: the
+    /// account's `queue_max_age`, else [`meta::DEFAULT_MAX_AGE_SECS`].
+    pub max_age: Option<u64>,
     /// Print progress and the SMTP dialogue.
     pub verbose: bool,
-}
-
-impl Default for FlushOptions {
-    fn default() -> FlushOptions {
-        FlushOptions {
-            due_only: false,
-            max_age: meta::DEFAULT_MAX_AGE_SECS,
-            verbose: false,
-        }
-    }
 }
 
 /// What a flush did.
@@ -53,6 +45,8 @@ pub struct FlushReport {
     pub failed: usize,
     /// Messages skipped because another process held them.
     pub busy: usize,
+    /// Queue IDs of the notification mails queued for the senders of set-aside messages.
+    pub notices: Vec<String>,
     /// Lines for stderr: permanent failures always, deferrals when verbose.
     pub messages: Vec<String>,
 }
@@ -360,7 +354,18 @@ fn flush_group(
     } else {
         None
     };
-    for id in ids {
+    // Notices queued while flushing this group go out over the same connection.
+    let mut ids = ids.to_vec();
+    let mut seen_notices = report.notices.len();
+    let mut next = 0;
+    loop {
+        ids.extend(report.notices[seen_notices..].iter().cloned());
+        seen_notices = report.notices.len();
+        let Some(id) = ids.get(next).cloned() else {
+            break;
+        };
+        next += 1;
+        let id = &id;
         let m = match queue.lock(id) {
             Ok(Some(m)) => m,
             Ok(None) => {
@@ -396,10 +401,10 @@ fn flush_group(
                 Ok(l) => link = Some(l),
                 Err(e) => {
                     // The connection failed: every message of this account waits.
-                    let msg = e.message.clone();
+                    let msg = meta::error_text(&e);
                     log_failure(acct, &m.meta, &e);
                     defer(queue, m, &msg, opts, report, Some(acct));
-                    for rest in ids.iter().skip_while(|i| *i != id).skip(1) {
+                    for rest in ids.iter().skip(next) {
                         if let Ok(Some(r)) = queue.lock(rest)
                             && !r.meta.held
                             && (!opts.due_only || r.meta.is_due(meta::now()))
@@ -421,7 +426,7 @@ fn flush_group(
             Err(e) => {
                 link = None;
                 log_failure(acct, &m.meta, &e);
-                let msg = e.message.clone();
+                let msg = meta::error_text(&e);
                 defer(queue, m, &msg, opts, report, Some(acct));
                 continue;
             }
@@ -457,15 +462,19 @@ fn defer(
     report: &mut FlushReport,
     account: Option<&Account>,
 ) {
-    let _ = queue;
     m.meta.record_failure(error, meta::now());
-    if m.meta.is_expired(meta::now(), opts.max_age) {
-        let line = format!(
-            "queued message {} expired after {} attempts; last error: {error}",
-            m.id(),
-            m.meta.attempts
+    let max_age = opts
+        .max_age
+        .or(account.and_then(|a| a.settings.queue_max_age))
+        .unwrap_or(meta::DEFAULT_MAX_AGE_SECS);
+    if m.meta.is_expired(meta::now(), max_age) {
+        let why = format!(
+            "expired after {} attempt{}",
+            m.meta.attempts,
+            if m.meta.attempts == 1 { "" } else { "s" }
         );
-        set_aside(m, line, report, account);
+        let line = format!("queued message {} {why}; last error: {error}", m.id());
+        set_aside(queue, m, line, (&why, error), report, account);
         return;
     }
     if opts.verbose {
@@ -481,23 +490,73 @@ fn defer(
     report.deferred += 1;
 }
 
-fn set_aside(m: Locked, line: String, report: &mut FlushReport, account: Option<&Account>) {
+/// Moves a message to `failed/` with a log line and, if wanted, queues a notice to its sender.
+/// `cause` is (why it was set aside, the last error) for the notice.
+fn set_aside(
+    queue: &Queue,
+    m: Locked,
+    line: String,
+    cause: (&str, &str),
+    report: &mut FlushReport,
+    account: Option<&Account>,
+) {
     if let Some(a) = account
         && let Some(path) = &a.settings.logfile
     {
         let _ = log::write_logfile(path, a.settings.logfile_time_format.as_deref(), &line);
     }
+    // The notice is composed before the move (it quotes the message's headers) and queued
+    // after it, so a message is never both queued and noticed.
+    let notice = account.and_then(|a| compose_notice(&m, a, cause));
     let id = m.id().to_owned();
+    let origin = m.meta.origin.clone();
     match m.move_to_failed() {
-        Ok(p) => report
-            .messages
-            .push(format!("{line} (moved to {})", p.display())),
+        Ok(p) => {
+            report
+                .messages
+                .push(format!("{line} (moved to {})", p.display()));
+            if let Some((to, text)) = notice {
+                match notify::enqueue(queue, &origin, &to, &text) {
+                    Ok(nid) => report.notices.push(nid),
+                    Err(e) => report.messages.push(format!(
+                        "cannot queue the notification about message {id}: {}",
+                        e.message
+                    )),
+                }
+            }
+        }
         Err(e) => report.messages.push(format!(
             "{line}; could not move queued message {id}: {}",
             e.message
         )),
     }
     report.failed += 1;
+}
+
+/// The recipient and text of the notice about `m`, if the account wants one.
+fn compose_notice(m: &Locked, account: &Account, cause: (&str, &str)) -> Option<(String, Vec<u8>)> {
+    if notify::is_null_sender(&m.meta.from) {
+        return None;
+    }
+    let own = notify::own_from(&m.meta.origin);
+    if !notify::wanted(&m.meta, account, own.as_deref()) {
+        return None;
+    }
+    let host = crate::sys::canonical_hostname();
+    let from = own.unwrap_or_else(|| format!("MAILER-DAEMON@{host}"));
+    let headers = m
+        .reader()
+        .map(|mut r| notify::read_headers(&mut r))
+        .unwrap_or_default();
+    let (why, last_error) = cause;
+    let n = notify::Notice::new(&m.meta, headers, why, last_error);
+    let text = n.compose(
+        &from,
+        &host,
+        &message::date_header_value(),
+        &message::message_id(&from),
+    );
+    Some((m.meta.from.clone(), text))
 }
 
 /// Applies a transaction's outcome to the queued message.
@@ -539,10 +598,9 @@ fn settle(
         log_failure(account, &m.meta, e);
         if !e.is_transient() {
             let reply = e.reply.as_ref().map(reply_text).unwrap_or_default();
-            aside = Some(format!(
-                "queued message {}: {} ({reply})",
-                m.id(),
-                e.message
+            aside = Some((
+                format!("queued message {}: {} ({reply})", m.id(), e.message),
+                format!("{}: {reply}", e.message),
             ));
         }
     }
@@ -567,8 +625,15 @@ fn settle(
         .chain(o.refused.iter().map(|(r, _)| r))
         .collect();
     m.meta.recipients.retain(|r| !done.contains(&r));
-    if let Some(line) = aside {
-        set_aside(m, line, report, Some(account));
+    if let Some((line, error)) = aside {
+        set_aside(
+            queue,
+            m,
+            line,
+            ("refused by the server", &error),
+            report,
+            Some(account),
+        );
         return;
     }
     if m.meta.recipients.is_empty() {
@@ -582,14 +647,32 @@ fn settle(
                 "queued message {}: some recipients were refused; kept for reference",
                 m.id()
             );
-            set_aside(m, line, report, Some(account));
+            let error = m
+                .meta
+                .refused
+                .last()
+                .map(|r| {
+                    format!(
+                        "recipient address {} not accepted: {}",
+                        r.recipient, r.reply
+                    )
+                })
+                .unwrap_or_default();
+            set_aside(
+                queue,
+                m,
+                line,
+                ("recipients refused by the server", &error),
+                report,
+                Some(account),
+            );
         }
         return;
     }
     let why = o
         .message_error
         .as_ref()
-        .map(|e| e.message.clone())
+        .map(meta::error_text)
         .or_else(|| {
             o.deferred
                 .first()

@@ -123,6 +123,22 @@ pub struct Meta {
     pub rewrite: StoredRewrite,
 }
 
+/// An error as one line for the metadata: the message, then the server's reply if any.
+pub fn error_text(e: &crate::error::Error) -> String {
+    match &e.reply {
+        Some(r) => {
+            let reply = r
+                .lines
+                .iter()
+                .map(|l| l.trim_end())
+                .collect::<Vec<_>>()
+                .join(" / ");
+            format!("{} ({reply})", e.message)
+        }
+        None => e.message.clone(),
+    }
+}
+
 /// Seconds since the epoch.
 pub fn now() -> u64 {
     SystemTime::now()
@@ -165,6 +181,12 @@ impl Meta {
         self.attempts = self.attempts.saturating_add(1);
         self.last_error = Some(error.to_owned());
         self.next_attempt = at.saturating_add(backoff(self.attempts));
+    }
+
+    /// [`Meta::record_failure`] with an error's text and, if it has one, the server's reply
+    /// (one line), so that `mailq` shows why the server refused.
+    pub fn record_error(&mut self, e: &crate::error::Error, at: u64) {
+        self.record_failure(&error_text(e), at);
     }
 
     /// Whether an automatic flush should try it now.
@@ -252,6 +274,23 @@ mod tests {
         let m = sample();
         assert!(!m.is_expired(m.created + 10, DEFAULT_MAX_AGE_SECS));
         assert!(m.is_expired(m.created + DEFAULT_MAX_AGE_SECS + 1, DEFAULT_MAX_AGE_SECS));
+    }
+
+    #[test]
+    fn recorded_errors_carry_the_server_reply_on_one_line() {
+        let mut m = sample();
+        let e = crate::error::Error::new(crate::error::Sysexit::TempFail, "not accepted")
+            .with_reply(crate::smtp::Reply {
+                code: 450,
+                lines: vec!["450-4.2.0 a".into(), "450 4.2.0 b".into()],
+            });
+        m.record_error(&e, 5);
+        assert_eq!(
+            m.last_error.as_deref(),
+            Some("not accepted (450-4.2.0 a / 450 4.2.0 b)")
+        );
+        let plain = crate::error::Error::new(crate::error::Sysexit::TempFail, "refused");
+        assert_eq!(error_text(&plain), "refused");
     }
 
     #[test]

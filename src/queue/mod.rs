@@ -12,11 +12,13 @@
 //! - [`store`]: the directory layout, atomic writes and per-message locks;
 //! - [`meta`]: the TOML metadata and the retry schedule;
 //! - [`flush`]: delivery of queued mail over one connection per account;
+//! - [`notify`]: the notice mailed to the sender of a message that is set aside;
 //! - [`command`]: `-q`, `-bp`, `mailq` and `postie queue ...`.
 
 pub mod command;
 pub mod flush;
 pub mod meta;
+pub mod notify;
 pub mod store;
 
 pub use meta::{Meta, Origin, StoredRewrite};

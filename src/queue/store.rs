@@ -92,9 +92,21 @@ impl Queue {
     pub fn open(dir: &Path) -> Result<Queue> {
         let mut b = fs::DirBuilder::new();
         b.recursive(true).mode(0o700);
+        let mut created = false;
         for d in [dir.to_path_buf(), dir.join("tmp"), dir.join("failed")] {
+            if fs::symlink_metadata(&d).is_err() {
+                created = true;
+            }
             b.create(&d)
                 .map_err(|e| io_error("cannot create queue directory", &d, &e))?;
+        }
+        if created {
+            // New directory entries must survive a crash as well as the files inside them.
+            for d in [dir.parent(), Some(dir)].into_iter().flatten() {
+                if !d.as_os_str().is_empty() {
+                    sync_dir(d).map_err(|e| io_error("cannot sync queue directory", d, &e))?;
+                }
+            }
         }
         let md = fs::symlink_metadata(dir)
             .map_err(|e| io_error("cannot create queue directory", dir, &e))?;
@@ -509,6 +521,46 @@ mod tests {
         assert_eq!(fs::read(&p).expect("read"), b"Subject: x\n\nbody\n");
         assert_eq!(q.read_meta(&id).expect("meta").size, 17);
         assert_eq!(fs::read_dir(t.path().join("tmp")).expect("tmp").count(), 0);
+    }
+
+    #[test]
+    fn metadata_files_are_private_too() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(t.path()).expect("open");
+        let id = enqueue(&q, "x");
+        let mode = fs::metadata(q.meta_path(&id))
+            .expect("md")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        for sub in ["tmp", "failed"] {
+            let mode = fs::metadata(t.path().join(sub))
+                .expect("md")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700, "{sub}");
+        }
+    }
+
+    #[test]
+    fn a_symlinked_queue_directory_is_refused() {
+        let t = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(t.path().join("real")).expect("mkdir");
+        std::os::unix::fs::symlink(t.path().join("real"), t.path().join("link")).expect("ln");
+        let e = Queue::open(&t.path().join("link")).expect_err("must refuse");
+        assert_eq!(e.exit, crate::error::Sysexit::IoErr);
+    }
+
+    #[test]
+    fn files_are_never_created_through_a_planted_symlink() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let target = t.path().join("victim");
+        std::os::unix::fs::symlink(&target, t.path().join("planted")).expect("ln");
+        let e = create_excl(&t.path().join("planted")).expect_err("O_EXCL|O_NOFOLLOW");
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert!(!target.exists());
+        fs::write(&target, "x").expect("write");
+        assert!(open_nofollow(&t.path().join("planted")).is_err());
     }
 
     #[test]
