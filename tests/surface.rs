@@ -794,9 +794,11 @@ fn scram_plain_variants_verify_against_the_server_like_msmtp() {
         if Path::new(MSMTP).exists() {
             programs.push(MSMTP);
         }
+        let mut shapes = Vec::new();
         for program in programs {
             let (r, sessions) = scram_send(program, method, mechs, tls, "sekret");
             assert_eq!(r.code, 0, "{program} {method}: {}", r.stderr);
+            shapes.push(auth_shape(&sessions[0]));
             let a = &sessions[0].auth[0];
             assert_eq!(a.mechanism, method.to_ascii_uppercase(), "{program}");
             assert!(
@@ -809,7 +811,35 @@ fn scram_plain_variants_verify_against_the_server_like_msmtp() {
             assert_eq!(r.code, 77, "{program} {method}: {}", r.stderr);
             assert!(!sessions[0].auth[0].ok);
         }
+        if let [ours, theirs] = shapes.as_slice() {
+            assert_eq!(ours, theirs, "{method}: AUTH dialogue differs from msmtp's");
+            assert!(
+                ours.len() >= 4 && ours.last().is_some_and(|c| c == "235"),
+                "{ours:?}"
+            );
+        }
     }
+}
+
+/// The AUTH part of a session as client lines and server reply codes (the SCRAM payloads hold
+/// random nonces, so only the shape is comparable).
+fn auth_shape(s: &support::server::Session) -> Vec<String> {
+    use support::server::Line;
+    let mut out = Vec::new();
+    let mut in_auth = false;
+    for l in &s.transcript {
+        match l {
+            Line::Client(c) if c.starts_with("AUTH") => {
+                in_auth = true;
+                out.push(c.clone());
+            }
+            Line::Client(c) if in_auth && c.starts_with("MAIL") => break,
+            Line::Client(c) if in_auth => out.push(c.clone()),
+            Line::Server(t) if in_auth => out.push(t.chars().take(3).collect()),
+            _ => {}
+        }
+    }
+    out
 }
 
 #[test]
