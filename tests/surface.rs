@@ -741,3 +741,165 @@ fn keyring_real_secret_service() {
     let sessions = s.finish();
     assert!(sessions.iter().all(|x| x.auth.len() == 1 && x.auth[0].ok));
 }
+
+// ---- SCRAM and SCRAM-PLUS against the scripted server's own SCRAM verifier -------------------
+
+/// Sends one mail with `auth METHOD` for joe/`password` to a server offering `mechs` (STARTTLS
+/// when `tls`), with `program`. Returns the run and the server's sessions.
+fn scram_send(
+    program: &str,
+    method: &str,
+    mechs: &str,
+    tls: bool,
+    password: &str,
+) -> (Run, Vec<support::server::Session>) {
+    let h = Home::new();
+    let mut b = ServerBuilder::smtp()
+        .auth(mechs)
+        .credentials("joe", "sekret");
+    if tls {
+        b = b.starttls();
+    }
+    let s = b.start();
+    let tls_lines = if tls {
+        format!(
+            "tls on\ntls_starttls on\ntls_trust_file {}\n",
+            pki().ca_pem.display()
+        )
+    } else {
+        String::new()
+    };
+    h.write(
+        ".msmtprc",
+        &format!(
+            "account default\nhost 127.0.0.1\nport {}\nfrom a@example.org\n{tls_lines}auth {method}\nuser joe\npassword {password}\n",
+            s.port()
+        ),
+        0o600,
+    );
+    let r = h.run(program, &["r@example.org"], "Subject: x\n\nbody\n", &[]);
+    (r, s.finish())
+}
+
+#[test]
+fn scram_plain_variants_verify_against_the_server_like_msmtp() {
+    for (method, tls) in [
+        ("scram-sha-256", true),
+        ("scram-sha-1", true),
+        ("scram-sha-256", false),
+        ("cram-md5", false),
+    ] {
+        let mechs = "PLAIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256";
+        let mut programs = vec![POSTIE];
+        if Path::new(MSMTP).exists() {
+            programs.push(MSMTP);
+        }
+        let mut shapes = Vec::new();
+        for program in programs {
+            let (r, sessions) = scram_send(program, method, mechs, tls, "sekret");
+            assert_eq!(r.code, 0, "{program} {method}: {}", r.stderr);
+            shapes.push(auth_shape(&sessions[0]));
+            let a = &sessions[0].auth[0];
+            assert_eq!(a.mechanism, method.to_ascii_uppercase(), "{program}");
+            assert!(
+                a.ok,
+                "{program} {method}: {}",
+                sessions[0].transcript_text()
+            );
+            assert_eq!(a.user, "joe");
+            let (r, sessions) = scram_send(program, method, mechs, tls, "wrong");
+            assert_eq!(r.code, 77, "{program} {method}: {}", r.stderr);
+            assert!(!sessions[0].auth[0].ok);
+        }
+        if let [ours, theirs] = shapes.as_slice() {
+            assert_eq!(ours, theirs, "{method}: AUTH dialogue differs from msmtp's");
+            assert!(
+                ours.len() >= 4 && ours.last().is_some_and(|c| c == "235"),
+                "{ours:?}"
+            );
+        }
+    }
+}
+
+/// The AUTH part of a session as client lines and server reply codes (the SCRAM payloads hold
+/// random nonces, so only the shape is comparable).
+fn auth_shape(s: &support::server::Session) -> Vec<String> {
+    use support::server::Line;
+    let mut out = Vec::new();
+    let mut in_auth = false;
+    for l in &s.transcript {
+        match l {
+            Line::Client(c) if c.starts_with("AUTH") => {
+                in_auth = true;
+                out.push(c.clone());
+            }
+            Line::Client(c) if in_auth && c.starts_with("MAIL") => break,
+            Line::Client(c) if in_auth => out.push(c.clone()),
+            Line::Server(t) if in_auth => out.push(t.chars().take(3).collect()),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn scram_plus_binds_the_tls13_exporter_over_starttls() {
+    for method in ["scram-sha-256-plus", "scram-sha-1-plus"] {
+        let mechs = "PLAIN SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-256-PLUS";
+        let (r, sessions) = scram_send(POSTIE, method, mechs, true, "sekret");
+        assert_eq!(r.code, 0, "{method}: {}", r.stderr);
+        let text = sessions[0].transcript_text();
+        assert_eq!(sessions[0].auth[0].mechanism, method.to_ascii_uppercase());
+        assert!(sessions[0].auth[0].ok, "{text}");
+        assert!(
+            text.contains("N: scram: binding true, c= true, nonce true, proof true"),
+            "{text}"
+        );
+        let (r, sessions) = scram_send(POSTIE, method, mechs, true, "wrong");
+        assert_eq!(r.code, 77, "{}", r.stderr);
+        assert_eq!(
+            r.stderr.lines().next(),
+            Some(
+                format!(
+                    "postie: authentication failed (method {})",
+                    method.to_ascii_uppercase()
+                )
+                .as_str()
+            )
+        );
+        assert!(!sessions[0].auth[0].ok);
+    }
+}
+
+#[test]
+fn scram_plus_is_only_used_when_configured() {
+    let mechs = "SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN";
+    let (r, sessions) = scram_send(POSTIE, "on", mechs, true, "sekret");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        sessions[0].auth[0].mechanism, "PLAIN",
+        "msmtp 1.8.23's order"
+    );
+    let (r, sessions) = scram_send(POSTIE, "on", mechs, false, "sekret");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(sessions[0].auth[0].mechanism, "SCRAM-SHA-256");
+}
+
+#[test]
+fn scram_plus_without_tls_is_69_and_sends_no_auth() {
+    let (r, sessions) = scram_send(
+        POSTIE,
+        "scram-sha-256-plus",
+        "SCRAM-SHA-256-PLUS",
+        false,
+        "sekret",
+    );
+    assert_eq!(r.code, 69, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.lines().next(),
+        Some(
+            "postie: authentication method SCRAM-SHA-256-PLUS needs TLS 1.3 for channel binding (tls-exporter)"
+        )
+    );
+    assert!(sessions[0].auth.is_empty());
+}

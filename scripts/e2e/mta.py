@@ -1,4 +1,4 @@
-"""A private, loopback-only Postfix + Dovecot-SASL instance for the e2e suite.
+"""A private, loopback-only Postfix + Dovecot-SASL instance (and a SOCKS5 proxy) for the e2e suite.
 
 Everything lives in one temporary directory: a throw-away CA and server
 certificate, Postfix's config, queue and data directories, Dovecot's config and
@@ -14,6 +14,14 @@ Mail for ``LOCAL@e2e.test`` and ``LOCAL@localhost`` lands in the Maildir
 which is what the tests read back. Postfix does not add missing Date or
 Message-ID headers for these clients (``local_header_rewrite_clients`` is
 empty), so those headers in a delivered file come from the sendmail program.
+
+Dovecot's auth service offers PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1 and
+SCRAM-SHA-256 (it derives the CRAM and SCRAM secrets from the ``{PLAIN}``
+password); Postfix logs the mechanism a client used (``sasl_method=``), which
+is how the tests check what was chosen. One extra submission port allows AUTH
+without TLS, for msmtp's "only SCRAM without TLS" rule. microsocks, when
+installed, is a SOCKS5 proxy on 127.0.0.1 that logs the host names it is asked
+to connect to.
 """
 
 from __future__ import annotations
@@ -112,8 +120,13 @@ class Mta:
     """Postfix (submission with STARTTLS + SMTPS) and Dovecot SASL under ``root``."""
 
     def __init__(self, root: Path, submission_port: int, smtps_port: int, plain_port: int,
-                 lmtp_port: int):
+                 lmtp_port: int, cleartext_auth_port: int = 0, socks_port: int = 0):
         self.root = root
+        # AUTH without TLS (Postfix offers every mechanism there, PLAIN included).
+        self.cleartext_auth_port = cleartext_auth_port
+        self.socks_port = socks_port
+        self.socks_log = root / "microsocks.log"
+        self.socks_proc: subprocess.Popen | None = None
         self.lmtp_port = lmtp_port
         self.lmtp_home = root / "lmtp"
         self.submission_port = submission_port
@@ -183,7 +196,7 @@ state_dir = {d}/state
 log_path = {self.dc_log}
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256
 postmaster_address = postmaster@{DOMAIN}
 mail_location = maildir:~/Maildir
 first_valid_uid = 1
@@ -281,6 +294,12 @@ smtpd_error_sleep_time = 0
 smtpd_soft_error_limit = 100
 smtpd_hard_error_limit = 200
 """)
+        cleartext = ""
+        if self.cleartext_auth_port:
+            cleartext = (f"127.0.0.1:{self.cleartext_auth_port} inet n - n - - smtpd\n"
+                         "  -o syslog_name=postfix/cleartext\n"
+                         "  -o smtpd_tls_security_level=none\n"
+                         "  -o smtpd_tls_auth_only=no\n")
         # No chroot anywhere (the queue directory is private to this run).
         (c / "master.cf").write_text(f"""\
 127.0.0.1:{self.submission_port} inet n - n - - smtpd
@@ -291,7 +310,7 @@ smtpd_hard_error_limit = 200
   -o smtpd_tls_wrappermode=yes
 127.0.0.1:{self.plain_port} inet n - n - - smtpd
   -o syslog_name=postfix/plain
-pickup    unix  n       -       n       60      1       pickup
+{cleartext}pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
@@ -329,7 +348,12 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         self.dovecot_started = True
         _start_daemon(["dovecot", "-c", str(self.dc_conf)], "dovecot start",
                       self.root / "dovecot-start.out")
-        for port in (self.submission_port, self.smtps_port, self.plain_port, self.lmtp_port):
+        self.start_socks()
+        ports = [self.submission_port, self.smtps_port, self.plain_port, self.lmtp_port]
+        ports += [p for p in (self.cleartext_auth_port,) if p]
+        if self.socks_proc:
+            ports.append(self.socks_port)
+        for port in ports:
             if not wait_for_port(port, 20):
                 raise SetupError(f"postfix does not answer on 127.0.0.1:{port}; "
                                  f"log:\n{self.log_tail()}")
@@ -339,9 +363,28 @@ postlog   unix-dgram n  -       n       -       1       postlogd
                 raise SetupError(f"dovecot auth socket missing; log:\n{self.log_tail()}")
             time.sleep(0.1)
 
+    def start_socks(self) -> None:
+        """microsocks on 127.0.0.1 (not a daemon: it stays our child). It resolves
+        the host names clients send it and logs `connected to HOST:PORT`."""
+        exe = shutil.which("microsocks")
+        if not self.socks_port or exe is None:
+            return
+        with open(self.socks_log, "ab") as log:
+            self.socks_proc = subprocess.Popen(
+                [exe, "-i", "127.0.0.1", "-p", str(self.socks_port)], stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
     # ---------------------------------------------------------- teardown --
 
     def stop(self) -> None:
+        if self.socks_proc is not None:
+            self.socks_proc.terminate()
+            try:
+                self.socks_proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.socks_proc.kill()
+                self.socks_proc.wait(5)
+            self.socks_proc = None
         if self.postfix_started:
             _start_daemon_quiet(["postfix", "-c", str(self.pf_conf), "stop"])
             self._kill_pidfile(self.pf_queue / "pid" / "master.pid")
@@ -373,6 +416,23 @@ postlog   unix-dgram n  -       n       -       1       postlogd
                     return
 
     # ----------------------------------------------------------- queries --
+
+    def sasl_method(self, queue_id: str) -> str | None:
+        """The SASL mechanism Postfix logged for the message with this queue ID."""
+        pat = re.compile(rf"\b{re.escape(queue_id)}: client=.*\bsasl_method=([A-Z0-9-]+)")
+        for line in self.pf_log.read_text(errors="replace").splitlines():
+            m = pat.search(line)
+            if m:
+                return m.group(1)
+        return None
+
+    def socks_connects(self) -> list[str]:
+        """The `HOST:PORT` targets the SOCKS proxy connected to, in order."""
+        try:
+            text = self.socks_log.read_text(errors="replace")
+        except OSError:
+            return []
+        return re.findall(r"connected to (\S+)", text)
 
     def log_tail(self, n: int = 30) -> str:
         out = []

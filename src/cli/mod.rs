@@ -662,6 +662,8 @@ pub const AUTH_METHODS: &[&str] = &[
     "plain",
     "scram-sha-1",
     "scram-sha-256",
+    "scram-sha-1-plus",
+    "scram-sha-256-plus",
     "external",
     "gssapi",
     "cram-md5",

@@ -20,6 +20,8 @@ pub enum AuthMethod {
     Plain,
     ScramSha1,
     ScramSha256,
+    ScramSha1Plus,
+    ScramSha256Plus,
     External,
     Gssapi,
     CramMd5,
@@ -37,6 +39,8 @@ impl AuthMethod {
             "plain" => AuthMethod::Plain,
             "scram-sha-1" => AuthMethod::ScramSha1,
             "scram-sha-256" => AuthMethod::ScramSha256,
+            "scram-sha-1-plus" => AuthMethod::ScramSha1Plus,
+            "scram-sha-256-plus" => AuthMethod::ScramSha256Plus,
             "external" => AuthMethod::External,
             "gssapi" => AuthMethod::Gssapi,
             "cram-md5" => AuthMethod::CramMd5,
@@ -55,6 +59,8 @@ impl AuthMethod {
             AuthMethod::Plain => "PLAIN",
             AuthMethod::ScramSha1 => "SCRAM-SHA-1",
             AuthMethod::ScramSha256 => "SCRAM-SHA-256",
+            AuthMethod::ScramSha1Plus => "SCRAM-SHA-1-PLUS",
+            AuthMethod::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
             AuthMethod::External => "EXTERNAL",
             AuthMethod::Gssapi => "GSSAPI",
             AuthMethod::CramMd5 => "CRAM-MD5",
@@ -1210,7 +1216,12 @@ mod tests {
             Some(16)
         );
         assert!(applied("tls_min_dh_prime_bits", "0").is_err());
-        assert!(applied("auth", "scram-sha-256-plus").is_err());
+        // msmtp >= 1.8.26 spelling (1.8.23 refuses it); see docs/compat.md row s.
+        assert_eq!(
+            s("auth", "scram-sha-256-plus").auth,
+            Auth::Method(AuthMethod::ScramSha256Plus)
+        );
+        assert!(applied("auth", "SCRAM-SHA-256-PLUS").is_err());
         assert_eq!(s("auth", "xoauth2").auth, Auth::Method(AuthMethod::Xoauth2));
         assert_eq!(s("auth", "off").auth, Auth::Off);
     }

@@ -682,6 +682,27 @@ impl Conn {
         matches!(self.inner, Inner::Tls(_))
     }
 
+    /// The RFC 9266 `tls-exporter` channel-binding value (label `EXPORTER-Channel-Binding`,
+    /// empty context, 32 bytes), only under TLS 1.3: on TLS 1.2 the exporter is not bound to
+    /// the session unless the extended master secret was used, which rustls does not report.
+    pub fn tls_exporter(&self) -> Option<Vec<u8>> {
+        let Inner::Tls(t) = &self.inner else {
+            return None;
+        };
+        if t.conn.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+            return None;
+        }
+        let mut out = vec![0u8; crate::smtp::auth::TLS_EXPORTER_LEN];
+        t.conn
+            .export_keying_material(
+                &mut out[..],
+                crate::smtp::auth::TLS_EXPORTER_LABEL,
+                Some(&[]),
+            )
+            .ok()?;
+        Some(out)
+    }
+
     /// Runs the TLS handshake in place. Returns the `-d` description lines.
     pub fn start_tls(&mut self) -> Result<Vec<String>> {
         let Some(ctx) = self.tls.clone() else {

@@ -1,7 +1,11 @@
 //! SMTP AUTH (RFC 4954): the mechanism names, msmtp 1.8.23's automatic choice, and the wire
-//! formats of the mechanisms postie implements (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1/-256,
-//! EXTERNAL, XOAUTH2, OAUTHBEARER). The dialogue itself lives in `session`; this module is pure
-//! so the choice matrix and encodings are testable without a server.
+//! formats of the mechanisms postie implements (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-1/-256 and
+//! their -PLUS variants with `tls-exporter` channel binding (RFC 9266), EXTERNAL, XOAUTH2,
+//! OAUTHBEARER). The dialogue itself lives in `session`; this module is pure so the choice
+//! matrix and encodings are testable without a server.
+//!
+//! The -PLUS variants are only used when configured explicitly (`auth scram-sha-256-plus`):
+//! `auth on` keeps msmtp 1.8.23's order, which has no -PLUS and puts PLAIN first with TLS.
 
 use super::caps::Capabilities;
 use crate::error::{Error, Result, Sysexit};
@@ -82,17 +86,18 @@ impl Mechanism {
             .find(|m| m.name().eq_ignore_ascii_case(name))
     }
 
-    /// Whether postie implements it (msmtp's "compiled in"). GSSAPI, DIGEST-MD5, NTLM and the
-    /// channel-binding SCRAM variants are not.
+    /// Whether postie implements it (msmtp's "compiled in"). GSSAPI, DIGEST-MD5 and NTLM are
+    /// not.
     pub fn is_supported(self) -> bool {
         !matches!(
             self,
-            Mechanism::Gssapi
-                | Mechanism::DigestMd5
-                | Mechanism::Ntlm
-                | Mechanism::ScramSha1Plus
-                | Mechanism::ScramSha256Plus
+            Mechanism::Gssapi | Mechanism::DigestMd5 | Mechanism::Ntlm
         )
+    }
+
+    /// Whether it is a SCRAM variant with channel binding (needs the TLS 1.3 exporter).
+    pub fn needs_channel_binding(self) -> bool {
+        matches!(self, Mechanism::ScramSha1Plus | Mechanism::ScramSha256Plus)
     }
 
     /// Whether it needs a user name (all but EXTERNAL, where the user is optional).
@@ -225,11 +230,33 @@ pub fn oauthbearer_response(user: &str, host: &str, port: u16, token: &str) -> S
     )
 }
 
-/// State of a SCRAM (RFC 5802/7677) exchange without channel binding.
+/// The RFC 9266 exporter label for `tls-exporter` channel binding (32 bytes, empty context).
+pub const TLS_EXPORTER_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
+/// The length of the `tls-exporter` channel-binding value.
+pub const TLS_EXPORTER_LEN: usize = 32;
+
+/// `-PLUS configured, but no TLS 1.3 exporter` (69): without TLS, or on TLS 1.2, where RFC 9266
+/// does not make `tls-exporter` safe without the extended master secret. msmtp 1.8.23 has no
+/// -PLUS, so the text is postie's own, worded like msmtp's other AUTH refusals.
+pub fn channel_binding_unavailable(m: Mechanism) -> Error {
+    Error::new(
+        Sysexit::Unavailable,
+        format!(
+            "authentication method {} needs TLS 1.3 for channel binding (tls-exporter)",
+            m.name()
+        ),
+    )
+}
+
+/// State of a SCRAM (RFC 5802/7677) exchange, with or without `tls-exporter` channel binding.
 pub struct Scram {
     sha256: bool,
     user: String,
     nonce: String,
+    /// The gs2 header: `n,,` without channel binding, `p=tls-exporter,,` with it.
+    gs2_header: &'static str,
+    /// The channel-binding data appended to the gs2 header in the `c=` attribute.
+    cbind_data: Vec<u8>,
     client_first_bare: String,
     server_signature: Vec<u8>,
 }
@@ -240,20 +267,39 @@ fn scram_name(user: &str) -> String {
 }
 
 impl Scram {
-    /// Starts an exchange; `nonce` must be fresh printable random text.
+    /// Starts an exchange without channel binding (gs2 header `n,,`, as msmtp 1.8.23 sends);
+    /// `nonce` must be fresh printable random text.
     pub fn new(sha256: bool, user: &str, nonce: &str) -> Scram {
         Scram {
             sha256,
             user: user.to_string(),
             nonce: nonce.to_string(),
+            gs2_header: "n,,",
+            cbind_data: Vec::new(),
             client_first_bare: format!("n={},r={nonce}", scram_name(user)),
             server_signature: Vec::new(),
         }
     }
 
+    /// Starts a -PLUS exchange bound to the TLS session by `exporter`, the RFC 9266
+    /// `tls-exporter` value (gs2 header `p=tls-exporter,,`).
+    pub fn with_tls_exporter(sha256: bool, user: &str, nonce: &str, exporter: &[u8]) -> Scram {
+        let mut s = Scram::new(sha256, user, nonce);
+        s.gs2_header = "p=tls-exporter,,";
+        s.cbind_data = exporter.to_vec();
+        s
+    }
+
     /// The client-first message, base64 (sent as the initial response).
     pub fn client_first(&self) -> String {
-        b64(format!("n,,{}", self.client_first_bare).as_bytes())
+        b64(format!("{}{}", self.gs2_header, self.client_first_bare).as_bytes())
+    }
+
+    /// The `c=` attribute value: base64 of the gs2 header followed by the binding data.
+    fn channel_binding(&self) -> String {
+        let mut c = self.gs2_header.as_bytes().to_vec();
+        c.extend_from_slice(&self.cbind_data);
+        b64(&c)
     }
 
     fn mac(&self, key: &[u8], msg: &[u8]) -> Vec<u8> {
@@ -310,7 +356,7 @@ impl Scram {
         let salted = self.salted_password(password, &salt, iter);
         let client_key = self.mac(&salted, b"Client Key");
         let stored_key = self.hash(&client_key);
-        let without_proof = format!("c=biws,r={nonce}");
+        let without_proof = format!("c={},r={nonce}", self.channel_binding());
         let auth_message = format!("{},{sf},{without_proof}", self.client_first_bare);
         let client_sig = self.mac(&stored_key, auth_message.as_bytes());
         let proof: Vec<u8> = client_key
@@ -406,6 +452,109 @@ mod tests {
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         );
         assert!(s.verify_server_final(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="));
+    }
+
+    /// HMAC-SHA-256 from ring (through rustls's TLS 1.3 HKDF provider): an implementation
+    /// independent of this module's, to check the -PLUS proof against.
+    fn ring_hmac_sha256(key: &[u8], msg: &[u8]) -> Vec<u8> {
+        let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256;
+        let hkdf = suite.tls13().expect("tls13 suite").hkdf_provider;
+        hkdf.hmac_sign(&rustls::crypto::tls13::OkmBlock::new(key), msg)
+            .as_ref()
+            .to_vec()
+    }
+
+    #[test]
+    fn scram_sha256_plus_binds_the_tls_exporter_value() {
+        // No official -PLUS vectors exist: take RFC 7677's exchange, bind it to a known
+        // exporter value and recompute the proof independently.
+        let exporter: Vec<u8> = (0u8..32).collect();
+        let cnonce = "rOprNGfwEbeRWgbNEkqO";
+        let mut s = Scram::with_tls_exporter(true, "user", cnonce, &exporter);
+        assert_eq!(
+            unb64(&s.client_first()).expect("b64"),
+            b"p=tls-exporter,,n=user,r=rOprNGfwEbeRWgbNEkqO"
+        );
+        let sf = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+        let cf = s.client_final(sf.as_bytes(), "pencil").expect("valid");
+        let cf = String::from_utf8(unb64(&cf).expect("b64")).expect("utf8");
+
+        let mut cbind = b"p=tls-exporter,,".to_vec();
+        cbind.extend_from_slice(&exporter);
+        let without_proof = format!(
+            "c={},r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+            B64.encode(&cbind)
+        );
+        // PBKDF2-HMAC-SHA-256, one block, 4096 iterations.
+        let salt = B64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").expect("salt");
+        let mut u = ring_hmac_sha256(b"pencil", &[salt.as_slice(), &[0, 0, 0, 1]].concat());
+        let mut salted = u.clone();
+        for _ in 1..4096 {
+            u = ring_hmac_sha256(b"pencil", &u);
+            salted.iter_mut().zip(&u).for_each(|(a, b)| *a ^= b);
+        }
+        let client_key = ring_hmac_sha256(&salted, b"Client Key");
+        let stored_key = sha2::Sha256::digest(&client_key);
+        let auth_message = format!("n=user,r={cnonce},{sf},{without_proof}");
+        let sig = ring_hmac_sha256(&stored_key, auth_message.as_bytes());
+        let proof: Vec<u8> = client_key.iter().zip(&sig).map(|(a, b)| a ^ b).collect();
+        assert_eq!(cf, format!("{without_proof},p={}", B64.encode(&proof)));
+
+        let server_key = ring_hmac_sha256(&salted, b"Server Key");
+        let v = ring_hmac_sha256(&server_key, auth_message.as_bytes());
+        assert!(s.verify_server_final(format!("v={}", B64.encode(&v)).as_bytes()));
+        // The unbound signature (RFC 7677's) must not verify: the binding is in the proof.
+        assert!(!s.verify_server_final(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="));
+    }
+
+    #[test]
+    fn scram_sha1_plus_uses_the_same_gs2_header() {
+        let exporter = [0xA5u8; TLS_EXPORTER_LEN];
+        let mut s = Scram::with_tls_exporter(false, "user", "fyko+d2lbbFgONRv9qkxdawL", &exporter);
+        assert_eq!(
+            unb64(&s.client_first()).expect("b64"),
+            b"p=tls-exporter,,n=user,r=fyko+d2lbbFgONRv9qkxdawL"
+        );
+        let sf = b"r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096";
+        let cf =
+            String::from_utf8(unb64(&s.client_final(sf, "pencil").expect("valid")).expect("b64"))
+                .expect("utf8");
+        let mut cbind = b"p=tls-exporter,,".to_vec();
+        cbind.extend_from_slice(&exporter);
+        assert!(
+            cf.starts_with(&format!("c={},r=", B64.encode(&cbind))),
+            "{cf}"
+        );
+        // A different binding changes the proof (RFC 5802's unbound proof no longer appears).
+        assert!(!cf.ends_with("p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="), "{cf}");
+    }
+
+    #[test]
+    fn plus_variants_are_supported_but_never_chosen_automatically() {
+        assert!(Mechanism::ScramSha256Plus.is_supported());
+        assert!(Mechanism::ScramSha1Plus.needs_channel_binding());
+        assert!(!Mechanism::ScramSha256.needs_channel_binding());
+        let c = caps("SCRAM-SHA-256-PLUS SCRAM-SHA-1-PLUS SCRAM-SHA-256 PLAIN");
+        assert_eq!(
+            choose(AuthSetting::Auto, &c, true).expect("ok"),
+            Some(Mechanism::Plain)
+        );
+        assert_eq!(
+            choose(AuthSetting::Auto, &c, false).expect("ok"),
+            Some(Mechanism::ScramSha256)
+        );
+        let c = caps("SCRAM-SHA-256-PLUS");
+        assert!(choose(AuthSetting::Auto, &c, true).is_err());
+        assert_eq!(
+            choose(AuthSetting::Method(Mechanism::ScramSha256Plus), &c, true).expect("ok"),
+            Some(Mechanism::ScramSha256Plus)
+        );
+        let e = choose(AuthSetting::Method(Mechanism::ScramSha1Plus), &c, true)
+            .expect_err("not advertised");
+        assert_eq!(
+            e.message,
+            "the server does not support authentication method SCRAM-SHA-1-PLUS"
+        );
     }
 
     #[test]

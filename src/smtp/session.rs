@@ -22,6 +22,10 @@ pub trait Transport: Read + Write {
     fn is_tls(&self) -> bool;
     /// Performs the TLS handshake in place; returns the `-d` description lines.
     fn start_tls(&mut self) -> Result<Vec<String>>;
+    /// The RFC 9266 `tls-exporter` channel-binding value, when TLS 1.3 is active.
+    fn tls_exporter(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 impl Transport for net::tls::Conn {
@@ -31,6 +35,10 @@ impl Transport for net::tls::Conn {
 
     fn start_tls(&mut self) -> Result<Vec<String>> {
         net::tls::Conn::start_tls(self)
+    }
+
+    fn tls_exporter(&self) -> Option<Vec<u8>> {
+        net::tls::Conn::tls_exporter(self)
     }
 }
 
@@ -362,6 +370,15 @@ impl<'d, S: Transport> Session<'d, S> {
             return Ok(());
         };
         let name = mech.name();
+        // Checked before anything is sent: a -PLUS exchange without the exporter cannot work.
+        let exporter = if mech.needs_channel_binding() {
+            match self.stream.tls_exporter() {
+                Some(x) => Some(x),
+                None => return Err(auth::channel_binding_unavailable(mech)),
+            }
+        } else {
+            None
+        };
         let user = match user {
             Some(u) => u,
             None if !mech.needs_user() => "",
@@ -421,11 +438,23 @@ impl<'d, S: Transport> Session<'d, S> {
                 };
                 self.secret_command(&auth::cram_md5_response(user, &pass, &challenge), redacted)?
             }
-            Mechanism::ScramSha1 | Mechanism::ScramSha256 => {
-                let mut scram =
-                    Scram::new(mech == Mechanism::ScramSha256, user, &auth::scram_nonce());
-                let r = self
-                    .secret_command(&format!("AUTH {name} {}", scram.client_first()), &shown_ir)?;
+            Mechanism::ScramSha1
+            | Mechanism::ScramSha256
+            | Mechanism::ScramSha1Plus
+            | Mechanism::ScramSha256Plus => {
+                let sha256 = matches!(mech, Mechanism::ScramSha256 | Mechanism::ScramSha256Plus);
+                let nonce = auth::scram_nonce();
+                let mut scram = match &exporter {
+                    Some(x) => Scram::with_tls_exporter(sha256, user, &nonce, x),
+                    None => Scram::new(sha256, user, &nonce),
+                };
+                // As msmtp (GNU SASL) does: no initial response; the client-first follows the
+                // server's empty 334.
+                let r = self.command(&format!("AUTH {name}"))?;
+                if r.code != 334 {
+                    return Err(failed(r));
+                }
+                let r = self.secret_command(&scram.client_first(), redacted)?;
                 let decoded = r.texts().next().and_then(auth::unb64);
                 let server_first = match (r.code, decoded) {
                     (334, Some(c)) => c,
@@ -480,11 +509,9 @@ impl<'d, S: Transport> Session<'d, S> {
                 )?;
                 if r.code == 334 { self.command("")? } else { r }
             }
-            Mechanism::Gssapi
-            | Mechanism::DigestMd5
-            | Mechanism::Ntlm
-            | Mechanism::ScramSha1Plus
-            | Mechanism::ScramSha256Plus => return Err(auth::not_compiled_in(mech)),
+            Mechanism::Gssapi | Mechanism::DigestMd5 | Mechanism::Ntlm => {
+                return Err(auth::not_compiled_in(mech));
+            }
         };
         if last.code != 235 {
             return Err(failed(last));

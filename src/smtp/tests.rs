@@ -15,6 +15,8 @@ struct Fake {
     tls: bool,
     fail_writes: Option<io::ErrorKind>,
     read_error: Option<io::ErrorKind>,
+    /// What `tls_exporter` returns once TLS is active (TLS 1.3 in the real connection).
+    exporter: Option<Vec<u8>>,
 }
 
 impl Fake {
@@ -26,6 +28,7 @@ impl Fake {
             tls: false,
             fail_writes: None,
             read_error: None,
+            exporter: None,
         }
     }
 
@@ -82,6 +85,14 @@ impl Transport for Fake {
             "TLS session parameters:".to_string(),
             "    (fake)".to_string(),
         ])
+    }
+
+    fn tls_exporter(&self) -> Option<Vec<u8>> {
+        if self.tls {
+            self.exporter.clone()
+        } else {
+            None
+        }
     }
 }
 
@@ -984,14 +995,83 @@ fn auth_auto_without_tls_uses_scram_and_verifies_server() {
         AuthSetting::Auto,
         false,
         Some("joe"),
-        &["334 cj1mb3JlaWduLHM9UVNYQ1IrUTZzZWs4YmY5MixpPTQwOTY=\r\n"],
+        &[
+            "334 \r\n",
+            "334 cj1mb3JlaWduLHM9UVNYQ1IrUTZzZWs4YmY5MixpPTQwOTY=\r\n",
+        ],
     );
     assert_eq!(
         err(&o).message,
         "authentication failed (method SCRAM-SHA-1)"
     );
     assert_eq!(err(&o).exit, Sysexit::NoPerm);
-    assert!(o.transcript.contains("--> AUTH SCRAM-SHA-1 (redacted)\r\n"));
+    assert!(
+        o.transcript
+            .contains("--> AUTH SCRAM-SHA-1\r\n<-- 334 \r\n--> (redacted)\r\n")
+    );
+}
+
+fn plus_run(exporter: Option<Vec<u8>>, tls: bool) -> Outcome {
+    let ehlo = "250-x\r\n250-STARTTLS\r\n250 AUTH PLAIN SCRAM-SHA-256-PLUS\r\n";
+    let mut chunks = vec![GREET, ehlo];
+    if tls {
+        chunks.extend_from_slice(&["220 go\r\n", ehlo]);
+    }
+    // A server-first with a foreign nonce: the exchange stops after the client-first.
+    chunks.push("334 \r\n");
+    chunks.push("334 cj1mb3JlaWduLHM9UVNYQ1IrUTZzZWs4YmY5MixpPTQwOTY=\r\n");
+    let mut fake = Fake::new(&chunks);
+    fake.exporter = exporter;
+    let st = SessionSettings {
+        auth: AuthSetting::Method(Mechanism::ScramSha256Plus),
+        user: Some("joe".into()),
+        ..settings()
+    };
+    let t = if tls {
+        starttls()
+    } else {
+        TlsSettings::default()
+    };
+    go_with(fake, &t, &st, &envelope(&["r@x"]), Some("secret"))
+}
+
+#[test]
+fn auth_scram_plus_sends_the_tls_exporter_gs2_header() {
+    let o = plus_run(Some(vec![7; 32]), true);
+    assert_eq!(
+        err(&o).message,
+        "authentication failed (method SCRAM-SHA-256-PLUS)"
+    );
+    let written = o.fake.written();
+    let mut lines = written.lines();
+    lines
+        .find(|l| *l == "AUTH SCRAM-SHA-256-PLUS")
+        .expect("AUTH without initial response, as msmtp");
+    let first = lines.next().expect("client-first after the empty 334");
+    let decoded = auth::unb64(first).expect("base64");
+    assert!(
+        decoded.starts_with(b"p=tls-exporter,,n=joe,r="),
+        "{}",
+        String::from_utf8_lossy(&decoded)
+    );
+    assert!(
+        o.transcript
+            .contains("--> AUTH SCRAM-SHA-256-PLUS\r\n<-- 334 \r\n--> (redacted)\r\n")
+    );
+}
+
+#[test]
+fn auth_scram_plus_without_tls13_exporter_is_69_before_auth() {
+    for (exporter, tls) in [(None, true), (Some(vec![7; 32]), false)] {
+        let o = plus_run(exporter, tls);
+        assert_eq!(
+            err(&o).message,
+            "authentication method SCRAM-SHA-256-PLUS needs TLS 1.3 for channel binding (tls-exporter)"
+        );
+        assert_eq!(err(&o).exit, Sysexit::Unavailable);
+        assert!(!o.fake.written().contains("AUTH"));
+        assert_eq!(o.password_calls, 0);
+    }
 }
 
 #[test]

@@ -276,6 +276,8 @@ pub enum Line {
     Server(String),
     /// A TLS event (handshake done or failed).
     Tls(String),
+    /// What the server concluded about an exchange (e.g. which SCRAM checks passed).
+    Note(String),
 }
 
 /// TLS state of a session.
@@ -347,6 +349,7 @@ impl Session {
                 Line::Client(t) => ("C: ", t),
                 Line::Server(t) => ("S: ", t),
                 Line::Tls(t) => ("T: ", t),
+                Line::Note(t) => ("N: ", t),
             };
             out.push_str(p);
             out.push_str(t);
@@ -914,13 +917,27 @@ impl Conn<'_> {
                 let pass_ok = if ok { "ok" } else { "bad" };
                 (u.to_string(), pass_ok.to_string())
             }
+            "SCRAM-SHA-1" | "SCRAM-SHA-256" | "SCRAM-SHA-1-PLUS" | "SCRAM-SHA-256-PLUS" => {
+                // msmtp (GNU SASL) sends the client-first after an empty 334, postie as the
+                // initial response; both are RFC 4954.
+                let first = match initial {
+                    Some(r) => r,
+                    None => {
+                        self.send_raw("334 ", &[])?;
+                        self.read_auth_line()?
+                    }
+                };
+                let (u, ok) = self.scram(&mech, &first)?;
+                (u, if ok { "ok" } else { "bad" }.to_string())
+            }
             _ => return self.send_raw("504 5.5.4 Unrecognized authentication type", &[]),
         };
+        let digest_only = mech == "CRAM-MD5" || mech.starts_with("SCRAM-");
         let ok = match &self.cfg.credentials {
-            None => true,
+            None => !mech.starts_with("SCRAM-") || pass == "ok",
             Some((cu, cp)) => {
                 *cu == user
-                    && if mech == "CRAM-MD5" {
+                    && if digest_only {
                         pass == "ok"
                     } else {
                         *cp == pass
@@ -938,6 +955,136 @@ impl Conn<'_> {
             self.send_raw("535 5.7.8 Error: authentication failed", &[])
         }
     }
+}
+
+impl Conn<'_> {
+    /// The RFC 9266 `tls-exporter` value of the current TLS 1.3 session.
+    fn tls_exporter(&self) -> Option<Vec<u8>> {
+        let Stream::Tls(t) = &self.stream else {
+            return None;
+        };
+        if t.conn.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+            return None;
+        }
+        let mut out = vec![0u8; 32];
+        t.conn
+            .export_keying_material(&mut out[..], b"EXPORTER-Channel-Binding", Some(&[]))
+            .ok()?;
+        Some(out)
+    }
+
+    /// A SCRAM server (RFC 5802/7677, -PLUS with RFC 9266 `tls-exporter`) for the configured
+    /// credentials. Returns the user and whether the proof (and channel binding) verified; the
+    /// server signature is only sent for a good proof.
+    fn scram(&mut self, mech: &str, first: &str) -> Step<(String, bool)> {
+        let sha256 = mech.starts_with("SCRAM-SHA-256");
+        let plus = mech.ends_with("-PLUS");
+        let cf = b64_text(first);
+        // gs2 header: cbind flag, authzid, then the bare message.
+        let mut it = cf.splitn(3, ',');
+        let (flag, authz, bare) = (
+            it.next().unwrap_or(""),
+            it.next().unwrap_or(""),
+            it.next().unwrap_or(""),
+        );
+        let gs2 = format!("{flag},{authz},");
+        let user = bare
+            .split(',')
+            .find_map(|a| a.strip_prefix("n="))
+            .unwrap_or("")
+            .replace("=2C", ",")
+            .replace("=3D", "=");
+        let cnonce = bare
+            .split(',')
+            .find_map(|a| a.strip_prefix("r="))
+            .unwrap_or("")
+            .to_string();
+        let salt = b"postie-test-salt";
+        let iterations = 4096;
+        let sf = format!("r={cnonce}srvNonce42,s={},i={iterations}", B64.encode(salt));
+        self.send_raw(&format!("334 {}", B64.encode(&sf)), &[])?;
+        let fin = b64_text(&self.read_auth_line()?);
+        let Some((without_proof, proof)) = fin.rsplit_once(",p=") else {
+            self.s.transcript.push(Line::Note("scram: no proof".into()));
+            return Ok((user, false));
+        };
+        let mut want_cbind = gs2.as_bytes().to_vec();
+        let binding_ok = match (plus, self.tls_exporter()) {
+            (true, Some(x)) => {
+                want_cbind.extend_from_slice(&x);
+                flag == "p=tls-exporter"
+            }
+            (true, None) => false,
+            (false, _) => flag == "n" || flag == "y",
+        };
+        let cbind_ok = without_proof
+            .split(',')
+            .find_map(|a| a.strip_prefix("c="))
+            .is_some_and(|c| B64.decode(c).ok() == Some(want_cbind.clone()));
+        let nonce_ok = without_proof.contains(&format!(",r={cnonce}srvNonce42"));
+        let password = self
+            .cfg
+            .credentials
+            .as_ref()
+            .map_or("secret".to_string(), |(_, p)| p.clone());
+        let mac = |k: &[u8], m: &[u8]| scram_hmac(sha256, k, m);
+        let mut u = mac(password.as_bytes(), &[&salt[..], &[0, 0, 0, 1]].concat());
+        let mut salted = u.clone();
+        for _ in 1..iterations {
+            u = mac(password.as_bytes(), &u);
+            salted.iter_mut().zip(&u).for_each(|(a, b)| *a ^= b);
+        }
+        let client_key = mac(&salted, b"Client Key");
+        let stored = if sha256 {
+            sha2::Sha256::digest(&client_key).to_vec()
+        } else {
+            sha1::Sha1::digest(&client_key).to_vec()
+        };
+        let auth_message = format!("{bare},{sf},{without_proof}");
+        let sig = mac(&stored, auth_message.as_bytes());
+        let want: Vec<u8> = client_key.iter().zip(&sig).map(|(a, b)| a ^ b).collect();
+        let proof_ok = B64.decode(proof).ok() == Some(want);
+        self.s.transcript.push(Line::Note(format!(
+            "scram: binding {binding_ok}, c= {cbind_ok}, nonce {nonce_ok}, proof {proof_ok}"
+        )));
+        let ok = binding_ok && cbind_ok && nonce_ok && proof_ok;
+        if ok {
+            let server_key = mac(&salted, b"Server Key");
+            let v = mac(&server_key, auth_message.as_bytes());
+            self.send_raw(
+                &format!("334 {}", B64.encode(format!("v={}", B64.encode(v)))),
+                &[],
+            )?;
+            self.read_auth_line()?;
+        }
+        Ok((user, ok))
+    }
+}
+
+/// HMAC-SHA-1 or HMAC-SHA-256 (RFC 2104), written out here so the test server shares no code
+/// with the client it checks.
+fn scram_hmac(sha256: bool, key: &[u8], msg: &[u8]) -> Vec<u8> {
+    fn h(sha256: bool, parts: &[&[u8]]) -> Vec<u8> {
+        if sha256 {
+            let mut d = sha2::Sha256::new();
+            parts.iter().for_each(|p| sha2::Digest::update(&mut d, p));
+            d.finalize().to_vec()
+        } else {
+            let mut d = sha1::Sha1::new();
+            parts.iter().for_each(|p| sha1::Digest::update(&mut d, p));
+            d.finalize().to_vec()
+        }
+    }
+    let mut k = if key.len() > 64 {
+        h(sha256, &[key])
+    } else {
+        key.to_vec()
+    };
+    k.resize(64, 0);
+    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
+    let inner = h(sha256, &[&ipad, msg]);
+    h(sha256, &[&opad, &inner])
 }
 
 fn b64_text(s: &str) -> String {
