@@ -217,7 +217,7 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
                 log_attempt(ui, &account, &attempt.failed(&e), false);
             }
             let mut meta = crate::queue::new_meta(cli, &account, &envelope, &rewrite);
-            meta.record_failure(&e.message, crate::queue::meta::now());
+            meta.record_error(&e, crate::queue::meta::now());
             match spool.take().map(|sp| sp.commit(&mut meta)) {
                 Some(Ok(id)) => {
                     if cli.debug {
@@ -481,19 +481,9 @@ pub(crate) fn transport(account: &Account) -> (smtp::Target, smtp::TlsSettings, 
 }
 
 fn log_attempt(ui: &Ui, account: &Account, attempt: &Attempt<'_>, success: bool) {
-    let s = &account.settings;
-    if s.logfile.is_none() && s.syslog.is_none() {
-        return;
-    }
-    let info = log::format_info(attempt);
-    if let Some(path) = &s.logfile
-        && let Err(why) = log::write_logfile(path, s.logfile_time_format.as_deref(), &info)
-    {
-        ui.error(&format!("cannot log to {path}: {why}"));
-        ui.error(&format!("log info was: {info}"));
-    }
-    if let Some(facility) = &s.syslog {
-        log::write_syslog(&facility.name(), &info, success);
+    if let Err(f) = log::record(&account.settings, attempt, success) {
+        ui.error(&format!("cannot log to {}: {}", f.path, f.reason));
+        ui.error(&format!("log info was: {}", f.info));
     }
 }
 

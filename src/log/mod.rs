@@ -107,6 +107,40 @@ pub fn format_info(a: &Attempt<'_>) -> String {
     parts.join(" ")
 }
 
+/// A log file that could not be written: msmtp prints `cannot log to PATH: REASON` and
+/// `log info was: LINE`, and the exit code stays what it was.
+#[derive(Debug)]
+pub struct LogFailure {
+    pub path: String,
+    pub reason: String,
+    pub info: String,
+}
+
+/// Record one attempt wherever the account logs: its `logfile` and/or `syslog`.
+pub fn record(
+    settings: &crate::config::Settings,
+    attempt: &Attempt<'_>,
+    success: bool,
+) -> Result<(), LogFailure> {
+    if settings.logfile.is_none() && settings.syslog.is_none() {
+        return Ok(());
+    }
+    let info = format_info(attempt);
+    if let Some(facility) = &settings.syslog {
+        write_syslog(&facility.name(), &info, success);
+    }
+    if let Some(path) = &settings.logfile
+        && let Err(reason) = write_logfile(path, settings.logfile_time_format.as_deref(), &info)
+    {
+        return Err(LogFailure {
+            path: path.clone(),
+            reason,
+            info,
+        });
+    }
+    Ok(())
+}
+
 /// Append the line to `logfile` (`-` = stdout). Returns msmtp's complaint on failure, which the
 /// caller prints along with the info; the exit code is not affected.
 pub fn write_logfile(path: &str, time_format: Option<&str>, info: &str) -> Result<(), String> {

@@ -84,14 +84,9 @@ pub fn resolve_account(origin: &Origin, from: &str) -> Result<Account> {
 
 /// Writes one log line (logfile and/or syslog) if the account asks for it.
 pub fn log_line(account: &Account, attempt: &Attempt<'_>, success: bool) {
-    let s = &account.settings;
-    let info = log::format_info(attempt);
-    if let Some(path) = &s.logfile {
-        let _ = log::write_logfile(path, s.logfile_time_format.as_deref(), &info);
-    }
-    if let Some(facility) = &s.syslog {
-        log::write_syslog(&facility.name(), &info, success);
-    }
+    // A flush runs unattended (timer, cron): a log file that cannot be written must not stop
+    // the delivery of the rest of the queue.
+    let _ = log::record(&account.settings, attempt, success);
 }
 
 /// An open, greeted, authenticated connection.
@@ -128,23 +123,7 @@ fn open_link<'d>(account: &Account, debug: Option<&'d mut dyn Write>) -> Result<
             "the server does not support DSN",
         ));
     }
-    let st = &account.settings;
-    let configured = st.password.clone();
-    let host_key = st
-        .host
-        .clone()
-        .or_else(|| st.socket.clone())
-        .unwrap_or_default();
-    let user = st.user.clone().unwrap_or_default();
-    let home = std::path::PathBuf::from(config::paths::home_dir());
-    let sysconfdir = config::paths::sysconfdir();
-    let mut password = |_m: Mechanism| -> Result<Option<String>> {
-        if let Some(p) = &configured {
-            return Ok(Some(p.clone()));
-        }
-        Ok(secret::lookup(&host_key, &user, Some(&home), &sysconfdir)?
-            .map(|p| p.expose().to_owned()))
-    };
+    let mut password = |_: Mechanism| secret::auth_password(&account.settings);
     s.authenticate(
         settings.auth,
         &caps,
@@ -440,16 +419,7 @@ fn flush_group(
 
 fn log_failure(account: &Account, meta: &Meta, e: &Error) {
     let s = &account.settings;
-    let attempt = Attempt {
-        host: s.host.as_deref(),
-        socket: s.socket.as_deref(),
-        tls: s.tls,
-        auth: s.auth.enabled(),
-        user: s.user.as_deref(),
-        from: &meta.from,
-        recipients: &meta.recipients,
-        ..Attempt::default()
-    };
+    let attempt = Attempt::new(s, &meta.from, &meta.recipients);
     log_line(account, &attempt.failed(e), false);
 }
 
