@@ -31,7 +31,8 @@ pub struct Target {
     pub port: u16,
     /// A Unix domain socket path; takes precedence over host/port.
     pub socket: Option<PathBuf>,
-    /// Connect and I/O timeout; `None` keeps the OS defaults.
+    /// Connect and I/O timeout; `None` (msmtp's `timeout off`) keeps the OS connect timeout
+    /// and bounds every read and write by [`IDLE_LIMIT`].
     pub timeout: Option<Duration>,
     /// Local address to bind the TCP socket to before connecting.
     pub source_ip: Option<String>,
@@ -123,6 +124,16 @@ impl Write for Stream {
     }
 }
 
+/// How long a read or write may wait when `timeout` is off. msmtp then waits forever, so a
+/// server that accepts the connection and never answers hangs cron or a mail client for good;
+/// postie gives up after RFC 5321's longest wait (10 minutes, for the reply to the final dot)
+/// with msmtp's timeout error.
+pub const IDLE_LIMIT: Duration = Duration::from_secs(600);
+
+fn io_timeout(target: &Target) -> Option<Duration> {
+    Some(target.timeout.unwrap_or(IDLE_LIMIT))
+}
+
 /// Connects to the target: the Unix socket if set, else through the SOCKS5 proxy if set, else
 /// to every address of the host in turn. With a timeout, the socket also gets read and write
 /// timeouts. Every error is marked as belonging to the send stage.
@@ -140,8 +151,8 @@ fn connect_inner(target: &Target) -> Result<Stream> {
             .transient()
         })?;
         stream
-            .set_read_timeout(target.timeout)
-            .and_then(|()| stream.set_write_timeout(target.timeout))
+            .set_read_timeout(io_timeout(target))
+            .and_then(|()| stream.set_write_timeout(io_timeout(target)))
             .map_err(|e| os_error("cannot set socket timeout", &e))?;
         return Ok(Stream::Unix(stream));
     }
@@ -213,8 +224,8 @@ fn tcp_connect(host: &str, port: u16, target: &Target) -> Result<TcpStream> {
                 // Commands are flushed once per turn, so Nagle only adds latency.
                 let _ = stream.set_nodelay(true);
                 stream
-                    .set_read_timeout(target.timeout)
-                    .and_then(|()| stream.set_write_timeout(target.timeout))
+                    .set_read_timeout(io_timeout(target))
+                    .and_then(|()| stream.set_write_timeout(io_timeout(target)))
                     .map_err(|e| os_error("cannot set socket timeout", &e))?;
                 return Ok(stream);
             }
