@@ -23,7 +23,7 @@ use rustls::{
 };
 use sha1::Digest;
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// Where trusted CA certificates come from (`tls_trust_file`).
@@ -354,6 +354,59 @@ fn load_certs(path: &PathBuf) -> std::result::Result<Vec<CertificateDer<'static>
     Ok(certs)
 }
 
+/// A client certificate chain and its key, loaded and checked.
+type ClientAuth = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+/// Loads `tls_key_file` and `tls_cert_file` as GnuTLS does (msmtp.md section 6): the key file
+/// first, then the certificate file, each failure with GnuTLS's text (observed with msmtp):
+/// unreadable file → `Error while reading file.`; no key in the key file → `The requested data
+/// were not available.`; no certificate in the certificate file → `Base64 decoding error.`;
+/// broken base64 inside a key block → `Base64 decoding error.`, inside a certificate block →
+/// `Base64 unexpected header error.`; undecodable DER → `ASN1 parser: Error in DER parsing.`;
+/// a key that does not belong to the certificate → `The certificate and the given key do not
+/// match.`
+fn load_client_auth(
+    cert: &Path,
+    key: &Path,
+    provider: &CryptoProvider,
+) -> std::result::Result<ClientAuth, String> {
+    use rustls::pki_types::pem::Error as PemError;
+    const READ: &str = "Error while reading file.";
+    const DER: &str = "ASN1 parser: Error in DER parsing.";
+    let key_pem = std::fs::read(key).map_err(|_| READ.to_string())?;
+    let k = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
+        PemError::NoItemsFound => "The requested data were not available.".to_string(),
+        _ => "Base64 decoding error.".to_string(),
+    })?;
+    // rustls parses the key only when the chain is attached; parse it now so that a bad key
+    // is reported before anything about the certificate file, like GnuTLS.
+    provider
+        .key_provider
+        .load_private_key(k.clone_key())
+        .map_err(|_| DER.to_string())?;
+    let cert_pem = std::fs::read(cert).map_err(|_| READ.to_string())?;
+    let certs: std::result::Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&cert_pem).collect();
+    let certs = certs.map_err(|_| "Base64 unexpected header error.".to_string())?;
+    if certs.is_empty() {
+        return Err("Base64 decoding error.".to_string());
+    }
+    // The pair is checked now too (GnuTLS does it while loading, so before the trust file).
+    rustls::sign::CertifiedKey::from_der(certs.clone(), k.clone_key(), provider)
+        .map_err(|e| client_auth_error_text(&e))?;
+    Ok((certs, k))
+}
+
+/// GnuTLS's text for a failure to attach a loaded client certificate chain and key.
+fn client_auth_error_text(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InconsistentKeys(_) => {
+            "The certificate and the given key do not match.".to_string()
+        }
+        rustls::Error::InvalidCertificate(_) => "ASN1 parser: Error in DER parsing.".to_string(),
+        other => other.to_string(),
+    }
+}
+
 fn pem_error_text(e: rustls::pki_types::pem::Error) -> String {
     match e {
         rustls::pki_types::pem::Error::Io(_) => "Error while reading file.".to_string(),
@@ -372,6 +425,23 @@ impl TlsContext {
             .kx_groups
             .sort_by_key(|g| g.name() != rustls::NamedGroup::secp256r1);
         let provider = Arc::new(provider);
+        // msmtp hands the client key and certificate to GnuTLS before the trust and CRL files,
+        // so their errors come first (observed).
+        let client_err = |cert: &Path, key: &Path, t: &str| {
+            no_input(format!(
+                "cannot set X509 key file {} and/or X509 cert file {} for TLS session: {t}",
+                key.display(),
+                cert.display()
+            ))
+        };
+        let client_auth = match (&settings.cert_file, &settings.key_file) {
+            (Some(cert), Some(key)) => Some((
+                load_client_auth(cert, key, &provider).map_err(|t| client_err(cert, key, &t))?,
+                cert,
+                key,
+            )),
+            _ => None,
+        };
         let mode = if let Some(fp) = &settings.fingerprint {
             Mode::Pinned(Fingerprint::parse(fp).ok_or_else(|| {
                 Error::config(format!("invalid argument {fp} for tls_fingerprint"))
@@ -455,22 +525,11 @@ impl TlsContext {
             })?
             .dangerous();
         let builder = builder.with_custom_certificate_verifier(verifier.clone());
-        let config = match (&settings.cert_file, &settings.key_file) {
-            (Some(cert), Some(key)) => {
-                let err = |t: &str| {
-                    no_input(format!(
-                        "cannot set X509 key file {} and/or X509 cert file {} for TLS session: {t}",
-                        key.display(),
-                        cert.display()
-                    ))
-                };
-                let certs = load_certs(cert).map_err(|t| err(&t))?;
-                let k = PrivateKeyDer::from_pem_file(key).map_err(|e| err(&pem_error_text(e)))?;
-                builder
-                    .with_client_auth_cert(certs, k)
-                    .map_err(|e| err(&e.to_string()))?
-            }
-            _ => builder.with_no_client_auth(),
+        let config = match client_auth {
+            Some(((certs, k), cert, key)) => builder
+                .with_client_auth_cert(certs, k)
+                .map_err(|e| client_err(cert, key, &client_auth_error_text(&e)))?,
+            None => builder.with_no_client_auth(),
         };
         let name = settings
             .host_override
@@ -836,6 +895,84 @@ mod tests {
             e.message,
             "cannot set X509 key file /nonexistent/key.pem and/or X509 cert file \
              /nonexistent/cert.pem for TLS session: Error while reading file."
+        );
+    }
+
+    fn client_files(cert: &str, key: &str) -> (tempfile::TempDir, TlsSettings) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = dir.path().join("c.pem");
+        let k = dir.path().join("k.pem");
+        std::fs::write(&c, cert).expect("write");
+        std::fs::write(&k, key).expect("write");
+        let s = TlsSettings {
+            enabled: true,
+            certcheck: true,
+            trust: Trust::File(dir.path().join("missing-ca.pem")),
+            cert_file: Some(c),
+            key_file: Some(k),
+            ..TlsSettings::default()
+        };
+        (dir, s)
+    }
+
+    fn client_error_text(cert: &str, key: &str) -> String {
+        let (_dir, s) = client_files(cert, key);
+        let e = TlsContext::new(&s, "localhost").expect_err("fails");
+        assert_eq!(e.exit, Sysexit::NoInput);
+        e.message
+            .split_once("for TLS session: ")
+            .map(|(_, t)| t.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn client_key_is_loaded_before_cert_and_trust_with_gnutls_texts() {
+        let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let key = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
+        // No key in the key file, whatever the certificate file holds.
+        assert_eq!(
+            client_error_text("", "garbage"),
+            "The requested data were not available."
+        );
+        assert_eq!(
+            client_error_text(
+                cert,
+                "-----BEGIN PRIVATE KEY-----\n!!\n-----END PRIVATE KEY-----\n"
+            ),
+            "Base64 decoding error."
+        );
+        assert_eq!(
+            client_error_text("", key),
+            "ASN1 parser: Error in DER parsing."
+        );
+    }
+
+    #[test]
+    fn client_cert_errors_use_gnutls_texts() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let key_pem = key.serialize_pem();
+        assert_eq!(client_error_text("", &key_pem), "Base64 decoding error.");
+        assert_eq!(
+            client_error_text(
+                "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+                &key_pem
+            ),
+            "Base64 unexpected header error."
+        );
+        let other = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(vec!["client".to_string()]).expect("params");
+        let cert = params.self_signed(&other).expect("cert");
+        assert_eq!(
+            client_error_text(&cert.pem(), &key_pem),
+            "The certificate and the given key do not match."
+        );
+        // A matching pair passes, and then the (missing) trust file is reported.
+        let (_dir, s) = client_files(&cert.pem(), &other.serialize_pem());
+        let e = TlsContext::new(&s, "localhost").expect_err("trust file");
+        assert!(
+            e.message.starts_with("cannot set X509 trust file "),
+            "{}",
+            e.message
         );
     }
 

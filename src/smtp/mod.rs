@@ -126,7 +126,7 @@ pub fn send_with(
 ) -> Result<Delivery> {
     let host = target.display_host();
     let run = || -> Result<Delivery> {
-        let (conn, _) = connect(target, tls, &host)?;
+        let (conn, _) = connect(target, tls, &host, true)?;
         let mut s = session::Session::new(conn, debug);
         session::run(
             &mut s,
@@ -150,19 +150,29 @@ pub struct ServerInfo {
     pub peer: Option<std::net::SocketAddr>,
 }
 
-/// Connects and builds the TLS context like [`send_with`]; returns the connection and the
-/// peer's address (direct TCP connections only).
+/// Connects and builds the TLS context; returns the connection and the peer's address (direct
+/// TCP connections only). msmtp loads the TLS files before connecting when sending
+/// (`tls_first`), but only after connecting for `--serverinfo` and `--rmqs` (observed: there a
+/// refused connection is reported instead of an unreadable key or trust file).
 fn connect(
     target: &Target,
     tls: &TlsSettings,
     host: &str,
+    tls_first: bool,
 ) -> Result<(net::tls::Conn, Option<std::net::SocketAddr>)> {
-    let ctx = if tls.enabled {
-        Some(net::tls::TlsContext::new(tls, host)?)
-    } else {
-        None
+    let context = || -> Result<Option<net::tls::TlsContext>> {
+        if tls.enabled {
+            Ok(Some(net::tls::TlsContext::new(tls, host)?))
+        } else {
+            Ok(None)
+        }
     };
+    let early = if tls_first { Some(context()?) } else { None };
     let stream = net::connect(target)?;
+    let ctx = match early {
+        Some(ctx) => ctx,
+        None => context()?,
+    };
     let peer = if target.proxy_host.is_none() {
         stream.peer_addr()
     } else {
@@ -180,7 +190,7 @@ pub fn server_info(
     debug: Option<&mut dyn Write>,
 ) -> Result<ServerInfo> {
     let host = target.display_host();
-    let (conn, peer) = connect(target, tls, &host)?;
+    let (conn, peer) = connect(target, tls, &host, false)?;
     let mut s = session::Session::new(conn, debug);
     let opened = session::server_info(&mut s, tls, session)?;
     Ok(ServerInfo { opened, peer })
@@ -197,7 +207,7 @@ pub fn rmqs(
     debug: Option<&mut dyn Write>,
 ) -> Result<()> {
     let host = target.display_host();
-    let (conn, _) = connect(target, tls, &host)?;
+    let (conn, _) = connect(target, tls, &host, false)?;
     let mut s = session::Session::new(conn, debug);
     session::rmqs(&mut s, tls, session, arg, (&host, target.port), password)
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -19,7 +19,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use md5::{Digest, Md5};
 
-use super::pki::{CertChoice, pki};
+use super::pki::{CertChoice, pki, subject_cn};
 
 /// A point in the dialogue where a fault can be injected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -90,6 +90,7 @@ pub struct ServerBuilder {
     lmtp_replies: HashMap<usize, String>,
     eod_reply: String,
     no_listen: bool,
+    client_cert_required: bool,
 }
 
 impl Default for ServerBuilder {
@@ -113,6 +114,7 @@ impl ServerBuilder {
             lmtp_replies: HashMap::new(),
             eod_reply: "250 2.0.0 Ok: queued as ABC123".into(),
             no_listen: false,
+            client_cert_required: false,
         }
     }
 
@@ -147,7 +149,8 @@ impl ServerBuilder {
     }
 
     /// Advertises `AUTH <mechs>` (space separated, e.g. `"PLAIN LOGIN CRAM-MD5"`); the server
-    /// implements PLAIN, LOGIN and CRAM-MD5.
+    /// implements PLAIN, LOGIN, CRAM-MD5, the SCRAM family and EXTERNAL (which succeeds only
+    /// after a verified client certificate, see [`ServerBuilder::client_cert_required`]).
     pub fn auth(self, mechs: &str) -> Self {
         self.cap(&format!("AUTH {mechs}"))
     }
@@ -167,6 +170,14 @@ impl ServerBuilder {
     /// Speaks TLS right after connect.
     pub fn implicit_tls(mut self) -> Self {
         self.tls = TlsMode::Implicit;
+        self
+    }
+
+    /// TLS handshakes require a client certificate issued by the test CA (rustls
+    /// `WebPkiClientVerifier`); the handshake fails without one. The verified certificate's
+    /// subject CN is recorded in [`Session::client_cn`].
+    pub fn client_cert_required(mut self) -> Self {
+        self.client_cert_required = true;
         self
     }
 
@@ -333,6 +344,11 @@ pub struct Session {
     /// Whether the client sent more commands before getting the reply to MAIL FROM. The server
     /// waits briefly before that reply to make this deterministic.
     pub pipelined: bool,
+    /// The client's address as the server saw it (the source address of the connection).
+    pub peer: Option<SocketAddr>,
+    /// Subject CN of the client certificate verified in the TLS handshake, if any (only with
+    /// [`ServerBuilder::client_cert_required`]).
+    pub client_cn: Option<String>,
 }
 
 impl Session {
@@ -615,7 +631,11 @@ impl Conn<'_> {
                 return Err(End::Closed);
             }
         };
-        let config = pki().server_config(self.cfg.cert);
+        let config = if self.cfg.client_cert_required {
+            pki().server_config_client_auth(self.cfg.cert)
+        } else {
+            pki().server_config(self.cfg.cert)
+        };
         let Ok(conn) = rustls::ServerConnection::new(config) else {
             return Err(End::Closed);
         };
@@ -641,6 +661,13 @@ impl Conn<'_> {
                     .transcript
                     .push(Line::Tls(format!("handshake ok {v:?} ({kind:?})")));
                 self.s.tls = Some(kind);
+                if let Some(leaf) = tls.conn.peer_certificates().and_then(|c| c.first()) {
+                    let cn = subject_cn(leaf.as_ref()).unwrap_or_default();
+                    self.s
+                        .transcript
+                        .push(Line::Tls(format!("client certificate CN={cn}")));
+                    self.s.client_cn = Some(cn);
+                }
                 self.stream = Stream::Tls(Box::new(tls));
                 Ok(())
             }
@@ -917,6 +944,47 @@ impl Conn<'_> {
                 let pass_ok = if ok { "ok" } else { "bad" };
                 (u.to_string(), pass_ok.to_string())
             }
+            "EXTERNAL" => {
+                // RFC 4422 appendix A: the only message is the authorization identity, maybe
+                // empty (an empty initial response is `=`). It is not secret, so the exact
+                // client line goes into the transcript for wire-format comparisons.
+                let resp = match initial {
+                    Some(r) => {
+                        self.s
+                            .transcript
+                            .push(Line::Note(format!("external: initial response {r:?}")));
+                        r
+                    }
+                    None => {
+                        self.send_raw("334 ", &[])?;
+                        let r = self.read_auth_line()?;
+                        self.s
+                            .transcript
+                            .push(Line::Note(format!("external: response {r:?}")));
+                        r
+                    }
+                };
+                let authzid = if resp.trim() == "=" {
+                    String::new()
+                } else {
+                    b64_text(&resp)
+                };
+                let ok = self.s.client_cn.is_some()
+                    && match &self.cfg.credentials {
+                        Some((u, _)) => authzid.is_empty() || *u == authzid,
+                        None => true,
+                    };
+                self.s.auth.push(AuthRecord {
+                    mechanism: mech,
+                    user: authzid,
+                    ok,
+                });
+                return if ok {
+                    self.send_raw("235 2.7.0 Authentication successful", &[])
+                } else {
+                    self.send_raw("535 5.7.8 Error: authentication failed", &[])
+                };
+            }
             "SCRAM-SHA-1" | "SCRAM-SHA-256" | "SCRAM-SHA-1-PLUS" | "SCRAM-SHA-256-PLUS" => {
                 // msmtp (GNU SASL) sends the client-first after an empty 334, postie as the
                 // initial response; both are RFC 4954.
@@ -1134,11 +1202,15 @@ fn serve(sock: TcpStream, cfg: &ServerBuilder) -> Session {
     let _ = sock.set_nonblocking(false);
     let _ = sock.set_read_timeout(Some(READ_POLL));
     let _ = sock.set_nodelay(true);
+    let peer = sock.peer_addr().ok();
     let mut conn = Conn {
         cfg,
         stream: Stream::Plain(sock),
         buf: Vec::new(),
-        s: Session::default(),
+        s: Session {
+            peer,
+            ..Session::default()
+        },
         deadline: Instant::now() + SESSION_LIMIT,
     };
     let _ = conn.run();
