@@ -46,7 +46,7 @@ pub fn run(argv: Vec<OsString>) -> u8 {
         Ok(c) => c,
         Err(Ok(GetoptError(msg))) => {
             // glibc's getopt names the program by its full argv[0].
-            eprintln!("{argv0}: {msg}");
+            crate::ui::stderr_line(&format!("{argv0}: {msg}"));
             return Sysexit::Usage.code();
         }
         Err(Err(e)) => {
@@ -56,11 +56,11 @@ pub fn run(argv: Vec<OsString>) -> u8 {
     };
     match cli.mode() {
         Mode::Version => {
-            print!("{}", version_text());
+            crate::ui::stdout_text(&version_text());
             0
         }
         Mode::Help => {
-            print!("{}", help_text(&ui.prog));
+            crate::ui::stdout_text(&help_text(&ui.prog));
             0
         }
         Mode::ServerInfo | Mode::Rmqs(_) if !cli.recipients.is_empty() => {
@@ -104,7 +104,7 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
         // msmtp prints this right after reading the headers, before the configuration; with no
         // From header its printf shows "(null)".
         let f = headers.from.as_deref().unwrap_or("(null)");
-        println!("envelope from address extracted from mail: {f}");
+        crate::ui::stdout_text(&format!("envelope from address extracted from mail: {f}\n"));
     }
     let mut recipients = message::parse_recipient_operands(&cli.recipients);
     if cli.read_recipients {
@@ -130,6 +130,14 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     }
 
     let from = s.from.clone().unwrap_or_default();
+    // `-f` often comes from a web form (PHP's mail() passes it through): a line break in it
+    // would add headers to the message and commands to the SMTP dialogue.
+    if from.contains(['\r', '\n', '\0']) {
+        return Err(fail(Error::usage(format!(
+            "invalid envelope-from address {}: it contains a line break or NUL",
+            crate::ui::sanitize(&from)
+        ))));
+    }
     let rewrite = Rewrite {
         from_line: add_from_header(&account, &headers).then(|| {
             match cli.full_name.as_ref().or(s.from_full_name.as_ref()) {
@@ -338,7 +346,7 @@ fn deliver<R: BufRead>(
     } else {
         None
     };
-    let delivery = smtp::send_with(
+    let delivery = smtp::send(
         &target,
         &tls,
         &session,

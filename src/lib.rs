@@ -27,4 +27,4 @@ pub mod secret;
 pub mod serverinfo;
 pub mod smtp;
 pub mod sys;
-mod ui;
+pub mod ui;

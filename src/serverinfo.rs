@@ -81,7 +81,7 @@ fn server_info_mode(cli: &Cli) -> Result<()> {
         tls_enabled: tls.enabled,
         info: &info,
     });
-    print!("{text}");
+    crate::ui::stdout_text(&text);
     Ok(())
 }
 
@@ -102,7 +102,7 @@ fn configure_mode(addr: &str, config_file: Option<&str>) -> Result<()> {
         None => config::paths::default_user_file(),
     };
     let text = configure(addr, &file.display().to_string(), &srv::lookup)?;
-    print!("{text}");
+    crate::ui::stdout_text(&text);
     Ok(())
 }
 

@@ -582,3 +582,40 @@ fn password_prompt_on_the_terminal_while_the_mail_is_on_stdin() {
     assert!(s.auth[0].ok && s.data_complete);
     assert!(data_without_generated(&s).contains("typed"));
 }
+
+#[test]
+fn a_line_break_in_the_envelope_sender_is_refused() {
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    // (A NUL cannot travel in argv; a config `from` produced by `eval` is checked the same way.)
+    for from in ["a@b\nX-Injected: 1", "a@b\r\nRSET"] {
+        let r = home.run(&["-f", from, "r@x.org"], b"Subject: s\n\nb\n");
+        assert_eq!(r.code, 64, "{from:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("contains a line break or NUL"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(server.finish().is_empty(), "nothing may reach the server");
+}
+
+#[test]
+fn a_closed_stderr_does_not_crash_postie() {
+    let home = Home::new("account default\nhost 127.0.0.1\nfrom a@b\n");
+    // No recipients: the error goes to a stderr whose reader is gone.
+    let mut child = Command::new(POSTIE)
+        .env("HOME", home.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stderr.take());
+    let code = child.wait().expect("wait").code();
+    assert_eq!(
+        code,
+        Some(64),
+        "a closed stderr must not turn into a panic (101)"
+    );
+}

@@ -4,7 +4,8 @@
 
 use crate::config::{Account, Protocol, TlsTrust, paths};
 use crate::error::{Error, Result};
-use std::ffi::{CStr, CString};
+use crate::ui::sanitize;
+use std::ffi::CStr;
 
 /// Values the `%` patterns expand to; computed lazily because `%C` needs a DNS lookup and `%M`
 /// a file read.
@@ -33,48 +34,16 @@ pub fn user_name() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-/// `$HOSTNAME`, else `gethostname()`, else `localhost`.
+/// `$HOSTNAME`, else `gethostname()`, else `localhost` (msmtp's `%H`).
 pub fn host_name() -> String {
-    if let Some(h) = std::env::var_os("HOSTNAME") {
-        return h.to_string_lossy().into_owned();
+    match std::env::var_os("HOSTNAME") {
+        Some(h) => h.to_string_lossy().into_owned(),
+        None => crate::sys::hostname(),
     }
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is valid for buf.len() bytes; gethostname NUL-terminates on success when the
-    // name fits, and we force a terminator at the end regardless.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
-    if r == 0 {
-        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-        if end > 0 {
-            return String::from_utf8_lossy(&buf[..end]).into_owned();
-        }
-    }
-    "localhost".to_string()
 }
 
-/// The canonical name of `host` (getaddrinfo with AI_CANONNAME), falling back to `host`.
-pub fn canonical_name(host: &str) -> String {
-    let Ok(c) = CString::new(host) else {
-        return host.to_string();
-    };
-    // SAFETY: hints is zero-initialised as getaddrinfo expects; res is freed with freeaddrinfo
-    // after we copied ai_canonname out.
-    unsafe {
-        let mut hints: libc::addrinfo = std::mem::zeroed();
-        hints.ai_flags = libc::AI_CANONNAME;
-        let mut res: *mut libc::addrinfo = std::ptr::null_mut();
-        if libc::getaddrinfo(c.as_ptr(), std::ptr::null(), &hints, &mut res) != 0 || res.is_null() {
-            return host.to_string();
-        }
-        let name = (*res).ai_canonname;
-        let out = if name.is_null() {
-            host.to_string()
-        } else {
-            CStr::from_ptr(name).to_string_lossy().into_owned()
-        };
-        libc::freeaddrinfo(res);
-        out
-    }
-}
+/// The canonical name of `host` (msmtp's `%C`), falling back to `host`.
+pub use crate::sys::canonical_hostname_of as canonical_name;
 
 fn read_mailname() -> Result<String> {
     let file = paths::sysconfdir().join("mailname");
@@ -87,12 +56,6 @@ fn read_mailname() -> Result<String> {
         return Err(Error::config(format!("{f}: Invalid argument")));
     }
     Ok(String::from_utf8_lossy(line).into_owned())
-}
-
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
 }
 
 impl Expander {

@@ -10,6 +10,9 @@ use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The longest first line taken from a helper (1 MiB).
+const MAX_OUTPUT: usize = 1 << 20;
+
 /// Default deadline for helper commands: long enough for a person to type a passphrase into a
 /// pinentry, short enough that a hung helper does not stall cron for long.
 pub const DEFAULT_HELPER_TIMEOUT: Duration = Duration::from_secs(120);
@@ -181,7 +184,15 @@ fn read_first_line(child: &mut Child, deadline: Instant) -> io::Result<Option<Ve
         };
         match stdout.read(&mut chunk) {
             Ok(0) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                // A helper that prints megabytes without a newline is broken; take what came
+                // (a long OAuth token fits easily) instead of growing without bound.
+                if buf.len() >= MAX_OUTPUT && !buf.contains(&b'\n') {
+                    buf.truncate(MAX_OUTPUT);
+                    return Ok(Some(buf));
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }

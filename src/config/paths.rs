@@ -120,11 +120,8 @@ pub fn check_secure(file: &Path, euid: u32) -> Result<(), PermProblem> {
     Ok(())
 }
 
-/// The effective user id.
-pub fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
+/// The effective user id (the owner a secrets file must have).
+pub use crate::sys::geteuid as euid;
 
 #[cfg(test)]
 mod tests {

@@ -595,11 +595,6 @@ impl Account {
         self.mask.has(Field::TlsTrustFile)
     }
 
-    /// Whether `from` was given explicitly for this account (file, parent or command line).
-    pub fn from_explicit(&self) -> bool {
-        self.mask.has(Field::From)
-    }
-
     /// Apply one config command (also used for command-line overrides: `--host=x` is
     /// `("host", "x")`). `~` in file-name arguments is expanded with `$HOME`.
     pub fn apply(&mut self, command: &str, argument: &str) -> Result<(), CommandError> {
@@ -1299,7 +1294,6 @@ mod tests {
         assert_eq!(child.settings.port, None);
         assert_eq!(child.settings.host.as_deref(), Some("ph"));
         assert!(child.tls_trust_file_explicit());
-        assert!(!child.from_explicit());
     }
 
     #[test]

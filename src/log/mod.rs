@@ -9,6 +9,7 @@ use crate::error::{Error, Sysexit};
 use crate::smtp::reply::Reply;
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
 /// What one send attempt did, for the log line.
@@ -61,10 +62,8 @@ impl<'a> Attempt<'a> {
 
 /// msmtp replaces control characters and single quotes so that a log line stays one line and
 /// the quoted fields stay parseable.
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| if c == '\'' || c.is_control() { '?' } else { c })
-        .collect()
+pub fn sanitize(s: &str) -> String {
+    crate::ui::sanitize(s).replace('\'', "?")
 }
 
 /// The info part of the log line (everything after the timestamp).
@@ -127,7 +126,7 @@ pub fn record(
     }
     let info = format_info(attempt);
     if let Some(facility) = &settings.syslog {
-        write_syslog(&facility.name(), &info, success);
+        write_syslog(*facility, &info, success);
     }
     if let Some(path) = &settings.logfile
         && let Err(reason) = write_logfile(path, settings.logfile_time_format.as_deref(), &info)
@@ -157,9 +156,11 @@ pub fn write_logfile(path: &str, time_format: Option<&str>, info: &str) -> Resul
             .and_then(|()| out.flush())
             .map_err(|_| "output error".to_owned());
     }
+    // A new log file is private (it names every correspondent); an existing one keeps its mode.
     let mut file = OpenOptions::new()
         .append(true)
         .create(true)
+        .mode(0o600)
         .open(path)
         .map_err(|e| format!("cannot open: {}", crate::error::strerror(&e)))?;
     lock_with_retry(&file)?;
@@ -191,8 +192,8 @@ fn lock_with_retry(file: &std::fs::File) -> Result<(), String> {
 
 /// Send the info to syslog with ident `msmtp` (so existing log filters keep matching),
 /// LOG_INFO on success and LOG_ERR on failure.
-pub fn write_syslog(facility: &str, info: &str, success: bool) {
-    os::syslog(facility, info, success);
+pub fn write_syslog(facility: crate::config::SyslogFacility, info: &str, success: bool) {
+    os::syslog(facility.to_libc(), info, success);
 }
 
 #[cfg(test)]

@@ -27,23 +27,8 @@ pub(super) fn try_write_lock(file: &File) -> std::io::Result<()> {
     Ok(())
 }
 
-fn facility_code(name: &str) -> libc::c_int {
-    match name {
-        "LOG_MAIL" => libc::LOG_MAIL,
-        "LOG_LOCAL0" => libc::LOG_LOCAL0,
-        "LOG_LOCAL1" => libc::LOG_LOCAL1,
-        "LOG_LOCAL2" => libc::LOG_LOCAL2,
-        "LOG_LOCAL3" => libc::LOG_LOCAL3,
-        "LOG_LOCAL4" => libc::LOG_LOCAL4,
-        "LOG_LOCAL5" => libc::LOG_LOCAL5,
-        "LOG_LOCAL6" => libc::LOG_LOCAL6,
-        "LOG_LOCAL7" => libc::LOG_LOCAL7,
-        _ => libc::LOG_USER,
-    }
-}
-
 /// One syslog message with ident `msmtp`, as msmtp sends it.
-pub(super) fn syslog(facility: &str, message: &str, success: bool) {
+pub(super) fn syslog(facility: libc::c_int, message: &str, success: bool) {
     static IDENT: &std::ffi::CStr = c"msmtp";
     let Ok(msg) = CString::new(message.replace('\0', "?")) else {
         return;
@@ -56,7 +41,7 @@ pub(super) fn syslog(facility: &str, message: &str, success: bool) {
     // SAFETY: IDENT is a 'static C string (openlog keeps the pointer); "%s" with a valid
     // NUL-terminated string is a well-formed variadic call.
     unsafe {
-        libc::openlog(IDENT.as_ptr(), 0, facility_code(facility));
+        libc::openlog(IDENT.as_ptr(), 0, facility);
         libc::syslog(priority, c"%s".as_ptr(), msg.as_ptr());
         libc::closelog();
     }

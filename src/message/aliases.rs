@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::sys;
+use crate::ui::sanitize;
 use std::io::Read;
 use std::path::Path;
 
@@ -70,13 +71,6 @@ fn trim(s: &[u8]) -> &[u8] {
         .rposition(|&c| !is_c_space(c))
         .map_or(start, |e| e + 1);
     &s[start..end.max(start)]
-}
-
-/// msmtp's error text sanitizing: control characters become '?'.
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_ascii_control() { '?' } else { c })
-        .collect()
 }
 
 fn text(b: &[u8]) -> String {

@@ -40,11 +40,13 @@ pub fn format_rfc2822(t: &sys::LocalTime) -> String {
 /// A Message-ID in the msmtp 1.8.23 form: `<HASH.ENVFROM>` if the envelope-from contains '@',
 /// else `<HASH.ENVFROM@CANONICAL_HOSTNAME>`.
 pub fn message_id(envelope_from: &str) -> String {
-    let host = sys::canonical_hostname();
-    let hash = unique_hash(&host);
     if envelope_from.contains('@') {
+        // The canonical host name needs a DNS lookup: not worth it just to feed the hash.
+        let hash = unique_hash(&sys::hostname());
         format!("<{hash}.{envelope_from}>")
     } else {
+        let host = sys::canonical_hostname();
+        let hash = unique_hash(&host);
         format!("<{hash}.{envelope_from}@{host}>")
     }
 }

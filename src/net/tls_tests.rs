@@ -165,7 +165,7 @@ fn deliver(
         tls,
         &SessionSettings::default(),
         &env,
-        &mut || Ok("unused".to_string()),
+        &mut |_| Ok(Some("unused".to_string())),
         &mut |w| {
             w.write_all(b"Subject: t\r\n\r\nhello\r\n")
                 .map_err(smtp::write_error)?;

@@ -248,6 +248,10 @@ pub fn channel_binding_unavailable(m: Mechanism) -> Error {
     )
 }
 
+/// The most PBKDF2 iterations a server may ask for (RFC 7677 recommends at least 4096;
+/// 10 million takes several seconds).
+const MAX_SCRAM_ITERATIONS: u32 = 10_000_000;
+
 /// State of a SCRAM (RFC 5802/7677) exchange, with or without `tls-exporter` channel binding.
 pub struct Scram {
     sha256: bool,
@@ -350,7 +354,13 @@ impl Scram {
             }
         }
         let (nonce, salt, iter) = (nonce?, salt?, iter?);
-        if !nonce.starts_with(&self.nonce) || nonce.len() <= self.nonce.len() || iter == 0 {
+        // A hostile server could ask for billions of PBKDF2 rounds and keep the CPU busy for
+        // hours, which no socket timeout would stop; real servers use thousands.
+        if !nonce.starts_with(&self.nonce)
+            || nonce.len() <= self.nonce.len()
+            || iter == 0
+            || iter > MAX_SCRAM_ITERATIONS
+        {
             return None;
         }
         let salted = self.salted_password(password, &salt, iter);

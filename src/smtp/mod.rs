@@ -90,32 +90,12 @@ impl Delivery {
 }
 
 /// Connect, TLS, greeting, EHLO, STARTTLS, AUTH, envelope, DATA (body written by `body`), QUIT.
-/// `password` is called at most once, only when the chosen mechanism needs a password;
-/// `body` writes the already dot-stuffed CRLF payload (without the final ".\r\n") and returns
-/// the mailsize. Every error is marked as belonging to the send stage.
+/// `password` is called at most once, only when the chosen mechanism needs a password; it
+/// learns the mechanism and may answer `None` (no password found), which becomes msmtp's
+/// `authentication method M needs a password` (69). `body` writes the already dot-stuffed
+/// CRLF payload (without the final ".\r\n") and returns the mailsize. Every error is marked
+/// as belonging to the send stage.
 pub fn send(
-    target: &Target,
-    tls: &TlsSettings,
-    session: &SessionSettings,
-    envelope: &Envelope,
-    password: &mut dyn FnMut() -> Result<String>,
-    body: &mut dyn FnMut(&mut dyn Write) -> Result<u64>,
-    debug: Option<&mut dyn Write>,
-) -> Result<Delivery> {
-    send_with(
-        target,
-        tls,
-        session,
-        envelope,
-        &mut |_| password().map(Some),
-        body,
-        debug,
-    )
-}
-
-/// Like [`send`], but the password callback learns the mechanism and may answer `None` (no
-/// password found), which becomes msmtp's `authentication method M needs a password` (69).
-pub fn send_with(
     target: &Target,
     tls: &TlsSettings,
     session: &SessionSettings,
@@ -197,7 +177,7 @@ pub fn server_info(
 }
 
 /// `--rmqs=ARG`: connect, TLS, EHLO, ETRN capability check, AUTH when configured, `ETRN ARG`,
-/// QUIT. `password` is used as in [`send_with`].
+/// QUIT. `password` is used as in [`send`].
 pub fn rmqs(
     target: &Target,
     tls: &TlsSettings,

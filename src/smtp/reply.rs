@@ -14,11 +14,6 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// Whether the code is 2xx.
-    pub fn is_positive(&self) -> bool {
-        (200..300).contains(&self.code)
-    }
-
     /// Whether the code is 4xx.
     pub fn is_transient(&self) -> bool {
         (400..500).contains(&self.code)
@@ -109,7 +104,7 @@ mod tests {
         let r = p.push_line(b"250 OK").expect("valid").expect("done");
         assert_eq!(r.code, 250);
         assert_eq!(r.lines, vec!["250 OK"]);
-        assert!(r.is_positive() && !r.is_transient());
+        assert!((200..300).contains(&r.code) && !r.is_transient());
     }
 
     #[test]

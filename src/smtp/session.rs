@@ -126,6 +126,16 @@ impl<'d, S: Transport> Session<'d, S> {
         if cmd.len() > MAX_CMD_LEN {
             return Err(command_too_long());
         }
+        // An argument with a line break would smuggle a second command into the dialogue.
+        if cmd.contains(['\r', '\n']) {
+            return Err(Error::new(
+                Sysexit::DataErr,
+                format!(
+                    "cannot send command {}: it contains a line break",
+                    crate::ui::sanitize(shown)
+                ),
+            ));
+        }
         self.trace_raw("--> ", format!("{shown}\r\n").as_bytes());
         self.wbuf.extend_from_slice(cmd.as_bytes());
         self.wbuf.extend_from_slice(b"\r\n");
@@ -520,17 +530,8 @@ impl<'d, S: Transport> Session<'d, S> {
     }
 
     /// MAIL FROM, RCPT TO for each recipient, DATA: pipelined in batches when the server
-    /// allows it, each reply checked in order; the first bad one aborts.
-    pub fn envelope(
-        &mut self,
-        settings: &SessionSettings,
-        envelope: &Envelope,
-        pipelining: bool,
-    ) -> Result<()> {
-        self.envelope_with(settings, envelope, pipelining, false)
-    }
-
-    /// [`Session::envelope`], with ` SMTPUTF8` appended to MAIL FROM when `smtputf8` is set.
+    /// allows it, each reply checked in order; the first bad one aborts. ` SMTPUTF8` is
+    /// appended to MAIL FROM when `smtputf8` is set.
     pub fn envelope_with(
         &mut self,
         settings: &SessionSettings,
