@@ -15,7 +15,7 @@
 //!    msmtp 1.8.23 does not find such an item stored under another schema).
 //!
 //! `secret-tool` gets `/dev/null` as stdin, its stderr is discarded, and it is killed when it
-//! outlives the helper deadline (`POSTIE_HELPER_TIMEOUT`, default 60 s: long enough to answer a
+//! outlives the helper deadline (`POSTIE_HELPER_TIMEOUT`, default 120 s: long enough to answer a
 //! keyring unlock prompt). Only the first line of the secret is used.
 
 use super::Secret;
