@@ -992,3 +992,88 @@ fn bench_flush_1000_against_one_msmtp_per_message() {
         msmtp.as_secs_f64() / postie.as_secs_f64()
     );
 }
+
+#[test]
+fn queue_show_redacts_a_command_line_passwordeval() {
+    let env = Env::new(1);
+    let out = env.run(
+        &["-odq", "--passwordeval=echo SECRETPW", &rcpt(1)],
+        &mail(1),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let id = env.queued_ids()[0].clone();
+    let show = env.queue_cmd(&["show", &id]);
+    assert_eq!(show.status.code(), Some(0), "{}", text(&show.stderr));
+    let shown = text(&show.stdout);
+    assert!(!shown.contains("SECRETPW"), "{shown}");
+    assert!(
+        shown.contains("passwordeval") && shown.contains("(redacted)"),
+        "{shown}"
+    );
+    // Still stored (0600): the flush needs it to select the account again.
+    assert!(meta_of(&env.queue(), &id).contains("echo SECRETPW"));
+}
+
+#[test]
+fn a_queue_dir_writable_by_others_is_refused_with_exit_78() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new(1);
+    std::fs::create_dir(env.queue()).expect("mkdir");
+    std::fs::set_permissions(env.queue(), std::fs::Permissions::from_mode(0o1777)).expect("chmod");
+    let out = env.run(&["-odq", &rcpt(1)], &mail(1));
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("writable by group or others"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(env.queued_ids().is_empty());
+    for args in [&["-q"][..], &["-bp"][..]] {
+        let out = env.run(args, b"");
+        assert_eq!(
+            out.status.code(),
+            Some(78),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_planted_metadata_file_is_ignored_and_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    env.run(&["-odq", &rcpt(1)], &mail(1));
+    let id = env.queued_ids()[0].clone();
+    let p = env.queue().join(format!("{id}.toml"));
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let out = env.run(&["-q"], b"");
+    assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("ignoring queue file"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(deliveries(&server.finish()).is_empty(), "nothing sent");
+    assert_eq!(env.queued_ids(), vec![id]);
+}
+
+#[test]
+fn flush_sends_smtputf8_only_when_offered_and_needed() {
+    let server = ServerBuilder::smtp().cap("SMTPUTF8").start();
+    let env = Env::new(server.port());
+    env.run(&["-odq", "j\u{f6}rg@x.org"], &mail(1));
+    assert_eq!(env.run(&["-q"], b"").status.code(), Some(0));
+    let sessions = server.finish();
+    let mail_from = sessions[0].mail_from.clone().unwrap_or_default();
+    assert!(mail_from.ends_with(" SMTPUTF8"), "{mail_from}");
+
+    let server = ServerBuilder::smtp().cap("SMTPUTF8").start();
+    env.point_to(server.port());
+    env.run(&["-odq", &rcpt(2)], &mail(2));
+    assert_eq!(env.run(&["-q"], b"").status.code(), Some(0));
+    let sessions = server.finish();
+    let mail_from = sessions[0].mail_from.clone().unwrap_or_default();
+    assert!(!mail_from.contains("SMTPUTF8"), "ASCII only: {mail_from}");
+}

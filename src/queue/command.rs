@@ -5,13 +5,12 @@
 //! `queue_dir` of the configuration plus the default directory, so that `mailq` shows all mail
 //! the user has waiting whichever account queued it.
 
-use super::flush::{self, FlushOptions};
+use super::flush::{self, Configs, FlushOptions};
 use super::store::{Queue, valid_id};
 use super::{default_dir, dir_for};
-use crate::config;
 use crate::error::{Error, Result, Sysexit};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Options shared by the queue commands.
 #[derive(Clone, Debug, Default)]
@@ -24,12 +23,14 @@ pub struct Target {
     pub queue_dir: Option<PathBuf>,
 }
 
-/// The queue directories a command works on.
-pub fn queue_dirs(t: &Target) -> Result<Vec<PathBuf>> {
+/// The queue directories a command works on. The configuration read to find them is kept in
+/// `configs`, so a flush that follows does not read it (and run its `eval` lines) again.
+pub fn queue_dirs(t: &Target, configs: &mut Configs) -> Result<Vec<PathBuf>> {
     if let Some(d) = &t.queue_dir {
         return Ok(vec![d.clone()]);
     }
-    let loaded = config::load(t.config_file.as_deref().map(Path::new));
+    let key = t.config_file.as_deref().map(super::absolute);
+    let loaded = configs.get(key.as_deref());
     let mut dirs = Vec::new();
     match (&t.account, loaded) {
         (Some(name), Ok(c)) => match c.find(name) {
@@ -81,12 +82,46 @@ fn local_time(secs: u64) -> String {
     )
 }
 
-/// The listing (`mailq` style): one block per message.
-pub fn list(dirs: &[PathBuf], out: &mut dyn Write) -> std::io::Result<usize> {
+/// Text from a queue file (addresses: the user's; errors: the server's) made safe for a
+/// terminal: control characters become `?`, as msmtp does before printing server text.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// Setting values never printed by `show`: the password and the command that prints it.
+fn is_secret_setting(name: &str) -> bool {
+    name.contains("password")
+}
+
+/// The metadata as `show` prints it: secret override values replaced.
+pub fn redacted(m: &super::Meta) -> super::Meta {
+    let mut m = m.clone();
+    for (name, value) in &mut m.origin.overrides {
+        if is_secret_setting(name) {
+            *value = "(redacted)".to_owned();
+        }
+    }
+    m
+}
+
+/// The listing (`mailq` style): one block per message. Queue directories and files that are
+/// not this user's private ones are left out and their errors pushed to `problems`.
+pub fn list(
+    dirs: &[PathBuf],
+    out: &mut dyn Write,
+    problems: &mut Vec<Error>,
+) -> std::io::Result<usize> {
     let mut total = 0;
     for dir in dirs {
-        let Some(q) = Queue::existing(dir) else {
-            continue;
+        let q = match Queue::existing(dir) {
+            Ok(Some(q)) => q,
+            Ok(None) => continue,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
         };
         let ids = q.ids();
         if ids.is_empty() {
@@ -105,9 +140,13 @@ pub fn list(dirs: &[PathBuf], out: &mut dyn Write) -> std::io::Result<usize> {
             "Queue ID", "Size", "Queued"
         )?;
         for id in ids {
-            let Ok(m) = q.read_meta(&id) else {
-                writeln!(out, "{id:<28} (unreadable metadata)")?;
-                continue;
+            let m = match q.read_meta(&id) {
+                Ok(m) => m,
+                Err(e) => {
+                    writeln!(out, "{id:<28} (ignored: unreadable or not yours)")?;
+                    problems.push(e);
+                    continue;
+                }
             };
             total += 1;
             writeln!(
@@ -116,7 +155,7 @@ pub fn list(dirs: &[PathBuf], out: &mut dyn Write) -> std::io::Result<usize> {
                 id,
                 m.size,
                 local_time(m.created),
-                m.from,
+                printable(&m.from),
                 if m.held { " (held)" } else { "" }
             )?;
             if let Some(e) = &m.last_error {
@@ -126,11 +165,12 @@ pub fn list(dirs: &[PathBuf], out: &mut dyn Write) -> std::io::Result<usize> {
                     "",
                     m.attempts,
                     if m.attempts == 1 { "" } else { "s" },
-                    local_time(m.next_attempt)
+                    local_time(m.next_attempt),
+                    e = printable(e)
                 )?;
             }
             for r in &m.recipients {
-                writeln!(out, "{:>60}<{r}>", "")?;
+                writeln!(out, "{:>60}<{}>", "", printable(r))?;
             }
         }
         let failed = q.failed_ids().len();
@@ -148,14 +188,22 @@ pub fn list(dirs: &[PathBuf], out: &mut dyn Write) -> std::io::Result<usize> {
     Ok(total)
 }
 
-/// Flushes every queue directory; returns the exit code.
-pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions) -> u8 {
+/// Flushes every queue directory; returns the exit code (78 if a directory or file was
+/// refused as not this user's, else 69 if a message was set aside).
+pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -> u8 {
     let mut code = 0;
+    let mut refused = false;
     for dir in dirs {
-        let Some(q) = Queue::existing(dir) else {
-            continue;
+        let q = match Queue::existing(dir) {
+            Ok(Some(q)) => q,
+            Ok(None) => continue,
+            Err(e) => {
+                eprintln!("{prog}: {}", e.message);
+                refused = true;
+                continue;
+            }
         };
-        let r = flush::flush(&q, opts);
+        let r = flush::flush_with(&q, opts, configs);
         for m in &r.messages {
             eprintln!("{prog}: {m}");
         }
@@ -173,18 +221,29 @@ pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions) -> u8 {
         if r.failed > 0 {
             code = Sysexit::Unavailable.code();
         }
+        refused |= r.ignored > 0;
     }
-    code
+    if refused {
+        Sysexit::Config.code()
+    } else {
+        code
+    }
 }
 
 fn find(dirs: &[PathBuf], id: &str) -> Result<Queue> {
     if !valid_id(id) {
         return Err(Error::usage(format!("invalid queue ID {id}")));
     }
-    dirs.iter()
-        .filter_map(|d| Queue::existing(d))
-        .find(|q| q.ids().iter().any(|i| i == id))
-        .ok_or_else(|| Error::new(Sysexit::NoInput, format!("no queued message {id}")))
+    let mut refused = None;
+    for d in dirs {
+        match Queue::existing(d) {
+            Ok(Some(q)) if q.ids().iter().any(|i| i == id) => return Ok(q),
+            Ok(_) => {}
+            Err(e) => refused = refused.or(Some(e)),
+        }
+    }
+    // Not found in the usable directories: a refused one may be why.
+    Err(refused.unwrap_or_else(|| Error::new(Sysexit::NoInput, format!("no queued message {id}"))))
 }
 
 fn with_locked(
@@ -206,7 +265,10 @@ fn show(dirs: &[PathBuf], id: &str, out: &mut dyn Write) -> Result<()> {
     let q = find(dirs, id)?;
     let m = q.read_meta(id)?;
     let w = |e: std::io::Error| Error::io(format!("cannot write to standard output: {e}"));
-    out.write_all(m.to_toml().as_bytes()).map_err(w)?;
+    // The file keeps passwordeval (it is needed to select the account again at flush time and
+    // the file is 0600), but a terminal or a pasted bug report must not show it.
+    out.write_all(redacted(&m).to_toml().as_bytes())
+        .map_err(w)?;
     out.write_all(b"\n").map_err(w)?;
     let mut f = q.open_message(id)?;
     let mut buf = Vec::new();
@@ -223,7 +285,8 @@ pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
         account: cli.account.clone(),
         queue_dir: None,
     };
-    let dirs = match queue_dirs(&t) {
+    let mut configs = Configs::default();
+    let dirs = match queue_dirs(&t, &mut configs) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("{prog}: {}", e.message);
@@ -235,14 +298,24 @@ pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
             verbose: cli.debug,
             ..FlushOptions::default()
         };
-        return flush_all(prog, &dirs, &opts);
+        return flush_all(prog, &dirs, &opts, &mut configs);
     }
-    match list(&dirs, &mut std::io::stdout().lock()) {
-        Ok(_) => 0,
+    list_command(prog, &dirs)
+}
+
+/// Lists to stdout, reports refused directories and files on stderr; returns the exit code.
+fn list_command(prog: &str, dirs: &[PathBuf]) -> u8 {
+    let mut problems = Vec::new();
+    let res = list(dirs, &mut std::io::stdout().lock(), &mut problems);
+    for p in &problems {
+        eprintln!("{prog}: {}", p.message);
+    }
+    match res {
         Err(e) => {
             eprintln!("{prog}: cannot write to standard output: {e}");
             Sysexit::IoErr.code()
         }
+        Ok(_) => problems.first().map_or(0, |p| p.exit.code()),
     }
 }
 
@@ -293,19 +366,18 @@ pub fn run(prog: &str, args: &[String]) -> u8 {
         }
         i += 1;
     }
-    let dirs = match queue_dirs(&t) {
+    let mut configs = Configs::default();
+    let dirs = match queue_dirs(&t, &mut configs) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
+    match words.as_slice() {
+        [] | ["list"] => return list_command(prog, &dirs),
+        ["flush"] => return flush_all(prog, &dirs, &opts, &mut configs),
+        _ => {}
+    }
     let mut stdout = std::io::stdout().lock();
     let res = match words.as_slice() {
-        [] | ["list"] => list(&dirs, &mut stdout)
-            .map(|_| ())
-            .map_err(|e| Error::io(format!("cannot write to standard output: {e}"))),
-        ["flush"] => {
-            drop(stdout);
-            return flush_all(prog, &dirs, &opts);
-        }
         ["show", id] => show(&dirs, id, &mut stdout),
         ["delete", id] => with_locked(&dirs, id, |l| l.remove()),
         ["hold", id] => with_locked(&dirs, id, |mut l| {
@@ -333,7 +405,12 @@ mod tests {
     fn empty_queue_lists_as_empty() {
         let t = tempfile::tempdir().expect("tempdir");
         let mut out = Vec::new();
-        assert_eq!(list(&[t.path().join("none")], &mut out).expect("list"), 0);
+        let mut problems = Vec::new();
+        assert_eq!(
+            list(&[t.path().join("none")], &mut out, &mut problems).expect("list"),
+            0
+        );
+        assert!(problems.is_empty());
         assert_eq!(String::from_utf8_lossy(&out), "Mail queue is empty\n");
     }
 
@@ -343,7 +420,10 @@ mod tests {
             queue_dir: Some("/q".into()),
             ..Target::default()
         };
-        assert_eq!(queue_dirs(&t).expect("dirs"), vec![PathBuf::from("/q")]);
+        assert_eq!(
+            queue_dirs(&t, &mut Configs::default()).expect("dirs"),
+            vec![PathBuf::from("/q")]
+        );
     }
 
     #[test]
@@ -355,5 +435,82 @@ mod tests {
     #[test]
     fn local_time_has_fixed_width() {
         assert_eq!(local_time(0).len(), 19);
+    }
+
+    fn queued(dir: &std::path::Path, overrides: Vec<(String, String)>) -> (Queue, String) {
+        let q = Queue::open(dir).expect("open");
+        let sp = q.spool(b"", &mut &b"Subject: s\n\nb\n"[..]).expect("spool");
+        let mut m = super::super::Meta::new(
+            "",
+            super::super::Origin {
+                overrides,
+                ..Default::default()
+            },
+            &crate::smtp::Envelope {
+                from: "a\u{1b}[2J@x.org".into(),
+                recipients: vec!["b\r\nX-Evil: 1@y.org".into()],
+            },
+            Default::default(),
+        );
+        m.last_error = Some("451 \u{1b}]0;title\u{7} try later".into());
+        let id = sp.commit(&mut m).expect("commit");
+        (q, id)
+    }
+
+    #[test]
+    fn show_redacts_password_overrides() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let (q, id) = queued(
+            t.path(),
+            vec![
+                ("passwordeval".into(), "echo PW".into()),
+                ("password".into(), "hunter2".into()),
+                ("port".into(), "2525".into()),
+            ],
+        );
+        let mut out = Vec::new();
+        show(&[q.dir().to_path_buf()], &id, &mut out).expect("show");
+        let out = String::from_utf8_lossy(&out);
+        assert!(
+            !out.contains("echo PW") && !out.contains("hunter2"),
+            "{out}"
+        );
+        assert!(out.contains("(redacted)") && out.contains("2525"), "{out}");
+        // The stored file keeps it: the flush needs it to select the account again.
+        let stored = q.read_meta(&id).expect("meta");
+        assert!(stored.origin.overrides.iter().any(|(_, v)| v == "echo PW"));
+    }
+
+    #[test]
+    fn listing_replaces_control_characters() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let (q, _) = queued(t.path(), Vec::new());
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        list(&[q.dir().to_path_buf()], &mut out, &mut problems).expect("list");
+        let out = String::from_utf8(out).expect("utf-8");
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+        assert!(out.contains("<a?[2J@x.org>"), "{out}");
+        assert!(out.contains("<b??X-Evil: 1@y.org>"), "{out}");
+        assert!(out.contains("451 ?]0;title? try later"), "{out}");
+        assert_eq!(printable("o'brien@x.org"), "o'brien@x.org");
+    }
+
+    #[test]
+    fn listing_reports_a_queue_dir_writable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().expect("tempdir");
+        let (q, _) = queued(t.path(), Vec::new());
+        std::fs::set_permissions(q.dir(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let mut out = Vec::new();
+        let mut problems = Vec::new();
+        assert_eq!(
+            list(&[q.dir().to_path_buf()], &mut out, &mut problems).expect("list"),
+            0
+        );
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].exit, Sysexit::Config);
+        let e = find(&[q.dir().to_path_buf()], "0123-4").expect_err("refused");
+        assert_eq!(e.exit, Sysexit::Config);
     }
 }

@@ -12,13 +12,13 @@ use super::meta::{self, Meta, Origin, Refused};
 use super::notify;
 use super::store::{Locked, Queue};
 use crate::account::{self, Account, Request};
-use crate::config;
+use crate::config::{self, Config};
 use crate::error::{Error, Result, Sysexit};
 use crate::log::{self, Attempt};
 use crate::message;
 use crate::net;
 use crate::secret;
-use crate::smtp::session::Session;
+use crate::smtp::session::{Session, needs_smtputf8};
 use crate::smtp::{self, Capabilities, Mechanism, Protocol, Reply, SessionSettings};
 use std::io::Write;
 
@@ -45,21 +45,69 @@ pub struct FlushReport {
     pub failed: usize,
     /// Messages skipped because another process held them.
     pub busy: usize,
+    /// Queue files ignored because they are not this user's private files (or unreadable).
+    pub ignored: usize,
     /// Queue IDs of the notification mails queued for the senders of set-aside messages.
     pub notices: Vec<String>,
     /// Lines for stderr: permanent failures always, deferrals when verbose.
     pub messages: Vec<String>,
 }
 
+/// The configurations loaded during one command, by `-C` file (`None`: the default files), so
+/// that a flush reads each msmtprc, and runs each of its `eval` commands, once.
+#[derive(Default)]
+pub struct Configs {
+    loaded: Vec<(Option<String>, Result<Config>)>,
+}
+
+impl Configs {
+    /// Records a configuration the caller already loaded for `file` (absolute, as in
+    /// [`Origin::config_file`]).
+    pub fn insert(&mut self, file: Option<String>, config: Result<Config>) {
+        if !self.loaded.iter().any(|(f, _)| *f == file) {
+            self.loaded.push((file, config));
+        }
+    }
+
+    /// The configuration for `file`, loaded on first use.
+    pub fn get(&mut self, file: Option<&str>) -> Result<&Config> {
+        let i = match self.loaded.iter().position(|(f, _)| f.as_deref() == file) {
+            Some(i) => i,
+            None => {
+                let c = config::load(file.map(std::path::Path::new));
+                self.loaded.push((file.map(str::to_owned), c));
+                self.loaded.len() - 1
+            }
+        };
+        match &self.loaded[i].1 {
+            Ok(c) => Ok(c),
+            // The error is reported for every message that needs it.
+            Err(e) => Err(Error::new(e.exit, e.message.clone())),
+        }
+    }
+
+    /// The configuration an origin selects its account from (`None` for `--host`).
+    fn for_origin(&mut self, origin: &Origin) -> Result<Option<&Config>> {
+        match &origin.host {
+            Some(_) => Ok(None),
+            None => self.get(origin.config_file.as_deref()).map(Some),
+        }
+    }
+}
+
+/// An account resolved for a flush: selected with the message's envelope sender and its
+/// password source run, plus the account's own `from` (for notices).
+pub struct Resolved {
+    /// The account, ready to send.
+    pub account: Account,
+    /// [`notify::own_from`] of the same origin.
+    pub own_from: Option<String>,
+}
+
 /// Re-selects the account a message was submitted with and resolves its password source
-/// (passwordeval runs here, at flush time; the password is never stored).
-pub fn resolve_account(origin: &Origin, from: &str) -> Result<Account> {
-    let config = match &origin.host {
-        Some(_) => None,
-        None => Some(config::load(
-            origin.config_file.as_deref().map(std::path::Path::new),
-        )?),
-    };
+/// (passwordeval runs here, at flush time; the password is never stored). `config` is the
+/// loaded configuration of `origin` (`None` for a `--host` origin).
+pub fn resolve_account(origin: &Origin, from: &str, config: Option<&Config>) -> Result<Account> {
     let request = Request {
         account: origin.host.is_none().then_some(origin.account.as_str()),
         host: origin.host.as_deref(),
@@ -69,7 +117,7 @@ pub fn resolve_account(origin: &Origin, from: &str) -> Result<Account> {
         overrides: &origin.overrides,
         sendmail_mode: true,
     };
-    let mut account = account::select(config.as_ref(), &request)?.account;
+    let mut account = account::select(config, &request)?.account;
     let s = &account.settings;
     if s.auth.enabled()
         && s.password.is_none()
@@ -80,6 +128,14 @@ pub fn resolve_account(origin: &Origin, from: &str) -> Result<Account> {
     }
     account::finalize(&mut account, true, false)?;
     Ok(account)
+}
+
+fn resolve(origin: &Origin, from: &str, configs: &mut Configs) -> Result<Resolved> {
+    let config = configs.for_origin(origin)?;
+    Ok(Resolved {
+        account: resolve_account(origin, from, config)?,
+        own_from: notify::own_from(origin, config),
+    })
 }
 
 /// Writes one log line (logfile and/or syslog) if the account asks for it.
@@ -178,10 +234,20 @@ fn transaction(link: &mut Link<'_>, m: &Locked) -> Result<Outcome> {
     } else {
         meta.from.as_str()
     };
-    s.queue(&match &settings.dsn_return {
+    // Like a direct send: SMTPUTF8 only when the server offers it and an address needs it.
+    let smtputf8 = link.caps.smtputf8
+        && needs_smtputf8(&smtp::Envelope {
+            from: meta.from.clone(),
+            recipients: meta.recipients.clone(),
+        });
+    let mut mail = match &settings.dsn_return {
         Some(r) => format!("MAIL FROM:<{from}> RET={r}"),
         None => format!("MAIL FROM:<{from}>"),
-    })?;
+    };
+    if smtputf8 {
+        mail.push_str(" SMTPUTF8");
+    }
+    s.queue(&mail)?;
     let rcpt_cmd = |r: &str| match &settings.dsn_notify {
         Some(n) => format!("RCPT TO:<{r}> NOTIFY={n}"),
         None => format!("RCPT TO:<{r}>"),
@@ -252,16 +318,18 @@ fn transaction(link: &mut Link<'_>, m: &Locked) -> Result<Outcome> {
     let mut reader = m.reader()?;
     let rewrite = meta.rewrite.to_rewrite();
     let read_recipients = meta.rewrite.read_recipients;
+    // The session's body writer buffers and sends in large chunks, flushing once after the
+    // final dot, so no buffer of our own goes on top of it.
     let mut body = |w: &mut dyn Write| -> Result<u64> {
-        let mut w = std::io::BufWriter::with_capacity(64 * 1024, w);
         let headers = message::read_header_block_for(&mut reader, read_recipients)
             .map_err(|_| Error::io("cannot read queued message"))?;
         let n =
-            message::write_data(&headers, &rewrite, &mut reader, &mut w).map_err(|e| match e {
-                message::BodyError::Read(_) => Error::io("cannot read queued message"),
-                message::BodyError::Write(e) => smtp::write_error(e),
-            })?;
-        w.flush().map_err(smtp::write_error)?;
+            message::write_data(&headers, &rewrite, &mut reader, &mut { w }).map_err(
+                |e| match e {
+                    message::BodyError::Read(_) => Error::io("cannot read queued message"),
+                    message::BodyError::Write(e) => smtp::write_error(e),
+                },
+            )?;
         Ok(n)
     };
     out.mailsize = s.data(&mut body)?;
@@ -293,16 +361,28 @@ fn transaction(link: &mut Link<'_>, m: &Locked) -> Result<Outcome> {
     Ok(out)
 }
 
-/// Flushes one queue directory.
+/// Flushes one queue directory, loading each configuration it needs once.
 pub fn flush(queue: &Queue, opts: &FlushOptions) -> FlushReport {
+    flush_with(queue, opts, &mut Configs::default())
+}
+
+/// [`flush`] with the configurations shared across queue directories (and with the caller,
+/// which may have loaded one already to find the directories).
+pub fn flush_with(queue: &Queue, opts: &FlushOptions, configs: &mut Configs) -> FlushReport {
     queue.cleanup();
     let mut report = FlushReport::default();
     let now = meta::now();
     // Group by route so each account gets one connection; keep the queue order inside.
     let mut groups: Vec<(Origin, Vec<String>)> = Vec::new();
     for id in queue.ids() {
-        let Ok(m) = queue.read_meta(&id) else {
-            continue;
+        let m = match queue.read_meta(&id) {
+            Ok(m) => m,
+            Err(e) => {
+                // A foreign or broken file is never acted on, but the user hears of it.
+                report.ignored += 1;
+                report.messages.push(e.message);
+                continue;
+            }
         };
         if m.held || (opts.due_only && !m.is_due(now)) {
             continue;
@@ -313,7 +393,7 @@ pub fn flush(queue: &Queue, opts: &FlushOptions) -> FlushReport {
         }
     }
     for (origin, ids) in groups {
-        flush_group(queue, opts, &origin, &ids, &mut report);
+        flush_group(queue, opts, configs, &origin, &ids, &mut report);
     }
     report
 }
@@ -321,12 +401,13 @@ pub fn flush(queue: &Queue, opts: &FlushOptions) -> FlushReport {
 fn flush_group(
     queue: &Queue,
     opts: &FlushOptions,
+    configs: &mut Configs,
     origin: &Origin,
     ids: &[String],
     report: &mut FlushReport,
 ) {
     let mut stdout = std::io::stdout();
-    let mut account: Option<Result<Account>> = None;
+    let mut resolved: Option<Result<Resolved>> = None;
     let mut link: Option<Link<'_>> = None;
     let mut debug: Option<&mut dyn Write> = if opts.verbose {
         Some(&mut stdout)
@@ -352,6 +433,7 @@ fn flush_group(
                 continue;
             }
             Err(e) => {
+                report.ignored += 1;
                 report.messages.push(e.message);
                 continue;
             }
@@ -359,15 +441,16 @@ fn flush_group(
         if m.meta.held || (opts.due_only && !m.meta.is_due(meta::now())) {
             continue;
         }
-        let acct = account.get_or_insert_with(|| resolve_account(origin, &m.meta.from));
-        let acct = match acct {
-            Ok(a) => &*a,
+        let r = resolved.get_or_insert_with(|| resolve(origin, &m.meta.from, configs));
+        let r = match r {
+            Ok(r) => &*r,
             Err(e) => {
                 let msg = e.message.clone();
                 defer(queue, m, &msg, opts, report, None);
                 continue;
             }
         };
+        let acct = &r.account;
         // RSET between messages; a connection that fails it is replaced.
         if let Some(l) = link.as_mut()
             && l.used
@@ -382,13 +465,13 @@ fn flush_group(
                     // The connection failed: every message of this account waits.
                     let msg = meta::error_text(&e);
                     log_failure(acct, &m.meta, &e);
-                    defer(queue, m, &msg, opts, report, Some(acct));
+                    defer(queue, m, &msg, opts, report, Some(r));
                     for rest in ids.iter().skip(next) {
-                        if let Ok(Some(r)) = queue.lock(rest)
-                            && !r.meta.held
-                            && (!opts.due_only || r.meta.is_due(meta::now()))
+                        if let Ok(Some(l)) = queue.lock(rest)
+                            && !l.meta.held
+                            && (!opts.due_only || l.meta.is_due(meta::now()))
                         {
-                            defer(queue, r, &msg, opts, report, Some(acct));
+                            defer(queue, l, &msg, opts, report, Some(r));
                         }
                     }
                     return;
@@ -406,11 +489,11 @@ fn flush_group(
                 link = None;
                 log_failure(acct, &m.meta, &e);
                 let msg = meta::error_text(&e);
-                defer(queue, m, &msg, opts, report, Some(acct));
+                defer(queue, m, &msg, opts, report, Some(r));
                 continue;
             }
         };
-        settle(queue, m, outcome, acct, opts, report);
+        settle(queue, m, outcome, r, opts, report);
     }
     if let Some(mut l) = link {
         l.s.quit();
@@ -418,8 +501,7 @@ fn flush_group(
 }
 
 fn log_failure(account: &Account, meta: &Meta, e: &Error) {
-    let s = &account.settings;
-    let attempt = Attempt::new(s, &meta.from, &meta.recipients);
+    let attempt = Attempt::new(&account.settings, &meta.from, &meta.recipients);
     log_line(account, &attempt.failed(e), false);
 }
 
@@ -430,12 +512,12 @@ fn defer(
     error: &str,
     opts: &FlushOptions,
     report: &mut FlushReport,
-    account: Option<&Account>,
+    resolved: Option<&Resolved>,
 ) {
     m.meta.record_failure(error, meta::now());
     let max_age = opts
         .max_age
-        .or(account.and_then(|a| a.settings.queue_max_age))
+        .or(resolved.and_then(|r| r.account.settings.queue_max_age))
         .unwrap_or(meta::DEFAULT_MAX_AGE_SECS);
     if m.meta.is_expired(meta::now(), max_age) {
         let why = format!(
@@ -444,7 +526,7 @@ fn defer(
             if m.meta.attempts == 1 { "" } else { "s" }
         );
         let line = format!("queued message {} {why}; last error: {error}", m.id());
-        set_aside(queue, m, line, (&why, error), report, account);
+        set_aside(queue, m, line, (&why, error), report, resolved);
         return;
     }
     if opts.verbose {
@@ -468,16 +550,17 @@ fn set_aside(
     line: String,
     cause: (&str, &str),
     report: &mut FlushReport,
-    account: Option<&Account>,
+    resolved: Option<&Resolved>,
 ) {
-    if let Some(a) = account
-        && let Some(path) = &a.settings.logfile
-    {
-        let _ = log::write_logfile(path, a.settings.logfile_time_format.as_deref(), &line);
+    if let Some(r) = resolved {
+        // An ordinary log line (logfile and syslog), the reason as its error message.
+        let e = Error::new(Sysexit::Unavailable, line.clone());
+        let attempt = Attempt::new(&r.account.settings, &m.meta.from, &m.meta.recipients);
+        log_line(&r.account, &attempt.failed(&e), false);
     }
     // The notice is composed before the move (it quotes the message's headers) and queued
     // after it, so a message is never both queued and noticed.
-    let notice = account.and_then(|a| compose_notice(&m, a, cause));
+    let notice = resolved.and_then(|r| compose_notice(&m, r, cause));
     let id = m.id().to_owned();
     let origin = m.meta.origin.clone();
     match m.move_to_failed() {
@@ -504,12 +587,12 @@ fn set_aside(
 }
 
 /// The recipient and text of the notice about `m`, if the account wants one.
-fn compose_notice(m: &Locked, account: &Account, cause: (&str, &str)) -> Option<(String, Vec<u8>)> {
+fn compose_notice(m: &Locked, r: &Resolved, cause: (&str, &str)) -> Option<(String, Vec<u8>)> {
     if notify::is_null_sender(&m.meta.from) {
         return None;
     }
-    let own = notify::own_from(&m.meta.origin);
-    if !notify::wanted(&m.meta, account, own.as_deref()) {
+    let own = r.own_from.clone();
+    if !notify::wanted(&m.meta, &r.account, own.as_deref()) {
         return None;
     }
     let host = crate::sys::canonical_hostname();
@@ -534,32 +617,17 @@ fn settle(
     queue: &Queue,
     mut m: Locked,
     o: Outcome,
-    account: &Account,
+    resolved: &Resolved,
     opts: &FlushOptions,
     report: &mut FlushReport,
 ) {
+    let account = &resolved.account;
     let s = &account.settings;
-    let base = |recipients: &'_ [String]| {
-        (
-            s.host.clone(),
-            s.socket.clone(),
-            recipients.to_vec(),
-            m.meta.from.clone(),
-        )
-    };
     if !o.accepted.is_empty() {
-        let (host, socket, rcpts, from) = base(&o.accepted);
         let attempt = Attempt {
-            host: host.as_deref(),
-            socket: socket.as_deref(),
-            tls: s.tls,
-            auth: s.auth.enabled(),
-            user: s.user.as_deref(),
-            from: &from,
-            recipients: &rcpts,
             mailsize: Some(o.mailsize),
             reply: o.final_reply.as_ref(),
-            ..Attempt::default()
+            ..Attempt::new(s, &m.meta.from, &o.accepted)
         };
         log_line(account, &attempt, true);
     }
@@ -580,9 +648,18 @@ fn settle(
             m.id(),
             reply_text(reply)
         );
-        if let Some(path) = &s.logfile {
-            let _ = log::write_logfile(path, s.logfile_time_format.as_deref(), &line);
-        }
+        // The log line a direct send writes for a refused recipient, for this recipient only.
+        let e = Error::new(
+            Sysexit::DataErr,
+            format!("recipient address {r} not accepted by the server"),
+        )
+        .with_reply(reply.clone());
+        let one = std::slice::from_ref(r);
+        log_line(
+            account,
+            &Attempt::new(s, &m.meta.from, one).failed(&e),
+            false,
+        );
         report.messages.push(line);
         m.meta.refused.push(Refused {
             recipient: r.clone(),
@@ -602,7 +679,7 @@ fn settle(
             line,
             ("refused by the server", &error),
             report,
-            Some(account),
+            Some(resolved),
         );
         return;
     }
@@ -634,7 +711,7 @@ fn settle(
                 line,
                 ("recipients refused by the server", &error),
                 report,
-                Some(account),
+                Some(resolved),
             );
         }
         return;
@@ -649,7 +726,7 @@ fn settle(
                 .map(|(r, reply)| format!("recipient address {r} deferred: {}", reply_text(reply)))
         })
         .unwrap_or_else(|| "not all recipients done".to_owned());
-    defer(queue, m, &why, opts, report, Some(account));
+    defer(queue, m, &why, opts, report, Some(resolved));
 }
 
 #[cfg(test)]
@@ -684,5 +761,96 @@ mod tests {
             },
         );
         assert!(!e.is_transient());
+    }
+
+    fn planted(q: &Queue, marker: &std::path::Path) -> String {
+        let origin = Origin {
+            config_file: None,
+            account: String::new(),
+            host: Some("127.0.0.1".into()),
+            overrides: vec![
+                ("port".into(), "1".into()),
+                ("auth".into(), "plain".into()),
+                ("user".into(), "u".into()),
+                (
+                    "passwordeval".into(),
+                    format!("touch {}; echo pw", marker.display()),
+                ),
+            ],
+        };
+        let sp = q
+            .spool(b"", &mut &b"Subject: x\n\nbody\n"[..])
+            .expect("spool");
+        let mut m = Meta::new(
+            "",
+            origin,
+            &smtp::Envelope {
+                from: "a@x.org".into(),
+                recipients: vec!["b@y.org".into()],
+            },
+            meta::StoredRewrite::default(),
+        );
+        sp.commit(&mut m).expect("commit")
+    }
+
+    #[test]
+    fn planted_metadata_never_runs_its_passwordeval() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(&t.path().join("q")).expect("open");
+        let marker = t.path().join("pwned");
+        let id = planted(&q, &marker);
+        let toml = q.dir().join(format!("{id}.toml"));
+        // What an attacker sharing the directory could write: a group/other-writable file.
+        std::fs::set_permissions(&toml, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        let r = flush(&q, &FlushOptions::default());
+        assert!(!marker.exists(), "passwordeval of a foreign file ran");
+        assert_eq!(r.ignored, 1);
+        assert!(
+            r.messages
+                .iter()
+                .any(|m| m.starts_with("ignoring queue file")),
+            "{:?}",
+            r.messages
+        );
+        // Control: the same file, private to us, is trusted (so the check is what stopped it).
+        std::fs::set_permissions(&toml, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let r = flush(&q, &FlushOptions::default());
+        assert!(marker.exists(), "{r:?}");
+        assert_eq!((r.ignored, r.deferred), (0, 1));
+    }
+
+    #[test]
+    fn configs_are_loaded_once_per_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().expect("tempdir");
+        let count = t.path().join("count");
+        let rc = t.path().join("rc");
+        std::fs::write(
+            &rc,
+            format!(
+                "account default\nhost h\neval echo x >> {}; echo from a@b.org\n",
+                count.display()
+            ),
+        )
+        .expect("rc");
+        std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let mut c = Configs::default();
+        let key = rc.to_string_lossy().into_owned();
+        for _ in 0..3 {
+            let cfg = c.get(Some(&key)).expect("config");
+            assert!(cfg.find("default").is_some());
+        }
+        let origin = Origin {
+            config_file: Some(key.clone()),
+            account: "default".into(),
+            ..Origin::default()
+        };
+        assert_eq!(
+            notify::own_from(&origin, c.for_origin(&origin).expect("cfg")).as_deref(),
+            Some("a@b.org")
+        );
+        let runs = std::fs::read_to_string(&count).expect("count");
+        assert_eq!(runs.lines().count(), 1, "eval ran {runs:?}");
     }
 }

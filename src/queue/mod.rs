@@ -56,18 +56,23 @@ pub fn dir_for(settings: &Settings) -> PathBuf {
     settings.queue_dir.clone().unwrap_or_else(default_dir)
 }
 
+/// A `-C FILE` argument made absolute, as it is recorded in [`Origin::config_file`] (so a
+/// flush from another directory finds the same file, and so configurations loaded by file can
+/// be shared within one command).
+pub fn absolute(f: &str) -> String {
+    let p = Path::new(f);
+    if p.is_absolute() {
+        f.to_owned()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p).to_string_lossy().into_owned())
+            .unwrap_or_else(|_| f.to_owned())
+    }
+}
+
 /// What to record so that the account can be selected again at flush time.
 pub fn origin(cli: &Cli, account: &Account) -> Origin {
-    let config_file = cli.config_file.as_ref().map(|f| {
-        let p = Path::new(f);
-        if p.is_absolute() {
-            f.clone()
-        } else {
-            std::env::current_dir()
-                .map(|d| d.join(p).to_string_lossy().into_owned())
-                .unwrap_or_else(|_| f.clone())
-        }
-    });
+    let config_file = cli.config_file.as_deref().map(absolute);
     Origin {
         config_file,
         account: account.name.clone(),

@@ -12,11 +12,10 @@
 use super::meta::{Meta, Origin, StoredRewrite};
 use super::store::Queue;
 use crate::account::{self, Account, Request};
-use crate::config;
+use crate::config::Config;
 use crate::error::Result;
 use crate::smtp::Envelope;
 use std::io::{BufRead, Read};
-use std::path::Path;
 
 /// The most header bytes copied into a notice (a pathological header block is cut there).
 const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -29,12 +28,10 @@ pub fn is_null_sender(from: &str) -> bool {
 }
 
 /// The account's own `from` address, without the envelope-from of the message applied (the
-/// account is selected by name as at flush time, then finalized like `-P` does).
-pub fn own_from(origin: &Origin) -> Option<String> {
-    let config = match &origin.host {
-        Some(_) => None,
-        None => Some(config::load(origin.config_file.as_deref().map(Path::new)).ok()?),
-    };
+/// account is selected by name as at flush time, then finalized like `-P` does). `config` is
+/// the configuration the flush already loaded for `origin` (`None` for a `--host` origin), so
+/// no msmtprc is read, and no `eval` run, again.
+pub fn own_from(origin: &Origin, config: Option<&Config>) -> Option<String> {
     let request = Request {
         account: origin.host.is_none().then_some(origin.account.as_str()),
         host: origin.host.as_deref(),
@@ -44,7 +41,7 @@ pub fn own_from(origin: &Origin) -> Option<String> {
         overrides: &origin.overrides,
         sendmail_mode: true,
     };
-    let mut a = account::select(config.as_ref(), &request).ok()?.account;
+    let mut a = account::select(config, &request).ok()?.account;
     account::finalize(&mut a, true, true).ok()?;
     a.settings.from.filter(|f| !is_null_sender(f))
 }

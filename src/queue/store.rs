@@ -89,6 +89,11 @@ pub struct Queue {
 
 impl Queue {
     /// The queue directory, creating it (and `tmp/`, `failed/`) with mode 0700 if needed.
+    ///
+    /// Refused (exit 78) when any of the three is not owned by the effective user or is
+    /// writable by group or others: metadata in the queue selects the config file and
+    /// overrides (such as `passwordeval`) used at flush time, so a file planted in a shared
+    /// directory would otherwise run commands as whoever flushes.
     pub fn open(dir: &Path) -> Result<Queue> {
         let mut b = fs::DirBuilder::new();
         b.recursive(true).mode(0o700);
@@ -99,6 +104,8 @@ impl Queue {
             }
             b.create(&d)
                 .map_err(|e| io_error("cannot create queue directory", &d, &e))?;
+            // Checked before anything is created inside it.
+            check_dir(&d)?;
         }
         if created {
             // New directory entries must survive a crash as well as the files inside them.
@@ -108,28 +115,29 @@ impl Queue {
                 }
             }
         }
-        let md = fs::symlink_metadata(dir)
-            .map_err(|e| io_error("cannot create queue directory", dir, &e))?;
-        if !md.is_dir() {
-            return Err(Error::io(format!(
-                "queue directory {} is not a directory",
-                dir.display()
-            )));
-        }
-        if md.permissions().mode() & 0o077 != 0 {
-            // Tighten a directory we own; mail is private.
-            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
-        }
         Ok(Queue {
             dir: dir.to_path_buf(),
         })
     }
 
-    /// The queue directory if it exists (listing must not create anything).
-    pub fn existing(dir: &Path) -> Option<Queue> {
-        dir.is_dir().then(|| Queue {
+    /// The queue directory if it exists (listing must not create anything): `Ok(None)` when
+    /// it does not exist; an error when it (or its `tmp/` or `failed/`) is not
+    /// a private directory of this user, as for [`Queue::open`].
+    pub fn existing(dir: &Path) -> Result<Option<Queue>> {
+        match fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error("cannot open queue directory", dir, &e)),
+            Ok(_) => {}
+        }
+        check_dir(dir)?;
+        for d in [dir.join("tmp"), dir.join("failed")] {
+            if fs::symlink_metadata(&d).is_ok() {
+                check_dir(&d)?;
+            }
+        }
+        Ok(Some(Queue {
             dir: dir.to_path_buf(),
-        })
+        }))
     }
 
     /// The directory.
@@ -210,7 +218,9 @@ impl Queue {
     /// The raw message file, for `show`.
     pub fn open_message(&self, id: &str) -> Result<File> {
         let p = self.msg_path(id);
-        open_nofollow(&p).map_err(|e| io_error("cannot open queued message", &p, &e))
+        let f = open_nofollow(&p).map_err(|e| io_error("cannot open queued message", &p, &e))?;
+        check_file(&f, &p)?;
+        Ok(f)
     }
 
     /// Locks a queued message for this process. `Ok(None)`: another process holds it, or it
@@ -222,6 +232,7 @@ impl Queue {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_error("cannot open queued message", &p, &e)),
         };
+        check_file(&file, &p)?;
         if !try_lock(&file) {
             return Ok(None);
         }
@@ -344,10 +355,69 @@ fn ids_in(dir: &Path) -> Vec<String> {
     ids
 }
 
+/// A queue directory must be a real directory (not a symlink), owned by the effective user and
+/// not writable by group or others; read or search bits for others are removed.
+fn check_dir(dir: &Path) -> Result<()> {
+    let md =
+        fs::symlink_metadata(dir).map_err(|e| io_error("cannot open queue directory", dir, &e))?;
+    if !md.is_dir() {
+        return Err(Error::io(format!(
+            "queue directory {} is not a directory",
+            dir.display()
+        )));
+    }
+    let euid = crate::config::paths::euid();
+    if md.uid() != euid {
+        return Err(Error::config(format!(
+            "queue directory {} is owned by uid {}, not by you (uid {euid}); refusing to use it",
+            dir.display(),
+            md.uid()
+        )));
+    }
+    let mode = md.permissions().mode();
+    if mode & 0o022 != 0 {
+        return Err(Error::config(format!(
+            "queue directory {} is writable by group or others (mode {:o}); refusing to use it",
+            dir.display(),
+            mode & 0o7777
+        )));
+    }
+    if mode & 0o077 != 0 {
+        // Our own directory, only too readable: mail is private, so tighten it (and say so if
+        // that is impossible rather than carry on with readable mail).
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|e| io_error("cannot change the mode of queue directory", dir, &e))?;
+    }
+    Ok(())
+}
+
+/// A queue file is trusted only if it is a regular file owned by the effective user and not
+/// writable by group or others (checked on the open descriptor, so no swap after the check).
+fn check_file(f: &File, path: &Path) -> Result<()> {
+    let md = f
+        .metadata()
+        .map_err(|e| io_error("cannot read queue file", path, &e))?;
+    let euid = crate::config::paths::euid();
+    let why = if !md.is_file() {
+        "not a regular file".to_owned()
+    } else if md.uid() != euid {
+        format!("owned by uid {}, not by you (uid {euid})", md.uid())
+    } else if md.permissions().mode() & 0o022 != 0 {
+        "writable by group or others".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(Error::config(format!(
+        "ignoring queue file {}: {why}",
+        path.display()
+    )))
+}
+
 fn read_meta_at(path: &Path) -> Result<Meta> {
     let mut text = String::new();
-    open_nofollow(path)
-        .and_then(|mut f| f.read_to_string(&mut text))
+    let mut f = open_nofollow(path).map_err(|e| io_error("cannot read queue file", path, &e))?;
+    check_file(&f, path)?;
+    f.read_to_string(&mut text)
         .map_err(|e| io_error("cannot read queue file", path, &e))?;
     Meta::from_toml(&text)
         .map_err(|e| Error::io(format!("invalid queue file {}: {e}", path.display())))
@@ -646,5 +716,101 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    fn chmod(p: &Path, mode: u32) {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
+    /// Gives `p` to another user; `false` when not root (then the case cannot be set up).
+    fn give_away(p: &Path) -> bool {
+        if crate::config::paths::euid() != 0 {
+            return false;
+        }
+        std::os::unix::fs::lchown(p, Some(65534), Some(65534)).expect("chown");
+        true
+    }
+
+    #[test]
+    fn queue_dir_writable_by_group_or_others_is_refused() {
+        for mode in [0o777, 0o770, 0o1777] {
+            let t = tempfile::tempdir().expect("tempdir");
+            let d = t.path().join("q");
+            fs::create_dir(&d).expect("mkdir");
+            chmod(&d, mode);
+            let e = Queue::open(&d).expect_err("must refuse");
+            assert_eq!(e.exit, crate::error::Sysexit::Config, "{}", e.message);
+            assert!(
+                e.message.contains("writable by group or others"),
+                "{}",
+                e.message
+            );
+            assert!(Queue::existing(&d).is_err());
+            assert!(
+                !d.join("tmp").exists(),
+                "nothing is created in a refused directory"
+            );
+        }
+    }
+
+    #[test]
+    fn queue_dir_of_another_user_is_refused() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let d = t.path().join("q");
+        fs::create_dir(&d).expect("mkdir");
+        chmod(&d, 0o700);
+        if !give_away(&d) {
+            return;
+        }
+        let e = Queue::open(&d).expect_err("must refuse");
+        assert_eq!(e.exit, crate::error::Sysexit::Config);
+        assert!(e.message.contains("not by you"), "{}", e.message);
+        assert!(Queue::existing(&d).is_err());
+    }
+
+    #[test]
+    fn tmp_and_failed_are_checked_like_the_queue_dir() {
+        for sub in ["tmp", "failed"] {
+            let t = tempfile::tempdir().expect("tempdir");
+            Queue::open(t.path()).expect("open");
+            chmod(&t.path().join(sub), 0o733);
+            assert!(Queue::open(t.path()).is_err(), "{sub}");
+            assert!(Queue::existing(t.path()).is_err(), "{sub}");
+        }
+    }
+
+    #[test]
+    fn own_readable_queue_dir_is_tightened_to_0700() {
+        let t = tempfile::tempdir().expect("tempdir");
+        chmod(t.path(), 0o755);
+        Queue::open(t.path()).expect("open");
+        let mode = fs::metadata(t.path()).expect("md").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn group_writable_or_foreign_queue_files_are_not_trusted() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(t.path()).expect("open");
+        let id = enqueue(&q, "x");
+        chmod(&q.meta_path(&id), 0o620);
+        let e = q.read_meta(&id).expect_err("metadata must be refused");
+        assert!(
+            e.message.starts_with("ignoring queue file"),
+            "{}",
+            e.message
+        );
+        assert!(q.lock(&id).is_err());
+        chmod(&q.meta_path(&id), 0o600);
+        assert!(q.read_meta(&id).is_ok());
+        chmod(&q.msg_path(&id), 0o606);
+        assert!(q.lock(&id).is_err(), "message file must be refused");
+        assert!(q.open_message(&id).is_err());
+        chmod(&q.msg_path(&id), 0o600);
+        assert!(q.lock(&id).expect("lock").is_some());
+        if give_away(&q.meta_path(&id)) {
+            let e = q.read_meta(&id).expect_err("foreign owner");
+            assert!(e.message.contains("not by you"), "{}", e.message);
+        }
     }
 }
