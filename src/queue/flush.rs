@@ -18,7 +18,7 @@ use crate::log::{self, Attempt};
 use crate::message;
 use crate::net;
 use crate::secret;
-use crate::smtp::session::{Session, needs_smtputf8};
+use crate::smtp::session::{self, Session, needs_smtputf8};
 use crate::smtp::{self, Capabilities, Mechanism, Protocol, Reply, SessionSettings};
 use std::io::Write;
 
@@ -229,29 +229,14 @@ fn transaction(link: &mut Link<'_>, m: &Locked) -> Result<Outcome> {
     let settings = &link.settings;
     let pipelining = link.caps.pipelining;
     let mut out = Outcome::default();
-    let from = if meta.from.eq_ignore_ascii_case("MAILER-DAEMON") {
-        ""
-    } else {
-        meta.from.as_str()
-    };
     // Like a direct send: SMTPUTF8 only when the server offers it and an address needs it.
     let smtputf8 = link.caps.smtputf8
         && needs_smtputf8(&smtp::Envelope {
             from: meta.from.clone(),
             recipients: meta.recipients.clone(),
         });
-    let mut mail = match &settings.dsn_return {
-        Some(r) => format!("MAIL FROM:<{from}> RET={r}"),
-        None => format!("MAIL FROM:<{from}>"),
-    };
-    if smtputf8 {
-        mail.push_str(" SMTPUTF8");
-    }
-    s.queue(&mail)?;
-    let rcpt_cmd = |r: &str| match &settings.dsn_notify {
-        Some(n) => format!("RCPT TO:<{r}> NOTIFY={n}"),
-        None => format!("RCPT TO:<{r}>"),
-    };
+    s.queue(&session::mail_command(settings, &meta.from, smtputf8))?;
+    let rcpt_cmd = |r: &str| session::rcpt_command(settings, r);
     if pipelining {
         for r in &meta.recipients {
             s.queue(&rcpt_cmd(r))?;

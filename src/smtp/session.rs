@@ -544,27 +544,10 @@ impl<'d, S: Transport> Session<'d, S> {
             Rcpt(&'a str),
             Data,
         }
-        let from = if envelope.from.eq_ignore_ascii_case("MAILER-DAEMON") {
-            ""
-        } else {
-            envelope.from.as_str()
-        };
-        let mut mail = match &settings.dsn_return {
-            Some(r) => format!("MAIL FROM:<{from}> RET={r}"),
-            None => format!("MAIL FROM:<{from}>"),
-        };
-        if smtputf8 {
-            mail.push_str(" SMTPUTF8");
-        }
+        let mail = mail_command(settings, &envelope.from, smtputf8);
         let mut steps = vec![(mail, Step::Mail(envelope.from.as_str()))];
         for rcpt in &envelope.recipients {
-            steps.push((
-                match &settings.dsn_notify {
-                    Some(n) => format!("RCPT TO:<{rcpt}> NOTIFY={n}"),
-                    None => format!("RCPT TO:<{rcpt}>"),
-                },
-                Step::Rcpt(rcpt),
-            ));
+            steps.push((rcpt_command(settings, rcpt), Step::Rcpt(rcpt)));
         }
         steps.push(("DATA".to_string(), Step::Data));
         let batch = if pipelining { PIPELINE_MAX } else { 1 };
@@ -676,6 +659,32 @@ impl<S: Transport> Write for BodyWriter<'_, '_, S> {
     fn flush(&mut self) -> io::Result<()> {
         // The turn's single flush happens after the final dot.
         Ok(())
+    }
+}
+
+/// `MAIL FROM:<from>` with the DSN `RET=` and ` SMTPUTF8` parameters as configured. An
+/// envelope-from of `MAILER-DAEMON` (any case) is sent as the null sender, as msmtp does.
+pub fn mail_command(settings: &SessionSettings, from: &str, smtputf8: bool) -> String {
+    let from = if from.eq_ignore_ascii_case("MAILER-DAEMON") {
+        ""
+    } else {
+        from
+    };
+    let mut mail = match &settings.dsn_return {
+        Some(r) => format!("MAIL FROM:<{from}> RET={r}"),
+        None => format!("MAIL FROM:<{from}>"),
+    };
+    if smtputf8 {
+        mail.push_str(" SMTPUTF8");
+    }
+    mail
+}
+
+/// `RCPT TO:<rcpt>` with the DSN `NOTIFY=` parameter as configured.
+pub fn rcpt_command(settings: &SessionSettings, rcpt: &str) -> String {
+    match &settings.dsn_notify {
+        Some(n) => format!("RCPT TO:<{rcpt}> NOTIFY={n}"),
+        None => format!("RCPT TO:<{rcpt}>"),
     }
 }
 
