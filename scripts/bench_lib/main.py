@@ -343,7 +343,7 @@ class Bench:
         }
         for name, d in drivers.items():
             if not d.available():
-                fig.na_prog[name] = "queue not built yet" if name == "postie" else "no msmtpq"
+                fig.na_prog[name] = "postie not found" if name == "postie" else "no msmtpq"
         active = [(name, path) for name, path in self.progs if name not in fig.na_prog]
         if not active:
             return

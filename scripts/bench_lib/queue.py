@@ -1,12 +1,10 @@
 """Figure (e): flushing a queue of N messages, postie vs msmtpq (msmtp's queue script).
 
-This is the hook for when postie's queue exists. Each driver has two steps:
+Each driver has two steps:
   populate(qdir, n, message, client_args)  -- put n queued messages into qdir (untimed)
   flush_argv(qdir) -> (argv, extra_env)     -- the command that sends them all (timed)
 The benchmark checks afterwards that the sink received n messages.
 
-To benchmark postie's queue, implement PostieQueue below (how postie enqueues and what
-command flushes) and set BUILT = True. Until then figure (e) shows "n/a" for postie.
 """
 
 import os
@@ -14,10 +12,6 @@ import subprocess
 import time
 
 MSMTPQ = "/usr/libexec/msmtp/msmtpq/msmtpq"
-
-
-class QueueNotBuilt(Exception):
-    """postie's queue does not exist yet; figure (e) is reported as n/a."""
 
 
 class MsmtpqQueue:
@@ -63,8 +57,6 @@ class PostieQueue:
     """postie's own queue: `postie -odq ARGS < mail` stores a message without connecting,
     `postie -q` flushes every queued message (one connection per account, RSET between
     messages). XDG_STATE_HOME points the default queue directory into qdir."""
-
-    BUILT = True
 
     def __init__(self, postie):
         self.postie = postie

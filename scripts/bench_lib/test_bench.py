@@ -334,11 +334,21 @@ class Queue(unittest.TestCase):
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
-    def test_postie_queue_is_a_hook_until_built(self):
+    def test_postie_queue_flushes_with_dash_q_in_its_own_state_dir(self):
         q = queue.PostieQueue("/x/postie")
-        self.assertFalse(q.available())
-        with self.assertRaises(queue.QueueNotBuilt):
-            q.flush_argv("/q", "/log")
+        self.assertFalse(q.available())  # no such binary
+        argv, env = q.flush_argv("/q", "/log")
+        self.assertEqual(argv, ["/x/postie", "-q"])
+        self.assertEqual(env["XDG_STATE_HOME"], "/q")
+        d = tempfile.mkdtemp()
+        try:
+            self.assertEqual(q.remaining(d), 0)
+            os.makedirs(os.path.join(d, "postie", "queue"))
+            for name in ("a.toml", "a.msg", "b.toml"):
+                open(os.path.join(d, "postie", "queue", name), "w").close()
+            self.assertEqual(q.remaining(d), 2)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
