@@ -163,30 +163,9 @@ fn open_link<'d>(account: &Account, debug: Option<&'d mut dyn Write>) -> Result<
     };
     let stream = net::connect(&target)?;
     let mut s = Session::new(net::tls::Conn::new(stream, ctx), debug);
-    if tls.enabled && !tls.starttls {
-        s.start_tls()?;
-    }
-    s.greeting()?;
-    let mut caps = s.hello(settings.protocol, &settings.domain)?;
-    if tls.enabled && tls.starttls {
-        s.starttls(&caps)?;
-        caps = s.hello(settings.protocol, &settings.domain)?;
-    }
-    if (settings.dsn_notify.is_some() || settings.dsn_return.is_some()) && !caps.dsn {
-        s.quit();
-        return Err(Error::new(
-            Sysexit::Unavailable,
-            "the server does not support DSN",
-        ));
-    }
     let mut password = |_: Mechanism| secret::auth_password(&account.settings);
-    s.authenticate(
-        settings.auth,
-        &caps,
-        settings.user.as_deref(),
-        (&host, target.port),
-        &mut password,
-    )?;
+    let caps =
+        session::open_for_mail(&mut s, &tls, &settings, (&host, target.port), &mut password)?;
     Ok(Link {
         s,
         caps,

@@ -237,16 +237,9 @@ impl<'d, S: Transport> Session<'d, S> {
         self.read_reply()
     }
 
-    /// Upgrades the stream to TLS and prints the session description to the transcript.
-    pub fn start_tls(&mut self) -> Result<()> {
-        let info = self.start_tls_described()?;
-        self.trace_lines(&info);
-        Ok(())
-    }
-
-    /// Upgrades the stream to TLS and returns the session description instead of tracing it
-    /// (`--serverinfo` prints it in its report, and msmtp's `-d` transcript then omits it).
-    pub fn start_tls_described(&mut self) -> Result<Vec<String>> {
+    /// Upgrades the stream to TLS and returns the session description; the caller traces it
+    /// (`-d`) or prints it in its report (`--serverinfo`, whose `-d` transcript then omits it).
+    pub fn start_tls(&mut self) -> Result<Vec<String>> {
         self.stream.start_tls()
     }
 
@@ -302,16 +295,9 @@ impl<'d, S: Transport> Session<'d, S> {
         }
     }
 
-    /// STARTTLS with the injection guard, then the handshake; the session description goes to
-    /// the transcript.
-    pub fn starttls(&mut self, caps: &Capabilities) -> Result<()> {
-        let info = self.starttls_described(caps)?;
-        self.trace_lines(&info);
-        Ok(())
-    }
-
-    /// [`Session::starttls`], returning the session description instead of tracing it.
-    pub fn starttls_described(&mut self, caps: &Capabilities) -> Result<Vec<String>> {
+    /// STARTTLS with the injection guard, then the handshake; returns the session description
+    /// like [`Session::start_tls`].
+    pub fn starttls(&mut self, caps: &Capabilities) -> Result<Vec<String>> {
         if !caps.starttls {
             self.quit();
             return Err(Error::new(
@@ -333,7 +319,7 @@ impl<'d, S: Transport> Session<'d, S> {
             );
             return Err(e);
         }
-        self.start_tls_described()
+        self.start_tls()
     }
 
     /// `ETRN ARG` (msmtp.md 9.2): 250-253 succeed; 458/459 → `the server is unable to fulfill
@@ -719,7 +705,7 @@ pub fn open<S: Transport>(
 ) -> Result<Opened> {
     let mut tls_info = None;
     if tls.enabled && !tls.starttls {
-        let info = s.start_tls_described()?;
+        let info = s.start_tls()?;
         if trace_tls {
             s.trace_lines(&info);
         }
@@ -729,7 +715,7 @@ pub fn open<S: Transport>(
     let mut caps = s.hello(settings.protocol, &settings.domain)?;
     let starttls_used = tls.enabled && tls.starttls;
     if starttls_used {
-        let info = s.starttls_described(&caps)?;
+        let info = s.starttls(&caps)?;
         if trace_tls {
             s.trace_lines(&info);
         }
@@ -742,6 +728,34 @@ pub fn open<S: Transport>(
         tls_info,
         starttls_used,
     })
+}
+
+/// Everything before the first transaction: [`open`], the DSN capability check (QUIT and 69
+/// when DSN is requested but not offered) and AUTH. Shared by a direct send and a queue flush,
+/// which then runs one or more transactions on the session.
+pub fn open_for_mail<S: Transport>(
+    s: &mut Session<'_, S>,
+    tls: &net::TlsSettings,
+    settings: &SessionSettings,
+    oauth_target: (&str, u16),
+    password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
+) -> Result<Capabilities> {
+    let caps = open(s, tls, settings, true)?.caps;
+    if (settings.dsn_notify.is_some() || settings.dsn_return.is_some()) && !caps.dsn {
+        s.quit();
+        return Err(Error::new(
+            Sysexit::Unavailable,
+            "the server does not support DSN",
+        ));
+    }
+    s.authenticate(
+        settings.auth,
+        &caps,
+        settings.user.as_deref(),
+        oauth_target,
+        password,
+    )?;
+    Ok(caps)
 }
 
 /// `--rmqs` after connecting (msmtp.md 9.2): open, ETRN capability check (QUIT and 69 when
@@ -796,21 +810,7 @@ pub fn run<S: Transport>(
     password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
     body: &mut dyn FnMut(&mut dyn Write) -> Result<u64>,
 ) -> Result<Delivery> {
-    let caps = open(s, tls, settings, true)?.caps;
-    if (settings.dsn_notify.is_some() || settings.dsn_return.is_some()) && !caps.dsn {
-        s.quit();
-        return Err(Error::new(
-            Sysexit::Unavailable,
-            "the server does not support DSN",
-        ));
-    }
-    s.authenticate(
-        settings.auth,
-        &caps,
-        settings.user.as_deref(),
-        oauth_target,
-        password,
-    )?;
+    let caps = open_for_mail(s, tls, settings, oauth_target, password)?;
     let smtputf8 = caps.smtputf8 && needs_smtputf8(envelope);
     s.envelope_with(settings, envelope, caps.pipelining, smtputf8)?;
     let mailsize = s.data(body)?;
