@@ -305,7 +305,7 @@ pub(crate) fn finish_account(cli: &Cli, account: &mut Account, sendmail_mode: bo
         && let Some(cmd) = s.passwordeval.clone()
     {
         let secret = secret::run_passwordeval(&cmd)?;
-        account.settings.password = Some(secret.expose().to_owned());
+        account.settings.password = Some(secret);
     }
     account::finalize(account, sendmail_mode, cli.pretend)
 }

@@ -474,7 +474,7 @@ mod tests {
         let s = &acc(&p, "b").settings;
         assert_eq!(s.host.as_deref(), Some("evalhost"));
         assert_eq!(s.from.as_deref(), Some("f@x"));
-        assert_eq!(s.password.as_deref(), Some("pw"));
+        assert_eq!(s.password.as_ref().map(|p| p.expose()), Some("pw"));
         // a password produced by eval does not trigger the permission check
         assert!(!p.contains_secrets);
         let p = parse("eval echo account q\nhost h\n").unwrap();

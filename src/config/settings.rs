@@ -262,7 +262,8 @@ pub struct Settings {
     pub allow_from_override: bool,
     pub auth: Auth,
     pub user: Option<String>,
-    pub password: Option<String>,
+    /// Kept as a [`Secret`](crate::secret::Secret) so that no `Debug` print can show it.
+    pub password: Option<crate::secret::Secret>,
     pub passwordeval: Option<String>,
     pub ntlmdomain: Option<String>,
     pub tls: bool,
@@ -801,7 +802,7 @@ fn apply_to(
             Field::User
         }
         "password" => {
-            s.password = opt(arg);
+            s.password = opt(arg).map(crate::secret::Secret::new);
             Field::Password
         }
         "passwordeval" => {
@@ -1347,5 +1348,16 @@ mod tests {
     fn unknown_command_text() {
         assert_eq!(invalid("Host", "x"), "unknown command Host");
         assert_eq!(invalid("eval", "x"), "unknown command eval");
+    }
+
+    #[test]
+    fn debug_output_of_settings_never_shows_the_password() {
+        let mut a = Account::new("a", None, &Settings::default());
+        a.apply("password", "hunter2-secret").expect("valid");
+        assert!(!format!("{a:?}").contains("hunter2-secret"));
+        assert_eq!(
+            a.settings.password.as_ref().map(|p| p.expose()),
+            Some("hunter2-secret")
+        );
     }
 }

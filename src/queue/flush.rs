@@ -124,7 +124,7 @@ pub fn resolve_account(origin: &Origin, from: &str, config: Option<&Config>) -> 
         && let Some(cmd) = s.passwordeval.clone()
     {
         let secret = secret::run_passwordeval(&cmd)?;
-        account.settings.password = Some(secret.expose().to_owned());
+        account.settings.password = Some(secret);
     }
     account::finalize(&mut account, true, false)?;
     Ok(account)

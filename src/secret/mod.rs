@@ -65,7 +65,7 @@ pub fn run_passwordeval(command: &str) -> Result<Secret> {
 /// `user` at its `host` (or socket path, as msmtp keys it). `Ok(None)`: nothing found.
 pub fn auth_password(settings: &crate::config::Settings) -> Result<Option<String>> {
     if let Some(p) = &settings.password {
-        return Ok(Some(p.clone()));
+        return Ok(Some(p.expose().to_owned()));
     }
     let host = settings
         .host
