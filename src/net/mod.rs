@@ -127,7 +127,8 @@ impl Write for Stream {
 /// How long a read or write may wait when `timeout` is off. msmtp then waits forever, so a
 /// server that accepts the connection and never answers hangs cron or a mail client for good;
 /// postie gives up after RFC 5321's longest wait (10 minutes, for the reply to the final dot)
-/// with msmtp's timeout error.
+/// with msmtp's timeout error. The SMTP session also bounds each whole reply by it, so a server
+/// trickling one byte at a time cannot stretch a reply forever.
 pub const IDLE_LIMIT: Duration = Duration::from_secs(600);
 
 fn io_timeout(target: &Target) -> Option<Duration> {

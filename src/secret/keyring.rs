@@ -70,10 +70,12 @@ pub fn lookup(host: &str, user: &str) -> Option<Secret> {
     )
 }
 
-/// [`lookup`] with an explicit program and deadline.
+/// [`lookup`] with an explicit program and deadline; the deadline covers both queries.
 pub fn lookup_with(program: &str, host: &str, user: &str, timeout: Duration) -> Option<Secret> {
+    let deadline = std::time::Instant::now() + timeout;
     queries(host, user).iter().find_map(|attrs| {
-        match crate::config::eval::run_first_line(&command(program, attrs), timeout) {
+        let left = deadline.checked_duration_since(std::time::Instant::now())?;
+        match crate::config::eval::run_first_line(&command(program, attrs), left) {
             Ok(Some(p)) if !p.is_empty() => Some(Secret::new(p)),
             _ => None,
         }

@@ -80,6 +80,9 @@ pub struct Session<'d, S: Transport> {
     rpos: usize,
     wbuf: Vec<u8>,
     debug: Option<&'d mut dyn Write>,
+    /// When the reply being read must be complete: a server trickling one byte just inside
+    /// the socket timeout must not hold postie forever.
+    reply_deadline: Option<std::time::Instant>,
 }
 
 impl<'d, S: Transport> Session<'d, S> {
@@ -91,6 +94,7 @@ impl<'d, S: Transport> Session<'d, S> {
             rpos: 0,
             wbuf: Vec::new(),
             debug,
+            reply_deadline: None,
         }
     }
 
@@ -196,6 +200,13 @@ impl<'d, S: Transport> Session<'d, S> {
                 self.rbuf.drain(..self.rpos);
                 self.rpos = 0;
             }
+            if self
+                .reply_deadline
+                .is_some_and(|d| std::time::Instant::now() >= d)
+            {
+                let timed_out = io::Error::from(io::ErrorKind::TimedOut);
+                return Err(net::read_error(&timed_out, self.stream.is_tls()));
+            }
             let mut chunk = [0u8; 4096];
             let n = loop {
                 match self.stream.read(&mut chunk) {
@@ -213,6 +224,13 @@ impl<'d, S: Transport> Session<'d, S> {
 
     /// Reads one complete reply.
     pub fn read_reply(&mut self) -> Result<Reply> {
+        self.reply_deadline = Some(std::time::Instant::now() + net::IDLE_LIMIT);
+        let result = self.read_reply_lines();
+        self.reply_deadline = None;
+        result
+    }
+
+    fn read_reply_lines(&mut self) -> Result<Reply> {
         let mut parser = ReplyParser::new();
         loop {
             let (raw, len) = self.read_line()?;
