@@ -748,23 +748,20 @@ pub fn open<S: Transport>(
     })
 }
 
-/// Everything before the first transaction: [`open`], the DSN capability check (QUIT and 69
-/// when DSN is requested but not offered) and AUTH. Shared by a direct send and a queue flush,
-/// which then runs one or more transactions on the session.
-pub fn open_for_mail<S: Transport>(
+/// [`open`], then a capability check that happens before AUTH (msmtp QUITs and exits 69 when
+/// `missing` names something the server lacks), then AUTH.
+fn open_checked<S: Transport>(
     s: &mut Session<'_, S>,
     tls: &net::TlsSettings,
     settings: &SessionSettings,
     oauth_target: (&str, u16),
     password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
+    missing: impl Fn(&Capabilities) -> Option<&'static str>,
 ) -> Result<Capabilities> {
     let caps = open(s, tls, settings, true)?.caps;
-    if (settings.dsn_notify.is_some() || settings.dsn_return.is_some()) && !caps.dsn {
+    if let Some(text) = missing(&caps) {
         s.quit();
-        return Err(Error::new(
-            Sysexit::Unavailable,
-            "the server does not support DSN",
-        ));
+        return Err(Error::new(Sysexit::Unavailable, text));
     }
     s.authenticate(
         settings.auth,
@@ -776,8 +773,24 @@ pub fn open_for_mail<S: Transport>(
     Ok(caps)
 }
 
-/// `--rmqs` after connecting (msmtp.md 9.2): open, ETRN capability check (QUIT and 69 when
-/// missing, before AUTH), AUTH when configured, `ETRN ARG`, QUIT.
+/// Everything before the first transaction: [`open`], the DSN capability check (when DSN is
+/// requested) and AUTH. Shared by a direct send and a queue flush, which then runs one or
+/// more transactions on the session.
+pub fn open_for_mail<S: Transport>(
+    s: &mut Session<'_, S>,
+    tls: &net::TlsSettings,
+    settings: &SessionSettings,
+    oauth_target: (&str, u16),
+    password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
+) -> Result<Capabilities> {
+    let wants_dsn = settings.dsn_notify.is_some() || settings.dsn_return.is_some();
+    open_checked(s, tls, settings, oauth_target, password, |caps| {
+        (wants_dsn && !caps.dsn).then_some("the server does not support DSN")
+    })
+}
+
+/// `--rmqs` after connecting (msmtp.md 9.2): open, ETRN capability check (before AUTH), AUTH
+/// when configured, `ETRN ARG`, QUIT.
 pub fn rmqs<S: Transport>(
     s: &mut Session<'_, S>,
     tls: &net::TlsSettings,
@@ -786,21 +799,9 @@ pub fn rmqs<S: Transport>(
     oauth_target: (&str, u16),
     password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
 ) -> Result<()> {
-    let caps = open(s, tls, settings, true)?.caps;
-    if !caps.etrn {
-        s.quit();
-        return Err(Error::new(
-            Sysexit::Unavailable,
-            "the server does not support Remote Message Queue Starting",
-        ));
-    }
-    s.authenticate(
-        settings.auth,
-        &caps,
-        settings.user.as_deref(),
-        oauth_target,
-        password,
-    )?;
+    open_checked(s, tls, settings, oauth_target, password, |caps| {
+        (!caps.etrn).then_some("the server does not support Remote Message Queue Starting")
+    })?;
     s.etrn(arg)?;
     s.quit();
     Ok(())
