@@ -40,10 +40,6 @@ pub struct HeaderBlock {
     /// exists, of the Resent-To/Cc/Bcc headers in the first contiguous Resent block. Used for
     /// `-t`; no de-duplication.
     pub recipients: Vec<String>,
-    /// The first address of the first `Resent-From:` header, if that header comes before any
-    /// usable `From:` and lies in the first Resent block (msmtp >= 1.8.26 prefers it for
-    /// `--read-envelope-from`; 1.8.23 ignores it).
-    pub resent_from: Option<String>,
 }
 
 /// Read the header block from `input`, consuming exactly the header bytes (through the blank
@@ -60,12 +56,10 @@ pub fn read_header_block_for<R: BufRead>(
     input: &mut R,
     read_recipients: bool,
 ) -> io::Result<HeaderBlock> {
-    // msmtp 1.8.23 without -t (From, Date, Message-ID), with -t (recipients), and one that
-    // only looks for a Resent-From that comes first (later msmtp versions): parsing
-    // Resent-From as an address header changes how the following lines are classified.
+    // msmtp 1.8.23 scans differently without -t (From, Date, Message-ID) and with -t
+    // (recipients too): both run, in one pass.
     let mut main = Scanner::new(Mode::MAIL);
     let mut rcpt = Scanner::new(Mode::MAIL_T);
-    let mut resent = Scanner::new(Mode::RESENT_FROM);
     let mut raw = Vec::new();
     'outer: loop {
         let buf = match input.fill_buf() {
@@ -76,7 +70,6 @@ pub fn read_header_block_for<R: BufRead>(
         if buf.is_empty() {
             main.eof();
             rcpt.eof();
-            resent.eof();
             break;
         }
         let mut used = 0;
@@ -88,7 +81,6 @@ pub fn read_header_block_for<R: BufRead>(
             raw.push(c);
             main.feed(c);
             rcpt.feed(c);
-            resent.feed(c);
             if main.done() {
                 input.consume(used);
                 break 'outer;
@@ -105,9 +97,6 @@ pub fn read_header_block_for<R: BufRead>(
     block.raw = raw;
     block.recipients = with_rcpt.recipients;
     block.from_extra = with_rcpt.from_extra;
-    if resent.from_via_resent {
-        block.resent_from = resent.from.map(|a| lossy(&a));
-    }
     Ok(block)
 }
 
@@ -148,7 +137,6 @@ struct Mode {
     from: bool,
     date_msgid: bool,
     recipients: bool,
-    resent_from: bool,
 }
 
 impl Mode {
@@ -156,25 +144,16 @@ impl Mode {
         from: true,
         date_msgid: true,
         recipients: false,
-        resent_from: false,
     };
     const MAIL_T: Mode = Mode {
         from: true,
         date_msgid: true,
         recipients: true,
-        resent_from: false,
-    };
-    const RESENT_FROM: Mode = Mode {
-        from: true,
-        date_msgid: false,
-        recipients: false,
-        resent_from: true,
     };
     const OPERANDS: Mode = Mode {
         from: false,
         date_msgid: false,
         recipients: true,
-        resent_from: false,
     };
 }
 
@@ -255,9 +234,6 @@ struct Scanner {
     from_hdr: FromHdr,
     /// The current address header is a From (or Resent-From) header.
     in_from_header: bool,
-    /// The From header being parsed was reached through `Resent-`.
-    from_header_is_resent: bool,
-    from_via_resent: bool,
     current: Option<Vec<u8>>,
     from: Option<Vec<u8>>,
     from_extra: Vec<Vec<u8>>,
@@ -280,8 +256,6 @@ impl Scanner {
             resent_block: ResentBlock::Before,
             from_hdr: FromHdr::Before,
             in_from_header: false,
-            from_header_is_resent: false,
-            from_via_resent: false,
             current: None,
             from: None,
             from_extra: Vec::new(),
@@ -328,7 +302,6 @@ impl Scanner {
             has_date: self.has_date,
             has_message_id: self.has_msgid,
             recipients: recipients.iter().map(|a| lossy(a)).collect(),
-            resent_from: None,
         }
     }
 
@@ -345,11 +318,8 @@ impl Scanner {
         if self.from_hdr == FromHdr::In {
             self.from = Some(addr);
             self.from_hdr = FromHdr::After;
-            self.from_via_resent = self.from_header_is_resent;
         } else if self.in_from_header {
-            if !self.from_header_is_resent {
-                self.from_extra.push(addr);
-            }
+            self.from_extra.push(addr);
         } else if self.mode.recipients {
             if self.resent_block == ResentBlock::In {
                 self.resent.push(addr);
@@ -375,7 +345,6 @@ impl Scanner {
         } else if m.date_msgid && l == b'm' {
             State::Name(Word::MessageId, 1)
         } else if m.from && self.from_hdr == FromHdr::Before && l == b'f' {
-            self.from_header_is_resent = false;
             State::Name(Word::From, 1)
         } else if m.recipients && l == b't' {
             State::Name(Word::To, 1)
@@ -383,10 +352,7 @@ impl Scanner {
             State::Name(Word::Cc, 1)
         } else if m.recipients && l == b'b' {
             State::Name(Word::Bcc, 1)
-        } else if (m.recipients || m.resent_from)
-            && self.resent_block != ResentBlock::After
-            && l == b'r'
-        {
+        } else if m.recipients && self.resent_block != ResentBlock::After && l == b'r' {
             self.resent_index = Some(0);
             State::Resent
         } else if c == b'\n' {
@@ -613,10 +579,6 @@ impl Scanner {
         }
         if idx == 6 {
             let m = self.mode;
-            if m.resent_from && self.from_hdr == FromHdr::Before && l == b'f' {
-                self.from_header_is_resent = true;
-                return State::Name(Word::From, 1);
-            }
             if m.recipients {
                 match l {
                     b't' => return State::Name(Word::To, 1),
@@ -862,13 +824,12 @@ Resent-Date: now\nResent-Bcc: d@x\nSubject: s\nResent-To: late@x\nCc: e@x\n\n";
     }
 
     #[test]
-    fn resent_from_before_from_is_reported() {
+    fn resent_from_does_not_replace_from() {
+        // msmtp 1.8.23 reads only From for --read-envelope-from; Resent-From is not an address
+        // header it collects.
         let b = scan(b"Resent-From: Boss <r@x>\nResent-To: b@x\nFrom: f@x\n\n");
-        assert_eq!(b.resent_from.as_deref(), Some("r@x"));
         assert_eq!(b.from.as_deref(), Some("f@x"));
         assert_eq!(b.recipients, ["b@x"]);
-        let b = scan(b"From: f@x\nResent-From: r@x\n\n");
-        assert_eq!(b.resent_from, None);
     }
 
     #[test]
