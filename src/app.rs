@@ -296,16 +296,10 @@ pub(crate) fn resolve_account(
 /// passwordeval (only when authentication is on and no password is set), then derived
 /// defaults and validation.
 pub(crate) fn finish_account(cli: &Cli, account: &mut Account, sendmail_mode: bool) -> Result<()> {
-    let s = &account.settings;
-    // A dry run must not have side effects such as a gpg passphrase prompt.
-    if s.auth.enabled()
-        && !cli.no_send
-        && !cli.queue_only
-        && s.password.is_none()
-        && let Some(cmd) = s.passwordeval.clone()
-    {
-        let secret = secret::run_passwordeval(&cmd)?;
-        account.settings.password = Some(secret);
+    // A dry run or a queue-only submission must not have side effects such as a gpg
+    // passphrase prompt: the password is resolved when the message is actually sent.
+    if !cli.no_send && !cli.queue_only {
+        secret::apply_passwordeval(&mut account.settings)?;
     }
     account::finalize(account, sendmail_mode, cli.pretend)
 }

@@ -118,14 +118,7 @@ pub fn resolve_account(origin: &Origin, from: &str, config: Option<&Config>) -> 
         sendmail_mode: true,
     };
     let mut account = account::select(config, &request)?.account;
-    let s = &account.settings;
-    if s.auth.enabled()
-        && s.password.is_none()
-        && let Some(cmd) = s.passwordeval.clone()
-    {
-        let secret = secret::run_passwordeval(&cmd)?;
-        account.settings.password = Some(secret);
-    }
+    secret::apply_passwordeval(&mut account.settings)?;
     account::finalize(&mut account, true, false)?;
     Ok(account)
 }

@@ -60,6 +60,18 @@ pub fn run_passwordeval(command: &str) -> Result<Secret> {
     }
 }
 
+/// msmtp's early `passwordeval` (before connecting, also under `-P`): only when
+/// authentication is on and no `password` is set; the result becomes the password.
+pub fn apply_passwordeval(settings: &mut crate::config::Settings) -> Result<()> {
+    if settings.auth.enabled()
+        && settings.password.is_none()
+        && let Some(cmd) = &settings.passwordeval
+    {
+        settings.password = Some(run_passwordeval(cmd)?);
+    }
+    Ok(())
+}
+
 /// The password for AUTH, asked for only once a mechanism that needs one has been chosen: the
 /// account's `password` (from the file or `passwordeval`), else the lookup chain for its
 /// `user` at its `host` (or socket path, as msmtp keys it). `Ok(None)`: nothing found.
