@@ -194,7 +194,7 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
         None => ui.error(what),
     };
     match result {
-        Ok((delivery, _)) if !delivery.all_accepted() => {
+        Ok(delivery) if !delivery.all_accepted() => {
             // LMTP: the server answered each recipient separately after the final dot.
             for (rcpt, reply) in delivery.lmtp.iter().filter(|(_, r)| r.code != 250) {
                 ui.error(&format!("the server refuses to send the mail to {rcpt}"));
@@ -210,9 +210,9 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
             log_attempt(ui, &account, &attempt.failed(&e), false);
             Err(e.exit)
         }
-        Ok((delivery, mailsize)) => {
+        Ok(delivery) => {
             let attempt = Attempt {
-                mailsize: Some(mailsize),
+                mailsize: Some(delivery.mailsize),
                 reply: delivery.final_reply.as_ref(),
                 ..attempt
             };
@@ -312,7 +312,7 @@ fn add_from_header(account: &Account, headers: &HeaderBlock) -> bool {
     }
 }
 
-/// Connect and send. Returns the delivery and the mail size for the log.
+/// Connect and send.
 fn deliver<R: BufRead>(
     cli: &Cli,
     account: &Account,
@@ -321,26 +321,23 @@ fn deliver<R: BufRead>(
     rewrite: &Rewrite,
     input: &mut R,
     out: &mut Output,
-) -> Result<(smtp::Delivery, u64)> {
+) -> Result<smtp::Delivery> {
     let (target, tls, session) = transport(account);
     let mut password = |_: smtp::Mechanism| secret::auth_password(&account.settings);
-    let mut mailsize = 0;
     let mut body = |w: &mut dyn Write| -> Result<u64> {
-        let n = message::write_data(headers, rewrite, input, &mut { w }).map_err(|e| match e {
+        message::write_data(headers, rewrite, input, &mut { w }).map_err(|e| match e {
             message::BodyError::Read(_) => {
                 Error::io("input error while reading the mail").in_send_stage()
             }
             message::BodyError::Write(e) => smtp::write_error(e),
-        })?;
-        mailsize = n;
-        Ok(n)
+        })
     };
     let debug: Option<&mut dyn Write> = if cli.debug {
         Some(&mut out.stdout)
     } else {
         None
     };
-    let delivery = smtp::send(
+    smtp::send(
         &target,
         &tls,
         &session,
@@ -348,8 +345,7 @@ fn deliver<R: BufRead>(
         &mut password,
         &mut body,
         debug,
-    )?;
-    Ok((delivery, mailsize))
+    )
 }
 
 /// `--no-send`: what would be sent, byte for byte, without connecting or running helpers.
