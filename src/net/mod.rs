@@ -251,11 +251,7 @@ pub fn strerror(e: &io::Error) -> String {
     if e.kind() == io::ErrorKind::TimedOut && e.raw_os_error().is_none() {
         return "Connection timed out".to_string();
     }
-    let text = e.to_string();
-    match text.rfind(" (os error ") {
-        Some(i) if text.ends_with(')') => text[..i].to_string(),
-        _ => text,
-    }
+    crate::error::strerror(e)
 }
 
 /// getaddrinfo's text (gai_strerror) from std's resolver error.

@@ -62,24 +62,8 @@ pub fn queue_dirs(t: &Target, configs: &mut Configs) -> Result<Vec<PathBuf>> {
 
 /// `strftime("%Y-%m-%d %H:%M:%S")` in local time.
 fn local_time(secs: u64) -> String {
-    let t = libc::time_t::try_from(secs).unwrap_or(0);
-    // SAFETY: localtime_r writes only into `tm`, which lives on our stack.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&t, &mut tm).is_null() {
-            return secs.to_string();
-        }
-        tm
-    };
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec
-    )
+    let t = crate::sys::local_time(i64::try_from(secs).unwrap_or(0));
+    crate::sys::strftime("%Y-%m-%d %H:%M:%S", &t)
 }
 
 /// Text from a queue file (addresses: the user's; errors: the server's) made safe for a
