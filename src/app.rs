@@ -18,6 +18,9 @@ use std::io::{BufRead, BufReader, IsTerminal, Write};
 /// Run postie with the full argv; returns the process exit status.
 pub fn run(argv: Vec<OsString>) -> u8 {
     crate::sys::init_locale();
+    // Before any configuration is read: a password can be in it, and every mode may run a
+    // password source. A core dump or a ptrace peek would otherwise show the secret.
+    crate::sys::protect_secrets_in_memory();
     let argv0 = argv
         .first()
         .map(|a| a.to_string_lossy().into_owned())
@@ -37,9 +40,13 @@ pub fn run(argv: Vec<OsString>) -> u8 {
         return crate::queue::command::run(&ui.prog, &["list".to_owned()]);
     }
     // Only under postie's own name: through a `sendmail` or `msmtp` link, `queue` stays a
-    // recipient, as it is for msmtp.
-    if ui.prog.starts_with("postie") && args.first().is_some_and(|a| a == "queue") {
-        return crate::queue::command::run(&ui.prog, &args[1..]);
+    // recipient, as it is for msmtp. Global options may come first (`postie -C rc queue list`).
+    if is_postie(&ui.prog)
+        && let Some((i, _)) = cli::subcommand(&args)
+    {
+        let mut rest = args.clone();
+        rest.remove(i);
+        return crate::queue::command::run(&ui.prog, &rest);
     }
     let posixly_correct = std::env::var_os("POSIXLY_CORRECT").is_some();
     let cli = match cli::parse(&args, posixly_correct) {
@@ -54,6 +61,13 @@ pub fn run(argv: Vec<OsString>) -> u8 {
             return e.exit.code();
         }
     };
+    if let Err(e) = check_argv_guard(&ui.prog, &cli) {
+        ui.report(&e);
+        if cli.mode() == Mode::Sendmail {
+            drain_stdin();
+        }
+        return e.exit.code();
+    }
     match cli.mode() {
         Mode::Version => {
             crate::ui::stdout_text(&version_text());
@@ -75,11 +89,55 @@ pub fn run(argv: Vec<OsString>) -> u8 {
     }
 }
 
+fn is_postie(prog: &str) -> bool {
+    prog.starts_with("postie")
+}
+
+/// Under the system-sendmail names, argv often comes from someone else: PHP's `mail()` appends
+/// its fifth parameter, a web application its sender address. Options that would make postie
+/// run a command or read or write a file of the caller's choosing are refused there unless the
+/// user's own configuration (the system file or the default user file, never a `-C` file) says
+/// `trust_sendmail_argv on`.
+fn check_argv_guard(prog: &str, cli: &Cli) -> Result<()> {
+    let Some(first) = cli.file_or_command_options.first() else {
+        return Ok(());
+    };
+    if !cli::argv_guard(prog) {
+        return Ok(());
+    }
+    let trusted = config::load(None).is_ok_and(|c| c.trust_sendmail_argv);
+    if trusted {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "option {first} is refused when called as {prog}: it chooses a file or a command, \
+         and a program calling {prog} may pass on options from others \
+         (allow it with \"trust_sendmail_argv on\" in your configuration file)"
+    )))
+}
+
+/// Reads and discards stdin (unless it is a terminal), so a client writing a message into a
+/// pipe does not die of SIGPIPE and hide our error text.
+fn drain_stdin() {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let _ = std::io::copy(&mut stdin.lock(), &mut std::io::sink());
+    }
+}
+
 /// Sendmail mode. Every early failure still drains stdin: a client writing a large message
 /// into a pipe would otherwise die of SIGPIPE and hide our error text.
 fn sendmail(ui: &Ui, cli: &Cli) -> u8 {
     let stdin = std::io::stdin();
     let interactive = stdin.is_terminal();
+    // `postie queeu list` at a terminal would otherwise wait for a message to type.
+    if interactive
+        && is_postie(&ui.prog)
+        && let Some(cmd) = cli::mistyped_subcommand(&cli.recipients, false)
+    {
+        ui.report(&mistyped(&cli.recipients[0], cmd, false));
+        return Sysexit::Usage.code();
+    }
     let mut input = BufReader::with_capacity(64 * 1024, stdin.lock());
     let code = match send(ui, cli, &mut input) {
         Ok(()) => Sysexit::Ok,
@@ -106,6 +164,12 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
         let f = headers.from.as_deref().unwrap_or("(null)");
         crate::ui::stdout_text(&format!("envelope from address extracted from mail: {f}\n"));
     }
+    if headers.raw.is_empty()
+        && input.fill_buf().is_ok_and(|b| b.is_empty())
+        && let Some(cmd) = cli::mistyped_subcommand(&cli.recipients, true)
+    {
+        return Err(fail(mistyped(&cli.recipients[0], cmd, true)));
+    }
     let mut recipients = message::parse_recipient_operands(&cli.recipients);
     if cli.read_recipients {
         recipients.extend(headers.recipients.iter().cloned());
@@ -130,31 +194,27 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     }
 
     let from = s.from.clone().unwrap_or_default();
-    // `-f` often comes from a web form (PHP's mail() passes it through): a line break in it
-    // would add headers to the message and commands to the SMTP dialogue.
-    if from.contains(['\r', '\n', '\0']) {
-        return Err(fail(Error::usage(format!(
-            "invalid envelope-from address {}: it contains a line break or NUL",
-            crate::ui::sanitize(&from)
-        ))));
-    }
+    let envelope = Envelope {
+        from: from.clone(),
+        recipients,
+    };
+    // `-f` and `-t` headers often come from a web form (PHP's mail() passes its fifth
+    // parameter through): an address with a space and `>` would add ESMTP parameters, a line
+    // break whole commands.
+    envelope.check().map_err(&fail)?;
+    let from_line = if add_from_header(&account, &headers) {
+        Some(from_header_value(cli, s, &from).map_err(&fail)?)
+    } else {
+        None
+    };
     let rewrite = Rewrite {
-        from_line: add_from_header(&account, &headers).then(|| {
-            match cli.full_name.as_ref().or(s.from_full_name.as_ref()) {
-                Some(name) => format!("{name} <{from}>"),
-                None => from.clone(),
-            }
-        }),
+        from_line,
         undisclosed_recipients: s.undisclosed_recipients,
         date: (s.set_date_header == AutoOff::Auto && !headers.has_date)
             .then(message::date_header_value),
         message_id: (s.set_msgid_header == AutoOff::Auto && !headers.has_message_id)
             .then(|| message::message_id(&from)),
         remove_bcc: s.remove_bcc_headers,
-    };
-    let envelope = Envelope {
-        from: from.clone(),
-        recipients,
     };
     if cli.no_send {
         return dry_run(&account, &envelope, &headers, &rewrite, input).map_err(fail);
@@ -253,6 +313,20 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     }
 }
 
+/// A recipient operand that looks like a postie subcommand, misspelt (`postie queeu list`) or
+/// where postie does not take it as one (`sendmail queue`). `empty`: the message read was empty.
+fn mistyped(word: &str, cmd: &str, empty: bool) -> Error {
+    let word = crate::ui::sanitize(word);
+    Error::usage(if empty {
+        format!("not sending an empty message to \"{word}\": did you mean \"postie {cmd} ...\"?")
+    } else {
+        format!(
+            "\"{word}\" is not a postie command: did you mean \"postie {cmd} ...\"? \
+             (to write to a local user of that name, give the full address)"
+        )
+    })
+}
+
 /// Select the account (msmtp.md section 3) with the command-line overrides applied; `headers`
 /// is the mail's header block in sendmail mode, `None` in the modes that read no mail. Info
 /// lines are printed as they arise, so that `-P` shows them even when a later step fails.
@@ -310,6 +384,67 @@ fn add_from_header(account: &Account, headers: &HeaderBlock) -> bool {
         SetFromHeader::Auto => headers.from.is_none(),
         SetFromHeader::Off => false,
     }
+}
+
+/// The value of the From header postie adds: `NAME <ADDR>` with `-F` or `from_full_name`, else
+/// `ADDR`. The name usually comes from a program (cron's `-FCronDaemon`, a web application's
+/// sender name), so a control character in it is refused: a line break would add headers or
+/// body text to the message. A name with RFC 5322 specials is quoted, since unquoted
+/// `Doe, John <j@x>` would name two mailboxes.
+fn from_header_value(cli: &Cli, s: &config::Settings, from: &str) -> Result<String> {
+    let (name, from_cli) = match (&cli.full_name, &s.from_full_name) {
+        (Some(n), _) => (n, true),
+        (None, Some(n)) => (n, false),
+        (None, None) => return Ok(from.to_owned()),
+    };
+    if name.chars().any(char::is_control) {
+        let what = format!(
+            "invalid full name {}: it contains a control character",
+            crate::ui::sanitize(name)
+        );
+        return Err(if from_cli {
+            Error::usage(what)
+        } else {
+            Error::config(format!("from_full_name: {what}"))
+        });
+    }
+    Ok(format!("{} <{from}>", display_name(name)))
+}
+
+/// `name` as an RFC 5322 phrase: as it is when it needs no quoting (msmtp's output), else as a
+/// quoted string. `.` stays unquoted (obs-phrase, `J. Doe`), as do names already quoted.
+fn display_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if is_quoted_string(name)
+        || !name.contains(['(', ')', '<', '>', '[', ']', ':', ';', '@', '\\', ',', '"'])
+    {
+        return name.into();
+    }
+    let mut q = String::with_capacity(name.len() + 2);
+    q.push('"');
+    for c in name.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q.into()
+}
+
+/// Whether `s` is one whole RFC 5322 quoted-string (`"Doe, John"`), escapes respected.
+fn is_quoted_string(s: &str) -> bool {
+    let Some(inner) = s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) else {
+        return false;
+    };
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.next().is_none() => return false,
+            '"' => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Connect and send.

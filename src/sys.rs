@@ -14,6 +14,29 @@ pub fn init_locale() {
     }
 }
 
+/// Keep secrets out of core dumps and away from other processes of the same user that attach
+/// with ptrace: no core file is written (`RLIMIT_CORE` 0) and the process is not dumpable
+/// (`PR_SET_DUMPABLE` 0, which also makes `/proc/PID/mem` and `environ` root-only). Helpers
+/// started later are dumpable again after their `exec`, so gpg and pinentry are unaffected.
+/// Best effort: a kernel that refuses leaves postie as it was.
+pub fn protect_secrets_in_memory() {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: both calls take plain values or a pointer to a live, initialised struct.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &zero);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
+/// Whether [`protect_secrets_in_memory`] is in force (`PR_GET_DUMPABLE`).
+pub fn is_dumpable() -> bool {
+    // SAFETY: PR_GET_DUMPABLE takes no pointer arguments.
+    unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) == 1 }
+}
+
 /// A broken-down local time plus the libc `tm` it came from (for `strftime`).
 #[derive(Clone, Copy)]
 pub struct LocalTime {

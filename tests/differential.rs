@@ -177,7 +177,31 @@ impl Case {
         self.postie.push((f, e, why));
         self
     }
+
+    /// postie refuses the envelope before connecting where msmtp sends it: exit `code`, the
+    /// first stderr line containing `stderr`, and nothing on the wire or in the log.
+    fn refused_before_connecting(mut self, code: &str, stderr: &str, why: &'static str) -> Self {
+        self = self
+            .postie(Field::Exit, eq(code), why)
+            .postie(Field::Stderr, has(stderr), why);
+        for f in [
+            Field::Helo,
+            Field::Envelope,
+            Field::Data,
+            Field::Auth,
+            Field::Tls,
+            Field::Quit,
+            Field::Log,
+            Field::Pipelining,
+        ] {
+            self = self.postie(f, Expect::Any, why);
+        }
+        self
+    }
 }
+
+/// Why postie does not send an envelope address that msmtp sends as it is.
+const BAD_ADDRESS: &str = "(aa) an envelope address outside RFC 5321 syntax is refused before connecting (it could carry ESMTP parameters)";
 
 fn c(name: &'static str) -> Case {
     Case::new(name)
@@ -342,9 +366,13 @@ fn cases() -> Vec<Case> {
             .args(&["-f", "joe+tag@glob.org", "r@x.org"])
             .postie(Field::Helo, eq("EHLO glob.test"), "(j) +detail addresses also match glob patterns (msmtp 1.8.25 fix)"),
         // ---- 2. configuration files ------------------------------------------------------
-        c("cfg_eol_comment").rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom sender@example.com # c\n"),
+        c("cfg_eol_comment")
+            .rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom sender@example.com # c\n")
+            .refused_before_connecting("64", "invalid envelope-from address sender@example.com # c: it contains white space", BAD_ADDRESS),
         c("cfg_quotes_stripped").rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom \"sender@example.com\"\n"),
-        c("cfg_half_quote").rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom \"sender@example.com\n"),
+        c("cfg_half_quote")
+            .rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom \"sender@example.com\n")
+            .refused_before_connecting("64", "its quoted local part is not closed", BAD_ADDRESS),
         c("cfg_unknown_command").extra("hots 127.0.0.1"),
         c("cfg_needs_argument").extra("host"),
         c("cfg_defaults_with_arg").rc_raw("defaults x\n"),

@@ -419,6 +419,7 @@ mod tests {
             user_file: PathBuf::from(files.last().map(|f| f.0).unwrap_or("rc")),
             info: vec![],
             select_account_by_from: true,
+            trust_sendmail_argv: false,
             system_loaded: files.len() > 1,
             user_loaded: !files.is_empty(),
         }

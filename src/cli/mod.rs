@@ -60,6 +60,10 @@ pub struct Cli {
     pub recipients: Vec<String>,
     /// `-odq` (postie only): store the mail in the queue without trying to send it.
     pub queue_only: bool,
+    /// The options given that choose a file postie reads or writes, or a command it runs
+    /// (`-C`, `--passwordeval`, `-X`, ...), by name, in order. Under the name `sendmail` these
+    /// need the user's own permission (see [`argv_guard`]).
+    pub file_or_command_options: Vec<&'static str>,
 }
 
 impl Cli {
@@ -459,6 +463,9 @@ fn invalid(value: &str, option: &str) -> Error {
 }
 
 fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
+    if let Some(name) = file_or_command_option(opt) {
+        cli.file_or_command_options.push(name);
+    }
     let v = value.unwrap_or_default();
     match opt {
         Opt::Version => cli.mode = Some(Mode::Version),
@@ -543,6 +550,106 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
         Opt::Setting(s) => apply_setting(cli, s, v)?,
     }
     Ok(())
+}
+
+/// The options that make postie read or write a file, or run a command, chosen on the command
+/// line. An option that only changes where mail goes (`--host`) is not among them: the
+/// account's password then never leaves with it.
+fn file_or_command_option(opt: Opt) -> Option<&'static str> {
+    Some(match opt {
+        Opt::File => "--file (-C)",
+        Opt::Setting(S::Text("passwordeval")) => "--passwordeval",
+        Opt::Setting(S::Text("logfile")) => "--logfile (-X)",
+        Opt::Setting(S::Text("aliases")) => "--aliases",
+        Opt::Setting(S::Text("tls_trust_file")) => "--tls-trust-file",
+        Opt::Setting(S::Text("tls_crl_file")) => "--tls-crl-file",
+        Opt::Setting(S::Text("tls_key_file")) => "--tls-key-file",
+        Opt::Setting(S::Text("tls_cert_file")) => "--tls-cert-file",
+        Opt::Setting(S::Text("socket")) => "--socket",
+        _ => return None,
+    })
+}
+
+/// The program names under which postie is the system's sendmail, run by programs that pass
+/// on argv they got from others (PHP's `mail()` appends its fifth parameter; CVE-2016-10033
+/// used `-X` to write a web shell). Under these names the options of
+/// [`file_or_command_option`] are refused unless the user's own configuration allows them.
+pub fn argv_guard(prog: &str) -> bool {
+    matches!(prog, "sendmail" | "send-mail" | "mailq" | "newaliases")
+}
+
+/// postie's subcommands: `postie queue ...`.
+pub const SUBCOMMANDS: &[(&str, &[&str])] = &[(
+    "queue",
+    &["list", "flush", "show", "delete", "hold", "release", "help"],
+)];
+
+/// The index in `args` of the first operand, skipping options and their arguments exactly as
+/// the sendmail-mode parser does (`-C rc queue list` → 2). `None` when there is none, when an
+/// option is invalid, or when the first operand follows `--` (then it is a recipient).
+pub fn first_operand(args: &[String]) -> Option<usize> {
+    let (items, error) = getopt::parse(args, &short, LONG, true);
+    if error.is_some() {
+        return None;
+    }
+    let operands = items
+        .iter()
+        .filter(|i| matches!(i, Item::Operand(_)))
+        .count();
+    let first = args.len().checked_sub(operands)?;
+    (operands > 0 && (first == 0 || args[first - 1] != "--")).then_some(first)
+}
+
+/// The subcommand that `postie ARGS` names: the first operand, after any options.
+pub fn subcommand(args: &[String]) -> Option<(usize, &'static str)> {
+    let i = first_operand(args)?;
+    SUBCOMMANDS
+        .iter()
+        .find(|(name, _)| *name == args[i])
+        .map(|(name, _)| (i, *name))
+}
+
+/// The subcommand that recipient operands look like a mistyped call of: the first operand is
+/// a bare word at most two edits from a subcommand's name (`queeu`, `qeue`) and either the
+/// message is empty or the next operand is one of that subcommand's verbs (`queeu list`).
+/// Such a word is never a deliberate recipient of an empty message.
+pub fn mistyped_subcommand(recipients: &[String], message_empty: bool) -> Option<&'static str> {
+    let word = recipients.first()?.to_ascii_lowercase();
+    if word.len() < 3 || !word.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    SUBCOMMANDS.iter().find_map(|(name, verbs)| {
+        let verb_follows = recipients
+            .get(1)
+            .is_some_and(|v| verbs.contains(&v.as_str()));
+        (edit_distance(&word, name) <= 2 && (message_empty || verb_follows)).then_some(*name)
+    })
+}
+
+/// Optimal string alignment distance: insertions, deletions, substitutions and transpositions
+/// of neighbours each count one.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 fn set(cli: &mut Cli, command: &str, argument: &str) {
@@ -932,5 +1039,92 @@ mod tests {
         assert!(is_fingerprint(&sha1));
         assert!(is_fingerprint(&md5));
         assert!(!is_fingerprint(&sha256.replace('A', "G")));
+    }
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn subcommand_after_global_options() {
+        assert_eq!(subcommand(&strings(&["queue", "list"])), Some((0, "queue")));
+        assert_eq!(
+            subcommand(&strings(&["-C", "rc", "queue", "list"])),
+            Some((2, "queue"))
+        );
+        assert_eq!(
+            subcommand(&strings(&["--file=rc", "-a", "x", "-v", "queue"])),
+            Some((4, "queue"))
+        );
+        assert_eq!(subcommand(&strings(&["-Crc", "queue"])), Some((1, "queue")));
+        // After `--` it is a recipient; after another recipient too.
+        assert_eq!(subcommand(&strings(&["--", "queue"])), None);
+        assert_eq!(subcommand(&strings(&["bob", "queue"])), None);
+        // `-f queue`: the word is the option's argument.
+        assert_eq!(subcommand(&strings(&["-f", "queue", "bob"])), None);
+        assert_eq!(subcommand(&strings(&["--bogus", "queue"])), None);
+    }
+
+    #[test]
+    fn mistyped_subcommands_are_recognised() {
+        let r = |a: &[&str]| strings(a);
+        assert_eq!(
+            mistyped_subcommand(&r(&["queeu", "list"]), false),
+            Some("queue")
+        );
+        assert_eq!(mistyped_subcommand(&r(&["qeue"]), true), Some("queue"));
+        assert_eq!(mistyped_subcommand(&r(&["Queue"]), true), Some("queue"));
+        assert_eq!(mistyped_subcommand(&r(&["queue"]), true), Some("queue"));
+        // A real message to a similar name, or an address, is mail.
+        assert_eq!(mistyped_subcommand(&r(&["queen"]), false), None);
+        assert_eq!(mistyped_subcommand(&r(&["queue@example.org"]), true), None);
+        assert_eq!(mistyped_subcommand(&r(&["root"]), true), None);
+        assert_eq!(mistyped_subcommand(&r(&["alice", "list"]), false), None);
+        assert_eq!(edit_distance("queeu", "queue"), 1);
+        assert_eq!(edit_distance("qeue", "queue"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn options_that_choose_files_or_commands_are_recorded() {
+        let c = p(&[
+            "-C",
+            "rc",
+            "--passwordeval=x",
+            "-X",
+            "/tmp/l",
+            "--aliases=a",
+            "--tls-trust-file=t",
+            "--tls-key-file=k",
+            "--tls-cert-file=c",
+            "--tls-crl-file=r",
+            "--socket=s",
+            "-t",
+            "-f",
+            "a@b",
+            "-FName",
+            "--host=h",
+        ]);
+        assert_eq!(
+            c.file_or_command_options,
+            vec![
+                "--file (-C)",
+                "--passwordeval",
+                "--logfile (-X)",
+                "--aliases",
+                "--tls-trust-file",
+                "--tls-key-file",
+                "--tls-cert-file",
+                "--tls-crl-file",
+                "--socket",
+            ]
+        );
+        assert!(
+            p(&["-oi", "-t", "-fa@b", "-odq", "--", "x"])
+                .file_or_command_options
+                .is_empty()
+        );
+        assert!(argv_guard("sendmail") && argv_guard("mailq"));
+        assert!(!argv_guard("postie") && !argv_guard("msmtp"));
     }
 }

@@ -28,6 +28,8 @@ pub struct Config {
     pub info: Vec<String>,
     /// postie's From-header account selection (default on; the user file's `defaults` wins).
     pub select_account_by_from: bool,
+    /// postie's `trust_sendmail_argv` (default off; the user file wins over the system file).
+    pub trust_sendmail_argv: bool,
     /// Whether the system file was read (for the "account not found" wording).
     pub system_loaded: bool,
     /// Whether the user file was read.
@@ -153,6 +155,11 @@ fn load_files_collecting(
         .and_then(|u| u.select_account_by_from)
         .or(system.as_ref().and_then(|s| s.select_account_by_from))
         .unwrap_or(true);
+    let trust_sendmail_argv = user
+        .as_ref()
+        .and_then(|u| u.trust_sendmail_argv)
+        .or(system.as_ref().and_then(|s| s.trust_sendmail_argv))
+        .unwrap_or(false);
     let system_loaded = system.is_some();
     let user_loaded = user.is_some();
     let user_accounts = user.map(|u| u.accounts).unwrap_or_default();
@@ -169,6 +176,7 @@ fn load_files_collecting(
         user_file: user_file.to_path_buf(),
         info: info.clone(),
         select_account_by_from,
+        trust_sendmail_argv,
         system_loaded,
         user_loaded,
     })

@@ -18,6 +18,8 @@ pub struct ParsedFile {
     pub contains_secrets: bool,
     /// The postie-only `select_account_by_from` switch, if the file sets it.
     pub select_account_by_from: Option<bool>,
+    /// The postie-only `trust_sendmail_argv` switch, if the file sets it.
+    pub trust_sendmail_argv: Option<bool>,
 }
 
 /// Context the parser needs from the outside world.
@@ -43,6 +45,7 @@ struct Parser<'a> {
     section: Section,
     contains_secrets: bool,
     select_account_by_from: Option<bool>,
+    trust_sendmail_argv: Option<bool>,
 }
 
 const BLANKS: [char; 2] = [' ', '\t'];
@@ -76,6 +79,7 @@ pub fn parse_bytes(file: &Path, content: &[u8], env: &ParseEnv) -> Result<Parsed
         section: Section::None,
         contains_secrets: false,
         select_account_by_from: None,
+        trust_sendmail_argv: None,
     };
     let mut rest = content;
     let mut lineno = 0usize;
@@ -100,6 +104,7 @@ pub fn parse_bytes(file: &Path, content: &[u8], env: &ParseEnv) -> Result<Parsed
         accounts: p.accounts,
         contains_secrets: p.contains_secrets,
         select_account_by_from: p.select_account_by_from,
+        trust_sendmail_argv: p.trust_sendmail_argv,
     })
 }
 
@@ -127,8 +132,9 @@ impl Parser<'_> {
                 Ok(())
             }
             "account" => self.account(arg, lineno),
-            "select_account_by_from" => {
-                self.select_account_by_from = Some(match arg {
+            // postie's whole-file switches: they apply wherever they stand in the file.
+            "select_account_by_from" | "trust_sendmail_argv" => {
+                let on = match arg {
                     "" | "on" => true,
                     "off" => false,
                     _ => {
@@ -140,7 +146,12 @@ impl Parser<'_> {
                             },
                         ));
                     }
-                });
+                };
+                if cmd == "select_account_by_from" {
+                    self.select_account_by_from = Some(on);
+                } else {
+                    self.trust_sendmail_argv = Some(on);
+                }
                 Ok(())
             }
             _ => {

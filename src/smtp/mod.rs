@@ -10,6 +10,7 @@
 //! to RCPT` / `LMTP server message: ...` / `could not send mail to all recipients` and exits 69
 //! when [`Delivery::all_accepted`] is false.
 
+pub mod address;
 pub mod auth;
 pub mod caps;
 pub mod reply;
@@ -80,6 +81,34 @@ pub struct Delivery {
     pub lmtp: Vec<(String, Reply)>,
     /// What the body callback returned.
     pub mailsize: u64,
+}
+
+impl Envelope {
+    /// Refuses an envelope whose addresses would not be a single, well-formed `MAIL FROM` or
+    /// `RCPT TO` argument (see [`address`]): 64 for the sender, which only the command line or
+    /// the configuration choose, 65 for a recipient, as the server's refusal of a bad address
+    /// would be.
+    pub fn check(&self) -> Result<()> {
+        let null_sender = self.from.is_empty() || self.from.eq_ignore_ascii_case("MAILER-DAEMON");
+        if !null_sender && let Some(why) = address::problem(&self.from) {
+            return Err(Error::usage(format!(
+                "invalid envelope-from address {}: {why}",
+                crate::ui::sanitize(&self.from)
+            )));
+        }
+        for r in &self.recipients {
+            if let Some(why) = address::problem(r) {
+                return Err(Error::new(
+                    crate::error::Sysexit::DataErr,
+                    format!(
+                        "invalid recipient address {}: {why}",
+                        crate::ui::sanitize(r)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Delivery {

@@ -131,7 +131,7 @@ impl<'d, S: Transport> Session<'d, S> {
             return Err(command_too_long());
         }
         // An argument with a line break would smuggle a second command into the dialogue.
-        if cmd.contains(['\r', '\n']) {
+        if cmd.contains(['\r', '\n', '\0']) {
             return Err(Error::new(
                 Sysexit::DataErr,
                 format!(
@@ -548,6 +548,9 @@ impl<'d, S: Transport> Session<'d, S> {
             Rcpt(&'a str),
             Data,
         }
+        // Checked again here, not only where the envelope is built: a queue entry's envelope
+        // was read back from disk.
+        envelope.check()?;
         let mail = mail_command(settings, &envelope.from, smtputf8);
         let mut steps = vec![(mail, Step::Mail(envelope.from.as_str()))];
         for rcpt in &envelope.recipients {

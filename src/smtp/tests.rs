@@ -1297,3 +1297,51 @@ fn transcript_matches_msmtp_format() {
          <-- 250 ok\r\n--> QUIT\r\n<-- 221 bye\r\n"
     );
 }
+
+// ---- envelope syntax ----
+
+/// A queue entry's envelope is read back from disk, so the session checks it again: an address
+/// that would add ESMTP parameters never reaches the server, not even as MAIL FROM.
+#[test]
+fn envelope_with_injected_parameters_is_refused_before_mail_from() {
+    let mut env = envelope(&["r@x.y"]);
+    env.from = "a@b> RET=FULL ENVID=inj <x".to_string();
+    let o = go_with(
+        Fake::new(&[GREET, EHLO_PIPE]),
+        &TlsSettings::default(),
+        &settings(),
+        &env,
+        None,
+    );
+    assert_eq!(err(&o).exit, Sysexit::Usage);
+    assert!(
+        !o.fake.written().contains("MAIL FROM"),
+        "{}",
+        o.fake.written()
+    );
+
+    let o = go_with(
+        Fake::new(&[GREET, EHLO_PIPE]),
+        &TlsSettings::default(),
+        &settings(),
+        &envelope(&["ok@x.y", "r@x.y> NOTIFY=NEVER"]),
+        None,
+    );
+    assert_eq!(err(&o).exit, Sysexit::DataErr);
+    assert_eq!(
+        err(&o).message,
+        "invalid recipient address r@x.y> NOTIFY=NEVER: it contains white space"
+    );
+    assert!(!o.fake.written().contains("MAIL FROM"));
+}
+
+#[test]
+fn null_sender_and_mailer_daemon_pass_the_envelope_check() {
+    for from in ["", "MAILER-DAEMON", "mailer-daemon"] {
+        let env = Envelope {
+            from: from.to_string(),
+            recipients: vec!["r@x.y".to_string()],
+        };
+        assert!(env.check().is_ok(), "{from:?}");
+    }
+}

@@ -6,4 +6,5 @@
 #![allow(dead_code)]
 
 pub mod pki;
+pub mod program;
 pub mod server;
