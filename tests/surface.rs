@@ -1397,3 +1397,124 @@ fn source_ip_failures_are_oserr_71_like_msmtp() {
         assert!(sessions.is_empty());
     }
 }
+
+// ---- bounded file reads ---------------------------------------------------------------------
+
+/// Runs postie with at most 300 MB of address space and a 20 s deadline (`timeout` exits 124),
+/// and returns the run with its duration.
+fn run_bounded(h: &Home, args: &[&str], env: &[(&str, String)]) -> (Run, std::time::Duration) {
+    let mut a = vec![
+        "20",
+        "sh",
+        "-c",
+        "ulimit -v 300000; exec \"$0\" \"$@\"",
+        POSTIE,
+    ];
+    a.extend_from_slice(args);
+    let t = std::time::Instant::now();
+    let r = h.run("timeout", &a, "Subject: x\n\nbody\n", env);
+    (r, t.elapsed())
+}
+
+#[test]
+fn endless_config_file_stops_at_msmtps_line_limit() {
+    let h = Home::new();
+    for dev in ["/dev/zero", "/dev/urandom"] {
+        let (r, took) = run_bounded(&h, &["-C", dev, "r@example.org"], &[]);
+        assert_eq!(r.code, 78, "{dev}: {}", r.stderr);
+        assert!(
+            r.stderr.starts_with(&format!("postie: {dev}: line ")),
+            "{dev}: {}",
+            r.stderr
+        );
+        assert!(took.as_secs() < 10, "{dev} took {took:?}");
+    }
+    let (r, _) = run_bounded(&h, &["-C", "/dev/zero", "r@example.org"], &[]);
+    assert_eq!(
+        r.stderr,
+        "postie: /dev/zero: line longer than 500 characters\n"
+    );
+}
+
+#[test]
+fn endless_aliases_file_stops_at_msmtps_line_limit() {
+    let h = Home::new();
+    let rc = h.write(
+        "rc",
+        "account default\nhost 127.0.0.1\nport 9\nfrom a@example.org\n",
+        0o600,
+    );
+    let rc = rc.to_str().expect("utf-8");
+    let (r, took) = run_bounded(&h, &["-C", rc, "--aliases=/dev/zero", "root"], &[]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "postie: /dev/zero: line 1: longer than 511 characters\n"
+    );
+    assert!(took.as_secs() < 10, "took {took:?}");
+}
+
+#[test]
+fn oversize_netrc_is_a_config_error() {
+    let h = Home::new();
+    let s = ServerBuilder::smtp()
+        .auth("PLAIN")
+        .credentials("joe", "sekret")
+        .start();
+    h.write(
+        ".msmtprc",
+        &format!(
+            "account default\nhost 127.0.0.1\nport {}\nfrom a@example.org\nauth plain\nuser joe\n",
+            s.port()
+        ),
+        0o600,
+    );
+    std::os::unix::fs::symlink("/dev/zero", h.path().join(".netrc")).expect("symlink");
+    // The keyring is asked first and has nothing (a fake secret-tool that knows no item).
+    let path = ("PATH", fake_secret_tool(&h, "nothing", "x"));
+    let (r, took) = run_bounded(&h, &["r@example.org"], std::slice::from_ref(&path));
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    let netrc = h.path().join(".netrc");
+    assert!(
+        r.stderr.starts_with(&format!(
+            "postie: {}: file is too large (over 1048576 bytes)\n",
+            netrc.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(took.as_secs() < 10, "took {took:?}");
+    std::fs::remove_file(&netrc).expect("rm");
+    let mut big = " ".repeat(1 << 20);
+    big.push_str("machine 127.0.0.1 login joe password sekret\n");
+    h.write(".netrc", &big, 0o600);
+    let (r, _) = run_bounded(&h, &["r@example.org"], &[path]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert!(r.stderr.contains("file is too large"), "{}", r.stderr);
+    let sessions = s.finish();
+    assert!(sessions.iter().all(|s| s.data.is_none()));
+}
+
+#[test]
+fn dev_null_and_pipes_still_work_as_config_files() {
+    let h = Home::new();
+    // msmtp: an empty file is read fine, and then has no default account.
+    let (r, _) = run_bounded(&h, &["-C", "/dev/null", "r@example.org"], &[]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert_eq!(r.stderr, "postie: account default not found in /dev/null\n");
+    let s = ServerBuilder::smtp().start();
+    let script = format!(
+        "exec \"$0\" -C <(printf 'account default\\nhost 127.0.0.1\\nport {}\\nfrom a@example.org\\n') r@example.org",
+        s.port()
+    );
+    let r = h.run(
+        "bash",
+        &["-c", &script, POSTIE],
+        "Subject: x\n\nbody\n",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let sessions = s.finish();
+    assert_eq!(sessions.len(), 1);
+    assert!(sessions[0].data_complete);
+}
