@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use support::pki::{CertChoice, pki};
-use support::server::ServerBuilder;
+use support::server::{ServerBuilder, Stage};
 
 const POSTIE: &str = env!("CARGO_BIN_EXE_postie");
 const MSMTP: &str = "/usr/bin/msmtp";
@@ -1517,4 +1517,191 @@ fn dev_null_and_pipes_still_work_as_config_files() {
     let sessions = s.finish();
     assert_eq!(sessions.len(), 1);
     assert!(sessions[0].data_complete);
+}
+
+// ---- server text on the terminal -------------------------------------------------------------
+
+/// Control characters, ESC sequences, bidi overrides and the like from a hostile server.
+const HOSTILE: &str = "\x1b[2J\x07\x00\r\x7f\t\u{9b}31m\u{202e}gpj.exe";
+/// [`HOSTILE`] as postie shows it.
+const HOSTILE_SHOWN: &str = "?[2J??????31m?gpj.exe";
+
+/// Panics on anything in `out` a terminal would obey or render out of order: C0 controls but
+/// LF (and CR right before LF where `crlf` allows msmtp's transcript line end), DEL, C1
+/// controls and bidi formatting characters.
+fn assert_terminal_safe(what: &str, out: &str, crlf: bool) {
+    let chars: Vec<char> = out.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let ok = match c {
+            '\n' => true,
+            '\r' => crlf && chars.get(i + 1) == Some(&'\n'),
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' => false,
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => false,
+            c => !c.is_control(),
+        };
+        assert!(ok, "{what}: {c:?} at {i} in {out:?}");
+    }
+}
+
+#[test]
+fn serverinfo_shows_control_characters_as_question_marks_like_msmtp() {
+    let h = Home::new();
+    let servers = Mutex::new(Vec::new());
+    let start = || {
+        let s = ServerBuilder::smtp()
+            .greeting("220 evil\x1b[2J\x07bell\ttab\rcr\x7fdel Grüße ESMTP")
+            .cap("X-EVIL\x1b]0;title\x07")
+            .cap("SIZE 1000")
+            .start();
+        let p = s.port();
+        servers.lock().expect("lock").push(s);
+        p
+    };
+    let r = h.run_both(&["--host=127.0.0.1", "--port={PORT}", "-S"], &start);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("\n    evil?[2J?bell?tab?cr?del Grüße ESMTP\n"),
+        "{}",
+        r.stdout
+    );
+    assert_terminal_safe("stdout", &r.stdout, false);
+}
+
+#[test]
+fn serverinfo_sanitises_nul_c1_bidi_and_the_certificate_subject() {
+    let h = Home::new();
+    let s = ServerBuilder::smtp()
+        .greeting(&format!("220 a{HOSTILE} ESMTP"))
+        .starttls()
+        .cert(CertChoice::ControlChars)
+        .start();
+    let ca = pki().ca_pem.display().to_string();
+    let r = h.run(
+        POSTIE,
+        &[
+            "--host=localhost",
+            &format!("--port={}", s.port()),
+            "-S",
+            "--tls",
+            &format!("--tls-trust-file={ca}"),
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("\n    a{HOSTILE_SHOWN} ESMTP\n")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "    Subject:\n        CN=evil?[2J???????31m?gpj.exe,O=Org?]0\\;pwned?\n    Issuer:\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert_terminal_safe("stdout", &r.stdout, false);
+    assert_terminal_safe("stderr", &r.stderr, false);
+}
+
+#[test]
+fn debug_transcript_sanitises_server_lines_and_certificate() {
+    let h = Home::new();
+    let s = ServerBuilder::smtp()
+        .greeting(&format!("220 g{HOSTILE}"))
+        .cap(&format!("X-CAP{HOSTILE}"))
+        .starttls()
+        .cert(CertChoice::ControlChars)
+        .reply(Stage::Quit, &format!("221 bye{HOSTILE}"))
+        .eod_reply(&format!("250 queued{HOSTILE}"))
+        .start();
+    h.write(
+        ".msmtprc",
+        &format!(
+            "account default\nhost localhost\nport {}\nfrom a@example.org\ntls on\n\
+             tls_trust_file {}\n",
+            s.port(),
+            pki().ca_pem.display()
+        ),
+        0o600,
+    );
+    let r = h.run(
+        POSTIE,
+        &["-d", "r@example.org"],
+        "Subject: x\n\nbody\n",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for line in [
+        format!("<-- 220 g{HOSTILE_SHOWN}\r\n"),
+        format!("<-- 250 X-CAP{HOSTILE_SHOWN}\r\n"),
+        format!("<-- 221 bye{HOSTILE_SHOWN}\r\n"),
+        format!("<-- 250 queued{HOSTILE_SHOWN}\r\n"),
+        "        CN=evil?[2J???????31m?gpj.exe,O=Org?]0\\;pwned?\n".to_string(),
+    ] {
+        assert!(r.stdout.contains(&line), "{line:?} in {}", r.stdout);
+    }
+    assert_terminal_safe("stdout", &r.stdout, true);
+    assert_terminal_safe("stderr", &r.stderr, false);
+}
+
+#[test]
+fn error_texts_sanitise_server_replies_smtp_lmtp_and_rmqs() {
+    let h = Home::new();
+    // SMTP: a refused envelope sender.
+    let s = ServerBuilder::smtp()
+        .reply(Stage::Mail, &format!("550 5.1.0 no{HOSTILE}"))
+        .start();
+    let rc = |port: u16, proto: &str| {
+        h.write(
+            ".msmtprc",
+            &format!(
+                "account default\nhost 127.0.0.1\nport {port}\nprotocol {proto}\n\
+                 from a@example.org\n"
+            ),
+            0o600,
+        );
+    };
+    rc(s.port(), "smtp");
+    let r = h.run(POSTIE, &["r@example.org"], "Subject: x\n\nbody\n", &[]);
+    assert_eq!(r.code, 65, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "postie: server message: 550 5.1.0 no{HOSTILE_SHOWN}\n"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_terminal_safe("smtp stderr", &r.stderr, false);
+    // LMTP: a per-recipient refusal after the data.
+    let s = ServerBuilder::lmtp()
+        .lmtp_reply(2, &format!("550 5.1.1 gone{HOSTILE}"))
+        .start();
+    rc(s.port(), "lmtp");
+    let r = h.run(
+        POSTIE,
+        &["r1@example.org", "r2@example.org"],
+        "Subject: x\n\nbody\n",
+        &[],
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("gone{HOSTILE_SHOWN}")),
+        "{}",
+        r.stderr
+    );
+    assert_terminal_safe("lmtp stderr", &r.stderr, false);
+    // --rmqs: a refused ETRN.
+    let (r, _) = rmqs_case(&["ETRN"], "458 4.0.0 unable\x1b[2J\u{202e}\x07", &[]);
+    assert_eq!(r.code, 69, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .ends_with("postie: server message: 458 4.0.0 unable?[2J??\n"),
+        "{}",
+        r.stderr
+    );
+    assert_terminal_safe("rmqs stderr", &r.stderr, false);
 }
