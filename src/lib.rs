@@ -19,6 +19,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod fsread;
 pub mod log;
 pub mod message;
 pub mod net;

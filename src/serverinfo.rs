@@ -17,7 +17,7 @@ use crate::config::{self, Account};
 use crate::error::{Error, Result, Sysexit};
 use crate::secret;
 use crate::smtp::{self, Capabilities, Protocol, ServerInfo};
-use crate::ui::{Output, Ui};
+use crate::ui::{Output, Ui, sanitize};
 use std::io::Write;
 use std::net::SocketAddr;
 
@@ -387,19 +387,23 @@ pub fn format_report(r: &Report<'_>) -> String {
         Protocol::Lmtp => "LMTP",
     };
     let addr = r.address.map(|a| a.ip().to_string());
-    let paren = match (r.canonical, addr) {
+    // Text from outside: the greeting (msmtp sanitises it too) and the reverse-lookup name.
+    let canonical = r.canonical.map(sanitize);
+    let paren = match (canonical, addr) {
         (Some(c), Some(a)) => format!(" ({c} [{a}])"),
         (Some(c), None) => format!(" ({c})"),
         (None, Some(a)) => format!(" ([{a}])"),
         (None, None) => String::new(),
     };
     let opened = &r.info.opened;
-    let greeting = opened
-        .greeting
-        .lines
-        .first()
-        .and_then(|l| l.get(4..))
-        .unwrap_or("");
+    let greeting = sanitize(
+        opened
+            .greeting
+            .lines
+            .first()
+            .and_then(|l| l.get(4..))
+            .unwrap_or(""),
+    );
     let mut out = format!(
         "{proto} server at {}{paren}, port {}:\n    {greeting}\n",
         r.host, r.port

@@ -6,11 +6,34 @@ use crate::error::Error;
 use std::io::Write;
 
 /// Control characters become `?`, as msmtp's `sanitize_string` does to every error text, so
-/// a hostile server reply or file name cannot paint the terminal or fake extra lines.
+/// a hostile server reply, certificate or file name cannot paint the terminal or fake extra
+/// lines. Beyond msmtp (which checks single bytes only), the C1 controls (a UTF-8 terminal may
+/// obey U+009B as CSI), the bidirectional formatting characters (U+202E turns the rest of a
+/// line around, so displayed text differs from what was sent) and the Unicode line and
+/// paragraph separators are replaced too.
 pub fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| if is_unsafe(c) { '?' } else { c })
         .collect()
+}
+
+/// [`sanitize`] for raw server bytes: invalid UTF-8 becomes U+FFFD first.
+pub fn sanitize_bytes(b: &[u8]) -> String {
+    sanitize(&String::from_utf8_lossy(b))
+}
+
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// Write to stdout, ignoring failures: a caller that closed our stdout (mailutils does) must
@@ -77,5 +100,21 @@ impl Output {
             let _ = self.stdout.write_all(s.as_bytes());
             let _ = self.stdout.flush();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_and_bidi_overrides_become_question_marks() {
+        assert_eq!(sanitize("a\x1b[31mb\x07\0\r\n\t\x7f"), "a?[31mb??????");
+        assert_eq!(
+            sanitize("x\u{85}\u{9b}1m\u{202e}evil\u{2066}\u{2069}\u{200f}\u{2028}y"),
+            "x??1m?evil????y"
+        );
+        assert_eq!(sanitize("Grüße, 日本, ok"), "Grüße, 日本, ok");
+        assert_eq!(sanitize_bytes(b"a\xff\x1bb"), "a\u{fffd}?b");
     }
 }

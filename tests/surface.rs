@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use support::pki::{CertChoice, pki};
-use support::server::ServerBuilder;
+use support::server::{ServerBuilder, Stage};
 
 const POSTIE: &str = env!("CARGO_BIN_EXE_postie");
 const MSMTP: &str = "/usr/bin/msmtp";
@@ -1396,4 +1396,312 @@ fn source_ip_failures_are_oserr_71_like_msmtp() {
         assert_eq!(r.stderr.lines().next(), Some(want.as_str()));
         assert!(sessions.is_empty());
     }
+}
+
+// ---- bounded file reads ---------------------------------------------------------------------
+
+/// Runs postie with at most 300 MB of address space and a 20 s deadline (`timeout` exits 124),
+/// and returns the run with its duration.
+fn run_bounded(h: &Home, args: &[&str], env: &[(&str, String)]) -> (Run, std::time::Duration) {
+    let mut a = vec![
+        "20",
+        "sh",
+        "-c",
+        "ulimit -v 300000; exec \"$0\" \"$@\"",
+        POSTIE,
+    ];
+    a.extend_from_slice(args);
+    let t = std::time::Instant::now();
+    let r = h.run("timeout", &a, "Subject: x\n\nbody\n", env);
+    (r, t.elapsed())
+}
+
+#[test]
+fn endless_config_file_stops_at_msmtps_line_limit() {
+    let h = Home::new();
+    for dev in ["/dev/zero", "/dev/urandom"] {
+        let (r, took) = run_bounded(&h, &["-C", dev, "r@example.org"], &[]);
+        assert_eq!(r.code, 78, "{dev}: {}", r.stderr);
+        assert!(
+            r.stderr.starts_with(&format!("postie: {dev}: line ")),
+            "{dev}: {}",
+            r.stderr
+        );
+        assert!(took.as_secs() < 10, "{dev} took {took:?}");
+    }
+    let (r, _) = run_bounded(&h, &["-C", "/dev/zero", "r@example.org"], &[]);
+    assert_eq!(
+        r.stderr,
+        "postie: /dev/zero: line longer than 500 characters\n"
+    );
+}
+
+#[test]
+fn endless_aliases_file_stops_at_msmtps_line_limit() {
+    let h = Home::new();
+    let rc = h.write(
+        "rc",
+        "account default\nhost 127.0.0.1\nport 9\nfrom a@example.org\n",
+        0o600,
+    );
+    let rc = rc.to_str().expect("utf-8");
+    let (r, took) = run_bounded(&h, &["-C", rc, "--aliases=/dev/zero", "root"], &[]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "postie: /dev/zero: line 1: longer than 511 characters\n"
+    );
+    assert!(took.as_secs() < 10, "took {took:?}");
+}
+
+#[test]
+fn oversize_netrc_is_a_config_error() {
+    let h = Home::new();
+    let s = ServerBuilder::smtp()
+        .auth("PLAIN")
+        .credentials("joe", "sekret")
+        .start();
+    h.write(
+        ".msmtprc",
+        &format!(
+            "account default\nhost 127.0.0.1\nport {}\nfrom a@example.org\nauth plain\nuser joe\n",
+            s.port()
+        ),
+        0o600,
+    );
+    std::os::unix::fs::symlink("/dev/zero", h.path().join(".netrc")).expect("symlink");
+    // The keyring is asked first and has nothing (a fake secret-tool that knows no item).
+    let path = ("PATH", fake_secret_tool(&h, "nothing", "x"));
+    let (r, took) = run_bounded(&h, &["r@example.org"], std::slice::from_ref(&path));
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    let netrc = h.path().join(".netrc");
+    assert!(
+        r.stderr.starts_with(&format!(
+            "postie: {}: file is too large (over 1048576 bytes)\n",
+            netrc.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(took.as_secs() < 10, "took {took:?}");
+    std::fs::remove_file(&netrc).expect("rm");
+    let mut big = " ".repeat(1 << 20);
+    big.push_str("machine 127.0.0.1 login joe password sekret\n");
+    h.write(".netrc", &big, 0o600);
+    let (r, _) = run_bounded(&h, &["r@example.org"], &[path]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert!(r.stderr.contains("file is too large"), "{}", r.stderr);
+    let sessions = s.finish();
+    assert!(sessions.iter().all(|s| s.data.is_none()));
+}
+
+#[test]
+fn dev_null_and_pipes_still_work_as_config_files() {
+    let h = Home::new();
+    // msmtp: an empty file is read fine, and then has no default account.
+    let (r, _) = run_bounded(&h, &["-C", "/dev/null", "r@example.org"], &[]);
+    assert_eq!(r.code, 78, "{}", r.stderr);
+    assert_eq!(r.stderr, "postie: account default not found in /dev/null\n");
+    let s = ServerBuilder::smtp().start();
+    let script = format!(
+        "exec \"$0\" -C <(printf 'account default\\nhost 127.0.0.1\\nport {}\\nfrom a@example.org\\n') r@example.org",
+        s.port()
+    );
+    let r = h.run(
+        "bash",
+        &["-c", &script, POSTIE],
+        "Subject: x\n\nbody\n",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let sessions = s.finish();
+    assert_eq!(sessions.len(), 1);
+    assert!(sessions[0].data_complete);
+}
+
+// ---- server text on the terminal -------------------------------------------------------------
+
+/// Control characters, ESC sequences, bidi overrides and the like from a hostile server.
+const HOSTILE: &str = "\x1b[2J\x07\x00\r\x7f\t\u{9b}31m\u{202e}gpj.exe";
+/// [`HOSTILE`] as postie shows it.
+const HOSTILE_SHOWN: &str = "?[2J??????31m?gpj.exe";
+
+/// Panics on anything in `out` a terminal would obey or render out of order: C0 controls but
+/// LF (and CR right before LF where `crlf` allows msmtp's transcript line end), DEL, C1
+/// controls and bidi formatting characters.
+fn assert_terminal_safe(what: &str, out: &str, crlf: bool) {
+    let chars: Vec<char> = out.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let ok = match c {
+            '\n' => true,
+            '\r' => crlf && chars.get(i + 1) == Some(&'\n'),
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}' => false,
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => false,
+            c => !c.is_control(),
+        };
+        assert!(ok, "{what}: {c:?} at {i} in {out:?}");
+    }
+}
+
+#[test]
+fn serverinfo_shows_control_characters_as_question_marks_like_msmtp() {
+    let h = Home::new();
+    let servers = Mutex::new(Vec::new());
+    let start = || {
+        let s = ServerBuilder::smtp()
+            .greeting("220 evil\x1b[2J\x07bell\ttab\rcr\x7fdel Grüße ESMTP")
+            .cap("X-EVIL\x1b]0;title\x07")
+            .cap("SIZE 1000")
+            .start();
+        let p = s.port();
+        servers.lock().expect("lock").push(s);
+        p
+    };
+    let r = h.run_both(&["--host=127.0.0.1", "--port={PORT}", "-S"], &start);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("\n    evil?[2J?bell?tab?cr?del Grüße ESMTP\n"),
+        "{}",
+        r.stdout
+    );
+    assert_terminal_safe("stdout", &r.stdout, false);
+}
+
+#[test]
+fn serverinfo_sanitises_nul_c1_bidi_and_the_certificate_subject() {
+    let h = Home::new();
+    let s = ServerBuilder::smtp()
+        .greeting(&format!("220 a{HOSTILE} ESMTP"))
+        .starttls()
+        .cert(CertChoice::ControlChars)
+        .start();
+    let ca = pki().ca_pem.display().to_string();
+    let r = h.run(
+        POSTIE,
+        &[
+            "--host=localhost",
+            &format!("--port={}", s.port()),
+            "-S",
+            "--tls",
+            &format!("--tls-trust-file={ca}"),
+        ],
+        "",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains(&format!("\n    a{HOSTILE_SHOWN} ESMTP\n")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(
+            "    Subject:\n        CN=evil?[2J???????31m?gpj.exe,O=Org?]0\\;pwned?\n    Issuer:\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert_terminal_safe("stdout", &r.stdout, false);
+    assert_terminal_safe("stderr", &r.stderr, false);
+}
+
+#[test]
+fn debug_transcript_sanitises_server_lines_and_certificate() {
+    let h = Home::new();
+    let s = ServerBuilder::smtp()
+        .greeting(&format!("220 g{HOSTILE}"))
+        .cap(&format!("X-CAP{HOSTILE}"))
+        .starttls()
+        .cert(CertChoice::ControlChars)
+        .reply(Stage::Quit, &format!("221 bye{HOSTILE}"))
+        .eod_reply(&format!("250 queued{HOSTILE}"))
+        .start();
+    h.write(
+        ".msmtprc",
+        &format!(
+            "account default\nhost localhost\nport {}\nfrom a@example.org\ntls on\n\
+             tls_trust_file {}\n",
+            s.port(),
+            pki().ca_pem.display()
+        ),
+        0o600,
+    );
+    let r = h.run(
+        POSTIE,
+        &["-d", "r@example.org"],
+        "Subject: x\n\nbody\n",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for line in [
+        format!("<-- 220 g{HOSTILE_SHOWN}\r\n"),
+        format!("<-- 250 X-CAP{HOSTILE_SHOWN}\r\n"),
+        format!("<-- 221 bye{HOSTILE_SHOWN}\r\n"),
+        format!("<-- 250 queued{HOSTILE_SHOWN}\r\n"),
+        "        CN=evil?[2J???????31m?gpj.exe,O=Org?]0\\;pwned?\n".to_string(),
+    ] {
+        assert!(r.stdout.contains(&line), "{line:?} in {}", r.stdout);
+    }
+    assert_terminal_safe("stdout", &r.stdout, true);
+    assert_terminal_safe("stderr", &r.stderr, false);
+}
+
+#[test]
+fn error_texts_sanitise_server_replies_smtp_lmtp_and_rmqs() {
+    let h = Home::new();
+    // SMTP: a refused envelope sender.
+    let s = ServerBuilder::smtp()
+        .reply(Stage::Mail, &format!("550 5.1.0 no{HOSTILE}"))
+        .start();
+    let rc = |port: u16, proto: &str| {
+        h.write(
+            ".msmtprc",
+            &format!(
+                "account default\nhost 127.0.0.1\nport {port}\nprotocol {proto}\n\
+                 from a@example.org\n"
+            ),
+            0o600,
+        );
+    };
+    rc(s.port(), "smtp");
+    let r = h.run(POSTIE, &["r@example.org"], "Subject: x\n\nbody\n", &[]);
+    assert_eq!(r.code, 65, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "postie: server message: 550 5.1.0 no{HOSTILE_SHOWN}\n"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_terminal_safe("smtp stderr", &r.stderr, false);
+    // LMTP: a per-recipient refusal after the data.
+    let s = ServerBuilder::lmtp()
+        .lmtp_reply(2, &format!("550 5.1.1 gone{HOSTILE}"))
+        .start();
+    rc(s.port(), "lmtp");
+    let r = h.run(
+        POSTIE,
+        &["r1@example.org", "r2@example.org"],
+        "Subject: x\n\nbody\n",
+        &[],
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("gone{HOSTILE_SHOWN}")),
+        "{}",
+        r.stderr
+    );
+    assert_terminal_safe("lmtp stderr", &r.stderr, false);
+    // --rmqs: a refused ETRN.
+    let (r, _) = rmqs_case(&["ETRN"], "458 4.0.0 unable\x1b[2J\u{202e}\x07", &[]);
+    assert_eq!(r.code, 69, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .ends_with("postie: server message: 458 4.0.0 unable?[2J??\n"),
+        "{}",
+        r.stderr
+    );
+    assert_terminal_safe("rmqs stderr", &r.stderr, false);
 }

@@ -46,11 +46,23 @@ pub fn host_name() -> String {
 pub use crate::sys::canonical_hostname_of as canonical_name;
 
 fn read_mailname() -> Result<String> {
-    let file = paths::sysconfdir().join("mailname");
+    read_mailname_at(&paths::sysconfdir().join("mailname"))
+}
+
+fn read_mailname_at(file: &std::path::Path) -> Result<String> {
     let f = file.display();
-    let content =
-        std::fs::read(&file).map_err(|e| Error::config(format!("{f}: {}", paths::strerror(&e))))?;
-    let line = content.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    // msmtp takes what one fgets() into a 256-byte buffer gives: at most 255 bytes of the
+    // first line, as a C string (observed: a longer line is cut, `/dev/zero` is empty). The
+    // bounded read also keeps an endless file from being read without end.
+    const MAX: usize = 255;
+    let content = std::fs::File::open(file)
+        .and_then(|r| crate::fsread::read_capped(r, MAX))
+        .map_err(|e| Error::config(format!("{f}: {}", paths::strerror(&e))))?;
+    let line = content
+        .data
+        .split(|&b| b == b'\n' || b == 0)
+        .next()
+        .unwrap_or(&[]);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.is_empty() {
         return Err(Error::config(format!("{f}: Invalid argument")));
@@ -330,6 +342,25 @@ mod tests {
         let err = e.expand("%M", true).unwrap_err();
         assert_eq!(err.message, "/etc/mailname: Invalid argument");
         assert_eq!(err.exit.code(), 78);
+    }
+
+    #[test]
+    fn mailname_is_msmtps_first_fgets_line() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("mailname");
+        let mut long = "x".repeat(300);
+        long.push_str(".example\n");
+        std::fs::write(&p, &long).unwrap();
+        assert_eq!(read_mailname_at(&p).unwrap(), "x".repeat(255));
+        std::fs::write(&p, "ab\0cd\r\n").unwrap();
+        assert_eq!(read_mailname_at(&p).unwrap(), "ab");
+        std::fs::write(&p, "mail.example\r\nnext\n").unwrap();
+        assert_eq!(read_mailname_at(&p).unwrap(), "mail.example");
+        for endless in ["/dev/zero", "/dev/null"] {
+            let e = read_mailname_at(std::path::Path::new(endless)).unwrap_err();
+            assert_eq!(e.message, format!("{endless}: Invalid argument"));
+            assert_eq!(e.exit.code(), 78);
+        }
     }
 
     #[test]

@@ -74,12 +74,26 @@ fn read_file(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::File::open(path)
 }
 
-fn parse_open(path: &Path, mut f: std::fs::File, env: &ParseEnv) -> Result<ParsedFile> {
-    use std::io::Read;
-    let mut content = Vec::new();
-    f.read_to_end(&mut content)
+/// The largest msmtprc postie reads. Real ones are a few kilobytes.
+pub const MAX_FILE_SIZE: usize = crate::fsread::MIB;
+
+fn parse_open(path: &Path, f: std::fs::File, env: &ParseEnv) -> Result<ParsedFile> {
+    let content = crate::fsread::read_capped(f, MAX_FILE_SIZE)
         .map_err(|_| Error::io(format!("{}: input error", path.display())))?;
-    parse::parse_bytes(path, &content, env)
+    if !content.over {
+        return parse::parse_bytes(path, &content.data, env);
+    }
+    // msmtp reads line by line, so an error in the lines before the limit is the one it
+    // reports too (`-C /dev/zero` fails with its `line longer than 500 characters`); only a
+    // file that is fine that far is refused for its size.
+    parse::parse_bytes(path, content.whole_lines(), env)?;
+    Err(Error::config(format!(
+        "{}: {}",
+        path.display(),
+        crate::fsread::TooLarge {
+            limit: MAX_FILE_SIZE
+        }
+    )))
 }
 
 /// [`load`] with every outside input explicit (used by tests).
@@ -356,6 +370,58 @@ mod tests {
             load_files(&none, &none, false, &env(), 0)
                 .unwrap()
                 .select_account_by_from
+        );
+    }
+
+    #[test]
+    fn endless_files_stop_at_msmtps_line_limit() {
+        let d = tempfile::tempdir().unwrap();
+        let none = d.path().join("none");
+        for dev in ["/dev/zero", "/dev/urandom"] {
+            let e = load_files(&none, Path::new(dev), true, &env(), 0).unwrap_err();
+            assert_eq!(e.exit, Sysexit::Config, "{dev}: {}", e.message);
+            assert!(
+                e.message.starts_with(&format!("{dev}: line")),
+                "{}",
+                e.message
+            );
+        }
+        let e = load_files(Path::new("/dev/zero"), &none, false, &env(), 0).unwrap_err();
+        assert_eq!(e.message, "/dev/zero: line longer than 500 characters");
+        let c = load_files(&none, Path::new("/dev/null"), true, &env(), 0).unwrap();
+        assert!(c.accounts.is_empty() && c.user_loaded);
+    }
+
+    #[test]
+    fn files_over_the_limit_are_refused_after_their_first_error() {
+        let d = tempfile::tempdir().unwrap();
+        let none = d.path().join("none");
+        let line = "# a comment line of a configuration file that is too large\n";
+        let mut big = line.repeat(MAX_FILE_SIZE / line.len());
+        big.push_str("account a\nhost a.example\n");
+        assert!(big.len() <= MAX_FILE_SIZE);
+        let usr = write(d.path(), "usr", &big, 0o600);
+        assert_eq!(
+            load_files(&none, &usr, true, &env(), 0)
+                .unwrap()
+                .accounts
+                .len(),
+            1
+        );
+        big.push_str(&line.repeat(2));
+        let usr = write(d.path(), "usr", &big, 0o600);
+        let e = load_files(&none, &usr, true, &env(), 0).unwrap_err();
+        assert_eq!(e.exit, Sysexit::Config);
+        assert_eq!(
+            e.message,
+            format!("{}: file is too large (over 1048576 bytes)", usr.display())
+        );
+        let bad = format!("account a\nbogus x\n{big}");
+        let usr = write(d.path(), "usr", &bad, 0o600);
+        let e = load_files(&none, &usr, true, &env(), 0).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!("{}: line 2: unknown command bogus", usr.display())
         );
     }
 }

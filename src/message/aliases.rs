@@ -7,10 +7,15 @@
 //! becoming an empty recipient. Aliases only change the envelope, never the headers.
 
 use crate::error::{Error, Result};
+use crate::fsread;
 use crate::sys;
 use crate::ui::sanitize;
-use std::io::Read;
+use std::collections::HashSet;
 use std::path::Path;
+
+/// The largest aliases file postie reads. A system-wide one with thousands of entries is a
+/// few hundred kilobytes.
+pub const MAX_FILE_SIZE: usize = fsread::MIB;
 
 /// msmtp reads lines with a 512-byte buffer: a line that fills 511 bytes is an error.
 const MAX_LINE: usize = 511;
@@ -27,11 +32,21 @@ pub fn expand(file: &Path, recipients: Vec<String>) -> Result<Vec<String>> {
     }
     let fail = |msg: String| Error::config(format!("{}: {}", file.display(), sanitize(&msg)));
     // Like fopen(): opening succeeds for a directory, and reading it then is an input error.
-    let mut f = std::fs::File::open(file).map_err(|e| fail(sys::io_error_text(&e)))?;
-    let mut data = Vec::new();
-    f.read_to_end(&mut data)
-        .map_err(|_| fail("input error".to_string()))?;
-    let table = parse(&data).map_err(fail)?;
+    let f = std::fs::File::open(file).map_err(|e| fail(sys::io_error_text(&e)))?;
+    let data =
+        fsread::read_capped(f, MAX_FILE_SIZE).map_err(|_| fail("input error".to_string()))?;
+    // msmtp reads line by line, so an error before the limit is the one it would report
+    // (`aliases /dev/zero` fails with its line-length error); only a file that is fine that
+    // far is refused for its size.
+    let table = parse(data.whole_lines()).map_err(fail)?;
+    if data.over {
+        return Err(fail(
+            fsread::TooLarge {
+                limit: MAX_FILE_SIZE,
+            }
+            .to_string(),
+        ));
+    }
 
     let mut out = Vec::with_capacity(recipients.len());
     for r in recipients {
@@ -116,6 +131,8 @@ impl Table {
 /// Parse the aliases file; errors are `line N: ...` texts.
 fn parse(data: &[u8]) -> std::result::Result<Table, String> {
     let mut entries: Vec<(Vec<u8>, Vec<Vec<u8>>)> = Vec::new();
+    // A set, so that the duplicate check of a large file does not take quadratic time.
+    let mut names: HashSet<&[u8]> = HashSet::new();
     for (i, line) in data.split_inclusive(|&b| b == b'\n').enumerate() {
         let lnum = i + 1;
         if line.len() >= MAX_LINE {
@@ -135,7 +152,7 @@ fn parse(data: &[u8]) -> std::result::Result<Table, String> {
         if !is_local(name) {
             return Err(format!("line {lnum}: invalid alias '{}'", text(name)));
         }
-        if entries.iter().any(|(n, _)| n == name) {
+        if !names.insert(name) {
             return Err(format!("line {lnum}: duplicate alias '{}'", text(name)));
         }
         let items = parts[1]
@@ -296,6 +313,50 @@ mod tests {
         assert_eq!(
             expand(f.path(), v(&["root"])).expect("ok"),
             v(&["a@x", "b@x"])
+        );
+    }
+
+    #[test]
+    fn endless_files_stop_at_the_line_limit() {
+        for dev in ["/dev/zero", "/dev/urandom"] {
+            let e = expand(Path::new(dev), v(&["root"])).expect_err(dev);
+            assert_eq!(e.exit, Sysexit::Config);
+            assert!(
+                e.message.starts_with(&format!("{dev}: line ")),
+                "{}",
+                e.message
+            );
+        }
+        let e = expand(Path::new("/dev/zero"), v(&["root"])).expect_err("zero");
+        assert_eq!(e.message, "/dev/zero: line 1: longer than 511 characters");
+        let r = expand(Path::new("/dev/null"), v(&["root"])).expect("empty file");
+        assert_eq!(r, v(&["root"]));
+    }
+
+    #[test]
+    fn files_over_the_limit_are_refused_after_their_first_error() {
+        let mut ok = Vec::new();
+        let mut i = 0;
+        while ok.len() < MAX_FILE_SIZE - 40 {
+            ok.extend_from_slice(format!("name{i}: user{i}@example.org\n").as_bytes());
+            i += 1;
+        }
+        let f = file(&ok);
+        assert_eq!(
+            expand(f.path(), v(&["name7"])).expect("ok"),
+            v(&["user7@example.org"])
+        );
+        let mut big = ok.clone();
+        big.extend_from_slice(b"# one more line takes it over the limit\n");
+        assert_eq!(
+            err(&big, &["root"]),
+            "file is too large (over 1048576 bytes)"
+        );
+        let mut bad = b"root\n".to_vec();
+        bad.extend_from_slice(&big);
+        assert_eq!(
+            err(&bad, &["root"]),
+            "line 1: single ':' delimiter expected"
         );
     }
 

@@ -343,10 +343,21 @@ fn no_input(msg: String) -> Error {
     Error::new(Sysexit::NoInput, msg)
 }
 
-fn load_certs(path: &PathBuf) -> std::result::Result<Vec<CertificateDer<'static>>, String> {
-    let certs: std::result::Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
-        .map_err(pem_error_text)?
-        .collect();
+/// The largest trust, CRL, certificate or key file postie reads: a CA bundle is about 200 KB,
+/// but the CRLs of big CAs run to tens of megabytes.
+pub const MAX_FILE_SIZE: usize = 64 * crate::fsread::MIB;
+
+/// The contents of a TLS file, or the error text for it (GnuTLS's for an unreadable file).
+fn read_tls_file(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    crate::fsread::read(path, MAX_FILE_SIZE).map_err(|e| match e {
+        crate::fsread::ReadError::Io(_) => "Error while reading file.".to_string(),
+        crate::fsread::ReadError::TooLarge(t) => t.to_string(),
+    })
+}
+
+fn load_certs(path: &Path) -> std::result::Result<Vec<CertificateDer<'static>>, String> {
+    let pem = read_tls_file(path)?;
+    let certs: std::result::Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
     let certs = certs.map_err(pem_error_text)?;
     if certs.is_empty() {
         return Err("The requested data were not available.".to_string());
@@ -371,9 +382,8 @@ fn load_client_auth(
     provider: &CryptoProvider,
 ) -> std::result::Result<ClientAuth, String> {
     use rustls::pki_types::pem::Error as PemError;
-    const READ: &str = "Error while reading file.";
     const DER: &str = "ASN1 parser: Error in DER parsing.";
-    let key_pem = std::fs::read(key).map_err(|_| READ.to_string())?;
+    let key_pem = read_tls_file(key)?;
     let k = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
         PemError::NoItemsFound => "The requested data were not available.".to_string(),
         _ => "Base64 decoding error.".to_string(),
@@ -384,7 +394,7 @@ fn load_client_auth(
         .key_provider
         .load_private_key(k.clone_key())
         .map_err(|_| DER.to_string())?;
-    let cert_pem = std::fs::read(cert).map_err(|_| READ.to_string())?;
+    let cert_pem = read_tls_file(cert)?;
     let certs: std::result::Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&cert_pem).collect();
     let certs = certs.map_err(|_| "Base64 unexpected header error.".to_string())?;
     if certs.is_empty() {
@@ -489,10 +499,9 @@ impl TlsContext {
                             crl.display()
                         ))
                     };
+                    let pem = read_tls_file(crl).map_err(crl_err)?;
                     let crls: std::result::Result<Vec<_>, _> =
-                        CertificateRevocationListDer::pem_file_iter(crl)
-                            .map_err(|e| crl_err(pem_error_text(e)))?
-                            .collect();
+                        CertificateRevocationListDer::pem_slice_iter(&pem).collect();
                     let crls = crls.map_err(|e| crl_err(pem_error_text(e)))?;
                     if crls.is_empty() {
                         // GnuTLS's answer for an empty or non-PEM CRL file (observed).
@@ -869,6 +878,47 @@ mod tests {
             e.message,
             "cannot set X509 trust file /nonexistent for TLS session: Error while reading file."
         );
+    }
+
+    #[test]
+    fn endless_tls_files_are_refused_at_the_size_limit() {
+        let too_large = "file is too large (over 67108864 bytes)";
+        let mut s = TlsSettings {
+            enabled: true,
+            certcheck: true,
+            trust: Trust::File("/dev/zero".into()),
+            ..TlsSettings::default()
+        };
+        let e = TlsContext::new(&s, "localhost").expect_err("trust");
+        assert_eq!(e.exit, Sysexit::NoInput);
+        assert_eq!(
+            e.message,
+            format!("cannot set X509 trust file /dev/zero for TLS session: {too_large}")
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("ca");
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.cert.pem()).expect("write");
+        s.trust = Trust::File(ca_file);
+        s.crl_file = Some("/dev/zero".into());
+        let e = TlsContext::new(&s, "localhost").expect_err("crl");
+        assert_eq!(e.exit, Sysexit::NoInput);
+        assert_eq!(
+            e.message,
+            format!("cannot set X509 CRL file /dev/zero for TLS session: {too_large}")
+        );
+        s.key_file = Some("/dev/zero".into());
+        s.cert_file = Some("/dev/zero".into());
+        let e = TlsContext::new(&s, "localhost").expect_err("key");
+        assert_eq!(e.exit, Sysexit::NoInput);
+        assert!(e.message.ends_with(too_large), "{}", e.message);
+        // The key is read first; with a good key the certificate file is the one refused.
+        let key_file = dir.path().join("key.pem");
+        std::fs::write(&key_file, ca.key_pair.serialize_pem()).expect("write");
+        s.key_file = Some(key_file);
+        let e = TlsContext::new(&s, "localhost").expect_err("cert");
+        assert_eq!(e.exit, Sysexit::NoInput);
+        assert!(e.message.ends_with(too_large), "{}", e.message);
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Just enough X.509 DER reading for msmtp's certificate description (`-d` and `--serverinfo`):
-//! subject and issuer as RFC 4514-escaped strings and the validity period. The RDNs are listed in
-//! certificate (DER) order, which is what msmtp 1.8.23 prints (observed: a certificate made with
-//! `-subj /C=DE/O=Org/CN=host` shows `C=DE,O=Org,CN=host`). Anything it cannot parse yields
-//! `None`, and the description simply omits those lines.
+//! subject and issuer as RFC 4514-escaped strings (control characters as `?`) and the validity
+//! period. The RDNs are listed in certificate (DER) order, which is what msmtp 1.8.23 prints
+//! (observed: a certificate made with `-subj /C=DE/O=Org/CN=host` shows `C=DE,O=Org,CN=host`).
+//! Anything it cannot parse yields `None`, and the description simply omits those lines.
 
 /// The described parts of a certificate.
 pub struct CertInfo {
@@ -110,10 +110,12 @@ fn name(mut input: &[u8]) -> Option<String> {
             s = r;
             let (_, oid, vr) = element(atv)?;
             let (vtag, value, _) = element(vr)?;
+            // msmtp prints the values raw; a certificate is the server's text on the user's
+            // terminal, so it is sanitised like a server reply.
             atvs.push(format!(
                 "{}={}",
                 oid_text(oid),
-                escape_value(&string_value(vtag, value))
+                escape_value(&crate::ui::sanitize(&string_value(vtag, value)))
             ));
         }
         rdns.push(atvs.join("+"));
@@ -341,6 +343,24 @@ mod tests {
             p.distinguished_name.push(rcgen::DnType::CommonName, *cn);
         }
         p.self_signed(&key).expect("sign").der().to_vec()
+    }
+
+    #[test]
+    fn control_characters_in_names_become_question_marks() {
+        let evil = "a\x1b[2Jb\x07c\rd\ne\0f\x7fg\u{85}h\u{202e}i\tj";
+        let info = parse(&rcgen_cert(&["localhost"], &[evil])).expect("parse");
+        assert_eq!(info.subject, "CN=a?[2Jb?c?d?e?f?g?h?i?j");
+        assert_eq!(info.issuer, info.subject);
+        // UTF-16 (BMPString) values are sanitised after decoding.
+        let bmp = [
+            0x30, 0x0d, 0x06, 0x03, 0x55, 0x04, 0x03, 0x1e, 0x06, 0x00, b'a', 0x20, 0x2e, 0x00,
+            0x1b,
+        ];
+        let mut der = vec![0x31, bmp.len() as u8];
+        der.extend_from_slice(&bmp);
+        assert_eq!(name(&der).as_deref(), Some("CN=a??"));
+        let info = parse(&rcgen_cert(&["localhost"], &["Grüße, 日本"])).expect("parse");
+        assert_eq!(info.subject, "CN=Grüße\\, 日本");
     }
 
     #[test]

@@ -104,11 +104,11 @@ pub fn lookup(
         return Ok(Some(p));
     }
     if let Some(home) = home
-        && let Some(p) = netrc::find_in_file(&home.join(".netrc"), host, user)
+        && let Some(p) = netrc::find_in_file(&home.join(".netrc"), host, user)?
     {
         return Ok(Some(Secret(p)));
     }
-    if let Some(p) = netrc::find_in_file(&sysconfdir.join("netrc"), host, user) {
+    if let Some(p) = netrc::find_in_file(&sysconfdir.join("netrc"), host, user)? {
         return Ok(Some(Secret(p)));
     }
     prompt(host, user)

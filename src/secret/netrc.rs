@@ -3,13 +3,25 @@
 //! entries never match. Tokens may be quoted with `"` or `'`; `#` at the start of a token
 //! starts a comment; `macdef` bodies run to the next blank line.
 
+use crate::error::{Error, Result};
+use crate::fsread::{self, ReadError};
 use std::path::Path;
 
+/// The largest netrc file postie reads; real ones hold a few entries.
+pub const MAX_FILE_SIZE: usize = fsread::MIB;
+
 /// Look up the password for `user` at `host` in the file at `path`; a missing or unreadable
-/// file simply has no entry.
-pub fn find_in_file(path: &Path, host: &str, user: &str) -> Option<String> {
-    let text = std::fs::read(path).ok()?;
-    find(&String::from_utf8_lossy(&text), host, user)
+/// file simply has no entry. A file over [`MAX_FILE_SIZE`] is an error (78): skipping it would
+/// hide the reason why the password is not found.
+pub fn find_in_file(path: &Path, host: &str, user: &str) -> Result<Option<String>> {
+    let text = match fsread::read(path, MAX_FILE_SIZE) {
+        Ok(t) => t,
+        Err(ReadError::Io(_)) => return Ok(None),
+        Err(ReadError::TooLarge(t)) => {
+            return Err(Error::config(format!("{}: {t}", path.display())));
+        }
+    };
+    Ok(find(&String::from_utf8_lossy(&text), host, user))
 }
 
 /// Look up the password for `user` at `host` in netrc text.
@@ -142,6 +154,28 @@ mod tests {
         assert_eq!(
             find("machine mx login 'joe' password 'x y'", "mx", "joe").as_deref(),
             Some("x y")
+        );
+    }
+
+    #[test]
+    fn files_over_the_limit_are_an_error_and_unreadable_ones_have_no_entry() {
+        let e = find_in_file(Path::new("/dev/zero"), "mx", "joe").expect_err("too large");
+        assert_eq!(e.exit, crate::error::Sysexit::Config);
+        assert_eq!(
+            e.message,
+            "/dev/zero: file is too large (over 1048576 bytes)"
+        );
+        assert_eq!(
+            find_in_file(Path::new("/nonexistent/netrc"), "mx", "joe").ok(),
+            Some(None)
+        );
+        assert_eq!(find_in_file(Path::new("/"), "mx", "joe").ok(), Some(None));
+        let d = tempfile::tempdir().expect("dir");
+        let p = d.path().join("netrc");
+        std::fs::write(&p, "machine mx login joe password pw\n").expect("write");
+        assert_eq!(
+            find_in_file(&p, "mx", "joe").ok(),
+            Some(Some("pw".to_string()))
         );
     }
 

@@ -6,7 +6,8 @@
 //! injection guard can see bytes that arrived after the 220, and every failure carries msmtp's
 //! text and exit code. QUIT is sent only after success and after the "capability missing"
 //! errors; after any other error the connection is just dropped (no RSET), as msmtp does. The
-//! debug transcript (`-d`) mirrors msmtp's `<-- `/`--> ` lines, with AUTH secrets redacted.
+//! debug transcript (`-d`) mirrors msmtp's `<-- `/`--> ` lines, with AUTH secrets redacted
+//! and the server's lines sanitised (control characters become `?`).
 
 use super::auth::{self, AuthSetting, Mechanism, Scram};
 use super::caps::Capabilities;
@@ -117,6 +118,17 @@ impl<'d, S: Transport> Session<'d, S> {
         if let Some(d) = self.debug.as_mut() {
             let _ = d.write_all(prefix.as_bytes());
             let _ = d.write_all(raw);
+        }
+    }
+
+    /// Writes a server line to the transcript. msmtp writes it raw, but it is the server's
+    /// text on the user's terminal, so it is sanitised like an error text; the line end stays
+    /// as received.
+    fn trace_server_line(&mut self, raw: &[u8], len: usize) {
+        if self.debug.is_some() {
+            let mut shown = crate::ui::sanitize_bytes(&raw[..len]).into_bytes();
+            shown.extend_from_slice(&raw[len..]);
+            self.trace_raw("<-- ", &shown);
         }
     }
 
@@ -234,7 +246,7 @@ impl<'d, S: Transport> Session<'d, S> {
         let mut parser = ReplyParser::new();
         loop {
             let (raw, len) = self.read_line()?;
-            self.trace_raw("<-- ", &raw);
+            self.trace_server_line(&raw, len);
             if let Some(reply) = parser.push_line(&raw[..len])? {
                 return Ok(reply);
             }

@@ -1,5 +1,6 @@
 //! Test PKI generated once per test process with rcgen: a CA and a leaf for `localhost` /
-//! `127.0.0.1`, plus two "bad" leaves (wrong host name; signed by a CA nobody trusts), and
+//! `127.0.0.1`, plus two "bad" leaves (wrong host name; signed by a CA nobody trusts), one
+//! whose subject holds control characters (a hostile certificate on the user's terminal), and
 //! client certificates for `tls_cert_file`/`tls_key_file` (one from the test CA, one from the
 //! untrusted CA) with server configurations that require a client certificate.
 //!
@@ -27,7 +28,16 @@ pub enum CertChoice {
     WrongHost,
     /// Leaf for `localhost`/`127.0.0.1` signed by a second CA that no trust file contains.
     UntrustedCa,
+    /// Leaf for `localhost`/`127.0.0.1`, signed by the test CA, whose subject holds control
+    /// characters ([`CONTROL_CN`], [`CONTROL_O`]): a hostile certificate shown by `-S`/`-d`.
+    ControlChars,
 }
+
+/// Subject CN of the [`CertChoice::ControlChars`] leaf: ESC sequences, BEL, CR, LF, NUL, DEL,
+/// TAB, a C1 control (CSI) and a bidi override.
+pub const CONTROL_CN: &str = "evil\x1b[2J\x07\r\n\0\x7f\t\u{9b}31m\u{202e}gpj.exe";
+/// Subject O of the [`CertChoice::ControlChars`] leaf (a BEL and an OSC title sequence).
+pub const CONTROL_O: &str = "Org\x1b]0;pwned\x07";
 
 /// The generated material. Obtain it with [`pki()`].
 pub struct Pki {
@@ -59,6 +69,8 @@ pub struct Pki {
     good_client_auth: Arc<ServerConfig>,
     wrong_host_client_auth: Arc<ServerConfig>,
     untrusted_client_auth: Arc<ServerConfig>,
+    control_chars: Arc<ServerConfig>,
+    control_chars_client_auth: Arc<ServerConfig>,
 }
 
 /// Subject CN of the client certificate signed by the test CA.
@@ -73,6 +85,7 @@ impl Pki {
             CertChoice::Good => self.good.clone(),
             CertChoice::WrongHost => self.wrong_host.clone(),
             CertChoice::UntrustedCa => self.untrusted.clone(),
+            CertChoice::ControlChars => self.control_chars.clone(),
         }
     }
 
@@ -83,6 +96,7 @@ impl Pki {
             CertChoice::Good => self.good_client_auth.clone(),
             CertChoice::WrongHost => self.wrong_host_client_auth.clone(),
             CertChoice::UntrustedCa => self.untrusted_client_auth.clone(),
+            CertChoice::ControlChars => self.control_chars_client_auth.clone(),
         }
     }
 }
@@ -131,6 +145,28 @@ fn make_leaf(
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
     ];
+    params
+        .extended_key_usages
+        .push(rcgen::ExtendedKeyUsagePurpose::ServerAuth);
+    let cert = params.signed_by(&key, ca, ca_key)?;
+    Ok((cert, key))
+}
+
+/// A leaf like [`make_leaf`] for `localhost`/`127.0.0.1` with the [`CONTROL_O`]/[`CONTROL_CN`]
+/// subject.
+fn make_control_leaf(
+    ca: &rcgen::Certificate,
+    ca_key: &KeyPair,
+) -> Res<(rcgen::Certificate, KeyPair)> {
+    let key = KeyPair::generate()?;
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, CONTROL_O);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, CONTROL_CN);
     params
         .extended_key_usages
         .push(rcgen::ExtendedKeyUsagePurpose::ServerAuth);
@@ -246,6 +282,7 @@ fn generate() -> Res<Pki> {
     let (leaf, leaf_key) = make_leaf(&["localhost", "127.0.0.1"], &ca, &ca_key)?;
     let (wrong, wrong_key) = make_leaf(&["wrong.example"], &ca, &ca_key)?;
     let (untrusted, untrusted_key) = make_leaf(&["localhost", "127.0.0.1"], &other_ca, &other_key)?;
+    let (control, control_key) = make_control_leaf(&ca, &ca_key)?;
     let ca_pem = dir.join("ca.pem");
     let other_ca_pem = dir.join("other-ca.pem");
     std::fs::write(&ca_pem, ca.pem())?;
@@ -282,6 +319,8 @@ fn generate() -> Res<Pki> {
             &other_ca,
             &ca,
         )?,
+        control_chars: server_config(&control, &control_key, &ca)?,
+        control_chars_client_auth: server_config_client_auth(&control, &control_key, &ca, &ca)?,
         dir,
     })
 }
