@@ -219,6 +219,9 @@ fn one_of(vs: &[&str]) -> Expect {
     Expect::OneOf(vs.iter().map(|v| v.to_string()).collect())
 }
 
+/// Why postie refuses a huge header block that msmtp sends.
+const HEADER_LIMIT: &str = "(issue 9.7) more than 1 MiB of header lines without an empty line is refused before connecting (exit 65); memory stays bounded";
+
 /// Why a connection dropped in the middle of DATA has more than one right outcome.
 const DROP_RACE: &str = "(timing) the server closes while the client may still be writing";
 
@@ -236,6 +239,15 @@ fn cases() -> Vec<Case> {
             .credentials("joe", "secret")
     };
     let two_accounts = "account default\nhost 127.0.0.1\nport {PORT}\ndomain def.test\nfrom sender@example.com\n\naccount work\nhost 127.0.0.1\nport {PORT}\ndomain work.test\nfrom w@work.example\n";
+    // More than postie's 1 MiB header limit, without an empty line.
+    let log_without_blank_line = format!(
+        "To: bob@example.org\nSubject: log\n{}",
+        "2024-01-01 12:00:00 host cron[1]: job done\n".repeat(40_000)
+    );
+    let oversized_header = format!(
+        "From: a@b.c\n{}\nbody\n",
+        format!("X-Pad: {}\n", "p".repeat(64)).repeat(17_000)
+    );
     let big_body: String = format!(
         "Subject: big\n\n{}END-OF-BODY\n",
         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n".repeat(3000)
@@ -474,6 +486,19 @@ fn cases() -> Vec<Case> {
             .stdin("From: a@x.org, b@y.org\nTo: to@x.org\n\nbody\n")
             .postie(Field::Envelope, eq("MAIL FROM:<sender@example.com> | RCPT TO:<to@x.org>"), "(e) 2nd From address is not a recipient")
             .postie(Field::Log, has("recipients=to@x.org mailsize"), "(e)"),
+        // The first line that is no header field ends the header lines, as msmtp sends them.
+        c("hdr_no_blank_line_large").stdin(log_without_blank_line),
+        c("hdr_block_over_limit")
+            .stdin(oversized_header)
+            .postie(Field::Exit, eq("65"), HEADER_LIMIT)
+            .postie(Field::Stderr, eq("PRG: the header of the mail is longer than 1 MiB: is the empty line after the header lines missing?"), HEADER_LIMIT)
+            .postie(Field::Helo, eq("(no connection)"), HEADER_LIMIT)
+            .postie(Field::Envelope, eq("(none)"), HEADER_LIMIT)
+            .postie(Field::Data, eq("(no data)"), HEADER_LIMIT)
+            .postie(Field::Tls, eq("(no connection)"), HEADER_LIMIT)
+            .postie(Field::Quit, eq("(no connection)"), HEADER_LIMIT)
+            .postie(Field::Pipelining, eq("(no MAIL)"), HEADER_LIMIT)
+            .postie(Field::Log, eq(""), HEADER_LIMIT),
         // ---- 5.4 body -------------------------------------------------------------------
         c("body_lf").stdin("Subject: s\n\nline1\nline2\n"),
         c("body_crlf").stdin("Subject: s\r\n\r\nline1\r\nline2\r\n"),

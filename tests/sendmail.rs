@@ -619,3 +619,64 @@ fn a_closed_stderr_does_not_crash_postie() {
         "a closed stderr must not turn into a panic (101)"
     );
 }
+
+/// Runs postie under a 30 MB address-space limit with the output of the shell command
+/// `generator` as its stdin, so that large inputs never exist in the test's memory.
+fn run_fed_by(home: &Home, generator: &str, args: &[&str]) -> Run {
+    let script = format!("ulimit -v 30000; {generator} | \"$0\" \"$@\"");
+    let mut argv = vec!["-c", script.as_str(), POSTIE];
+    argv.extend_from_slice(args);
+    home.run_as(Path::new("/bin/sh"), &argv, b"", &[])
+}
+
+#[test]
+fn an_oversized_header_block_is_refused_in_bounded_memory() {
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let filler = "yes 'X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' | head -c 200000000";
+    let one_line = "{ printf 'X-Big: '; head -c 200000000 /dev/zero | tr '\\0' a; }";
+    let headers_then_body =
+        "{ yes 'X-Filler: aaaaaaaaaaaaaaaaaaaaaaaa' | head -c 2000000; printf '\\nbody\\n'; }";
+    for (generator, args) in [
+        (filler, &["r@x.org"][..]),
+        (filler, &["-t"]),
+        (one_line, &["r@x.org"]),
+        (one_line, &["-t", "r@x.org"]),
+        (headers_then_body, &["r@x.org"]),
+    ] {
+        let r = run_fed_by(&home, generator, args);
+        assert_eq!(r.code, 65, "{generator} {args:?}: {}", r.stderr);
+        assert_eq!(
+            r.stderr,
+            "postie: the header of the mail is longer than 1 MiB: is the empty line after the header lines missing?\n"
+        );
+        assert!(r.elapsed < Duration::from_secs(10));
+    }
+    assert!(server.finish().is_empty(), "nothing may reach the server");
+}
+
+#[test]
+fn a_large_mail_without_empty_line_is_sent_in_bounded_memory() {
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    // A script forgot the empty line: its first output line ends the header lines.
+    const LINE: &str = "2024-01-01 12:00:00 host cron[1]: job done\n";
+    const LINES: usize = 1_000_000;
+    let generator = format!(
+        "{{ printf 'To: to@x.org\\nSubject: log\\n'; yes '{}' | head -c {}; }}",
+        LINE.trim_end(),
+        LINE.len() * LINES
+    );
+    let r = run_fed_by(&home, &generator, &["-t", "--set-msgid-header=off"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert_eq!(s.rcpts, ["<to@x.org>"]);
+    assert!(s.data_complete);
+    let data = s.data.expect("data");
+    let head = b"To: to@x.org\r\nSubject: log\r\n2024-01-01 12:00:00 host cron[1]: job done\r\n";
+    let start = data
+        .windows(head.len())
+        .position(|w| w == head)
+        .expect("the header lines, then the body");
+    assert_eq!(data.len() - start, 28 + (LINE.len() + 1) * LINES);
+}

@@ -61,7 +61,7 @@ pub fn write_data<R: BufRead, W: Write>(
     let mut w = LineWriter::new(out);
     let filter = Filter::new(rewrite);
     let mut dropping = false;
-    for line in headers.raw.split_inclusive(|&b| b == b'\n') {
+    for line in headers.header().split_inclusive(|&b| b == b'\n') {
         if filter.removes(line) {
             dropping = true;
             continue;
@@ -76,6 +76,7 @@ pub fn write_data<R: BufRead, W: Write>(
     size += w.size;
 
     let mut w = LineWriter::new(out);
+    w.feed(headers.body_start()).map_err(BodyError::Write)?;
     loop {
         let buf = match body.fill_buf() {
             Ok(b) => b,
@@ -359,6 +360,25 @@ Subject: s\r\n\r\nbody\r\n"[..]
             assert_eq!(out, b"A: b\r\n\r\nab\r\ncd\r\rx\r\r\n", "capacity {cap}");
             assert_eq!(n, 5 + 1 + 3 + 7);
         }
+    }
+
+    #[test]
+    fn a_cut_header_block_goes_out_whole() {
+        // Without an empty line within the header limit the header lines end at the first line
+        // that is not one; nothing is lost or added, and Bcc is removed from the header part.
+        let mut input = b"To: a@x\nBcc: b@x\nfirst line of a log\n".to_vec();
+        while input.len() <= 2 * crate::message::headers::MAX_HEADER_BLOCK {
+            input.extend_from_slice(b"log line\n");
+        }
+        let rw = Rewrite {
+            remove_bcc: true,
+            ..Rewrite::default()
+        };
+        let (out, n) = run(&input, &rw);
+        let mut want = b"To: a@x\r\nfirst line of a log\r\n".to_vec();
+        want.extend(b"log line\r\n".repeat((input.len() - 37) / 9));
+        assert_eq!(out, want);
+        assert_eq!(n as usize, input.len() - 9);
     }
 
     /// Yields `len` bytes of 'a' without any newline.
