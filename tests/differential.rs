@@ -219,6 +219,9 @@ fn one_of(vs: &[&str]) -> Expect {
     Expect::OneOf(vs.iter().map(|v| v.to_string()).collect())
 }
 
+/// Why postie takes `Bcc :` for a Bcc header where msmtp ignores it.
+const OBS_COLON: &str = "(issue 9.12) white space before the colon (RFC 5322 obs-optional) is the same header for receivers: `Bcc :` is removed and, with -t, its addresses are recipients; msmtp transmits it";
+
 /// Why postie refuses a huge header block that msmtp sends.
 const HEADER_LIMIT: &str = "(issue 9.7) more than 1 MiB of header lines without an empty line is refused before connecting (exit 65); memory stays bounded";
 
@@ -476,7 +479,28 @@ fn cases() -> Vec<Case> {
         c("hdr_t_resent_second_block").args(&["-t"]).stdin("Resent-To: first@x.org\nSubject: s\nResent-To: second@x.org\nTo: to@x.org\n\nbody\n"),
         c("hdr_t_no_dedup").args(&["-t", "a@x.org"]).stdin("To: a@x.org, a@x.org\nCc: A@X.ORG\n\nbody\n"),
         c("hdr_t_folded").args(&["-t"]).stdin("To: one@x.org,\n\ttwo@x.org\nSubject: s\n\nbody\n"),
-        c("hdr_t_name_space").args(&["-t"]).stdin("To : x@y.org\n\nbody\n"),
+        c("hdr_t_name_space")
+            .args(&["-t"])
+            .stdin("To : x@y.org\n\nbody\n")
+            .postie(Field::Exit, eq("0"), OBS_COLON)
+            .postie(Field::Stderr, eq(""), OBS_COLON)
+            .postie(Field::Helo, eq("EHLO localhost"), OBS_COLON)
+            .postie(Field::Envelope, eq("MAIL FROM:<sender@example.com> | RCPT TO:<x@y.org>"), OBS_COLON)
+            .postie(Field::Data, has("\\r\\nTo : x@y.org\\r\\n\\r\\nbody\\r\\n"), OBS_COLON)
+            .postie(Field::Tls, eq("none"), OBS_COLON)
+            .postie(Field::Quit, eq("QUIT"), OBS_COLON)
+            .postie(Field::Pipelining, eq("one by one"), OBS_COLON)
+            .postie(Field::Log, has("recipients=x@y.org mailsize="), OBS_COLON),
+        c("hdr_bcc_space_colon")
+            .stdin("From: a@b.c\nTo: t@x.org\nBcc : hidden@x.org\nbcc\t: h2@x.org,\n h3@x.org\nSubject: s\n\nbody\n")
+            .postie(Field::Data, has("\\r\\nFrom: a@b.c\\r\\nTo: t@x.org\\r\\nSubject: s\\r\\n\\r\\nbody\\r\\n"), OBS_COLON)
+            .postie(Field::Log, has("mailsize=41+generated"), OBS_COLON),
+        c("hdr_t_bcc_space_colon")
+            .args(&["-t"])
+            .stdin("From: a@b.c\nTo: t@x.org\nBcc\t: hidden@x.org\nSubject: s\n\nbody\n")
+            .postie(Field::Envelope, eq("MAIL FROM:<sender@example.com> | RCPT TO:<t@x.org> | RCPT TO:<hidden@x.org>"), OBS_COLON)
+            .postie(Field::Data, has("\\r\\nFrom: a@b.c\\r\\nTo: t@x.org\\r\\nSubject: s\\r\\n\\r\\nbody\\r\\n"), OBS_COLON)
+            .postie(Field::Log, has("recipients=t@x.org,hidden@x.org mailsize=41+generated"), OBS_COLON),
         c("hdr_bare_cr_in_header").stdin("From: a@b.c\nSubject: a\rb\n\nbody\n"),
         c("hdr_unparsable_from").stdin("From: \"Cron Daemon\"\nSubject: s\n\nbody\n"),
         c("hdr_t_comments").args(&["-t"]).stdin("To: to10(c)@localhost(c), John Doe j@x.org, grp: g@x.org;\n\nbody\n"),

@@ -680,3 +680,55 @@ fn a_large_mail_without_empty_line_is_sent_in_bounded_memory() {
         .expect("the header lines, then the body");
     assert_eq!(data.len() - start, 28 + (LINE.len() + 1) * LINES);
 }
+
+#[test]
+fn bcc_with_white_space_before_the_colon_is_a_bcc_header() {
+    // `Bcc :` (RFC 5322 obs-optional) is a Bcc header for receivers: it is a recipient with -t
+    // and never transmitted; the same for To/Cc.
+    let mail = b"From: a@example.com\nTo : to@x.org\nCc\t: cc@x.org\nBcc : hidden@x.org,\n second@x.org\nbcc\t\t: third@x.org\nSubject: s\n\nbody\n";
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let r = home.run(&["-t"], mail);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert_eq!(
+        s.rcpts,
+        [
+            "<to@x.org>",
+            "<cc@x.org>",
+            "<hidden@x.org>",
+            "<second@x.org>",
+            "<third@x.org>"
+        ]
+    );
+    assert_eq!(
+        data_without_generated(&s),
+        "From: a@example.com\r\nTo : to@x.org\r\nCc\t: cc@x.org\r\nSubject: s\r\n\r\nbody\r\n"
+    );
+    // recipients from the command line: still removed
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let r = home.run(&["to@x.org"], mail);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let data = data_without_generated(&one_session(server));
+    assert!(
+        !data.contains("hidden") && !data.contains("third"),
+        "{data}"
+    );
+}
+
+#[test]
+fn from_date_and_message_id_with_white_space_before_the_colon_are_not_added_again() {
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let mail =
+        "From : a@example.com\nDate\t: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID : <x@y>\n\nb\n";
+    let r = home.run(&["r@x.org"], mail.as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert_eq!(s.mail_from.as_deref(), Some("<sender@example.com>"));
+    assert_eq!(
+        String::from_utf8_lossy(s.data.as_deref().expect("data")),
+        mail.replace('\n', "\r\n")
+    );
+}

@@ -128,22 +128,27 @@ impl Filter {
     fn new(rewrite: &Rewrite) -> Filter {
         let mut names: Vec<&'static [u8]> = Vec::new();
         if rewrite.from_line.is_some() {
-            names.push(b"from:");
+            names.push(b"from");
         }
         if rewrite.undisclosed_recipients {
-            names.push(b"to:");
-            names.push(b"cc:");
+            names.push(b"to");
+            names.push(b"cc");
         }
         if rewrite.undisclosed_recipients || rewrite.remove_bcc {
-            names.push(b"bcc:");
+            names.push(b"bcc");
         }
         Filter { names }
     }
 
+    /// A header line with one of the names, then optional white space and the colon: the
+    /// scanner takes `Bcc :` as a Bcc header (RFC 5322 obs-optional), and so do receivers,
+    /// so it must go wherever `Bcc:` goes.
     fn removes(&self, line: &[u8]) -> bool {
-        self.names
-            .iter()
-            .any(|n| line.len() >= n.len() && line[..n.len()].eq_ignore_ascii_case(n))
+        self.names.iter().any(|n| {
+            line.len() > n.len()
+                && line[..n.len()].eq_ignore_ascii_case(n)
+                && line[n.len()..].iter().find(|&&b| b != b' ' && b != b'\t') == Some(&b':')
+        })
     }
 }
 
@@ -325,6 +330,30 @@ Subject: s\r\n\r\nbody\r\n"[..]
         assert_eq!(out, b"To: a\r\nResent-Bcc: d\r\nCc: e\r\n\r\nBcc: body\r\n");
         let (out, _) = run(b"Bcc: b\n\n", &Rewrite::default());
         assert_eq!(out, b"Bcc: b\r\n\r\n");
+    }
+
+    #[test]
+    fn white_space_before_the_colon_is_the_same_header() {
+        let rw = Rewrite {
+            remove_bcc: true,
+            ..Rewrite::default()
+        };
+        let (out, n) = run(
+            b"To: a\nBcc : b,\n\tc\nbcc\t: d\nBCC \t : e\nBccx : f\nBcc x: g\nCc : h\n\n",
+            &rw,
+        );
+        assert_eq!(out, b"To: a\r\nBccx : f\r\nBcc x: g\r\nCc : h\r\n\r\n");
+        assert_eq!(n, 6 + 9 + 9 + 7 + 1);
+        let rw = Rewrite {
+            from_line: Some("x@y".into()),
+            undisclosed_recipients: true,
+            ..Rewrite::default()
+        };
+        let (out, _) = run(b"From : a\nTo\t: b\nCc : c\nBcc : d\nSubject : s\n\n", &rw);
+        assert_eq!(
+            out,
+            b"From: x@y\r\nTo: undisclosed-recipients:;\r\nSubject : s\r\n\r\n"
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! that odd inputs (comments inside addresses, unbalanced quotes or parentheses, folded lines,
 //! `\` escapes) give the same addresses; it was compared with msmtp 1.8.23 on thousands of
 //! random header blocks. It works on bytes; addresses are converted to text lossily at the end.
+//! One deliberate difference: white space between a header name and its colon (`Bcc :`, the
+//! obsolete syntax of RFC 5322 4.5.3) still makes it that header, as it does for receivers.
 //!
 //! msmtp scans with recipient extraction only under `-t`, and that changes how later lines are
 //! read in pathological cases (a comment left open in a To: header carries over). The header
@@ -344,7 +346,7 @@ enum State {
     Other,
     /// Matched the first `n` letters of a header name.
     Name(Word, u8),
-    /// Matched a whole address header name; a ':' must follow immediately.
+    /// Matched a whole address header name; a ':' must follow, after optional white space.
     Almost,
     /// Matching the `Resent-` prefix (progress in `resent_index`).
     Resent,
@@ -552,6 +554,10 @@ impl Scanner {
             }
             State::Resent => self.resent_step(c),
             State::Name(word, n) => self.name_step(word, n, c),
+            // RFC 5322 4.5.3 (obs-optional): white space may come between a field name and its
+            // colon, and receivers take `Bcc :` as a Bcc header. msmtp requires the colon right
+            // after the name, so `Bcc :` recipients were missed by -t and the header was sent.
+            State::Almost if c == b' ' || c == b'\t' => State::Almost,
             State::Almost => {
                 if self.from_hdr == FromHdr::In && c != b':' {
                     self.from_hdr = FromHdr::Before;
@@ -771,8 +777,11 @@ impl Scanner {
                     Word::To | Word::Cc | Word::Bcc => State::Almost,
                 };
             }
+        } else if c == b' ' || c == b'\t' {
+            // white space before the colon, as for the address headers (State::Almost)
+            return State::Name(word, n as u8);
         } else if c == b':' {
-            // whole Date / Message-ID name followed directly by ':'
+            // whole Date / Message-ID name followed by ':'
             if word == Word::Date {
                 self.has_date = true;
             } else {
@@ -900,10 +909,22 @@ mod tests {
     }
 
     #[test]
-    fn header_name_must_be_followed_directly_by_colon() {
-        let b = scan(b"From : a@x\nDate : x\nMessage-ID : y\nTo : b@x\n\n");
-        assert!(!b.has_from && !b.has_date && !b.has_message_id);
+    fn white_space_before_the_colon_is_the_same_header() {
+        // RFC 5322 4.5.3 obs-optional; msmtp 1.8.23 ignores these headers (deliberate
+        // difference: their Bcc recipients were missed by -t and the header was sent)
+        let b =
+            scan(b"From : a@x\nDate\t: x\nMessage-ID \t : y\nTo : b@x\nCc\t: c@x\nBcc  : d@x\n\n");
+        assert_eq!(b.from.as_deref(), Some("a@x"));
+        assert!(b.has_from && b.has_date && b.has_message_id);
+        assert_eq!(b.recipients, ["b@x", "c@x", "d@x"]);
+        let mut r = &b"To: a@x\nResent-To : r@x\nResent-Bcc\t: s@x\n\n"[..];
+        let b = read_header_block_for(&mut r, true).expect("read");
+        assert_eq!(b.recipients, ["r@x", "s@x"]);
+        // only white space: anything else, or a line break, makes it another header
+        let b = scan(b"From x: a@x\nDate-: x\nTo\n: b@x\nBcc .: c@x\n\n");
+        assert!(!b.has_from && !b.has_date);
         assert!(b.recipients.is_empty());
+        // names in any case
         let b = scan(b"fROM: a@x\ndATE: x\nmessage-id: <y>\ntO: b@x\n\n");
         assert_eq!(b.from.as_deref(), Some("a@x"));
         assert!(b.has_date && b.has_message_id);
