@@ -219,6 +219,9 @@ fn one_of(vs: &[&str]) -> Expect {
     Expect::OneOf(vs.iter().map(|v| v.to_string()).collect())
 }
 
+/// Why postie turns a bare CR into a line end where msmtp sends it as it is.
+const BARE_CR: &str = "(issue 9.13) a bare CR ends a line (CRLF on the wire, a following dot stuffed): no bare CR reaches the server, so `<CR>.<CR>` cannot end the data early at a lenient receiver (SMTP smuggling); mailsize is unchanged";
+
 /// Why postie takes `Bcc :` for a Bcc header where msmtp ignores it.
 const OBS_COLON: &str = "(issue 9.12) white space before the colon (RFC 5322 obs-optional) is the same header for receivers: `Bcc :` is removed and, with -t, its addresses are recipients; msmtp transmits it";
 
@@ -527,7 +530,13 @@ fn cases() -> Vec<Case> {
         c("body_lf").stdin("Subject: s\n\nline1\nline2\n"),
         c("body_crlf").stdin("Subject: s\r\n\r\nline1\r\nline2\r\n"),
         c("body_mixed").stdin("Subject: s\r\n\nline1\r\nline2\nline3\r\n"),
-        c("body_bare_cr").stdin("Subject: s\n\na\rb\ntrailing\r\r\n"),
+        c("body_bare_cr")
+            .stdin("Subject: s\n\na\rb\ntrailing\r\r\n")
+            .postie(Field::Data, eq("From: sender@example.com\\r\\nDate: <generated>\\r\\nMessage-ID: <generated>\\r\\nSubject: s\\r\\n\\r\\na\\r\\nb\\r\\ntrailing\\r\\n\\r\\n"), BARE_CR),
+        c("body_cr_dot_smuggle")
+            .stdin("Subject: s\n\nbody\r.\rMAIL FROM:<evil@x.org>\r\n.\r")
+            .postie(Field::Data, eq("From: sender@example.com\\r\\nDate: <generated>\\r\\nMessage-ID: <generated>\\r\\nSubject: s\\r\\n\\r\\nbody\\r\\n..\\r\\nMAIL FROM:<evil@x.org>\\r\\n..\\r\\n"), BARE_CR)
+            .postie(Field::Log, has("mailsize=69+generated"), "(issue 9.13) a bare CR at the very end of the input is a line end, not a byte of a line: mailsize is one less than msmtp's"),
         c("body_dots").stdin("Subject: s\n\n.leading\n..two\nmid.dle\n"),
         c("body_lone_dot").stdin("Subject: s\n\nbefore\n.\nafter\n"),
         c("body_no_final_newline").stdin("Subject: s\n\nno newline"),

@@ -732,3 +732,35 @@ fn from_date_and_message_id_with_white_space_before_the_colon_are_not_added_agai
         mail.replace('\n', "\r\n")
     );
 }
+
+/// Whether a CR without LF after it, or an LF without CR before it, occurs.
+fn has_bare_line_end(data: &[u8]) -> bool {
+    data.iter().enumerate().any(|(i, &b)| {
+        (b == b'\r' && data.get(i + 1) != Some(&b'\n'))
+            || (b == b'\n' && (i == 0 || data[i - 1] != b'\r'))
+    })
+}
+
+#[test]
+fn a_bare_cr_or_lf_never_reaches_the_server() {
+    // SMTP smuggling: `<CR>.<CR>` (or `<LF>.<LF>`) ends the data at a receiver that takes a bare
+    // CR (LF) for a line end, and what follows becomes SMTP commands. Each bare CR or LF ends a
+    // line instead, and the dot after it is stuffed.
+    let smuggle = "MAIL FROM:<evil@x.org>\r\nRCPT TO:<victim@x.org>\r\nDATA\r\n\r\nforged\r\n";
+    let server = ServerBuilder::smtp().pipelining().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let mail =
+        format!("From: a@example.com\nSubject: s\r\n\r\nbody\r.\r{smuggle}.\rmore\n.\nlast\r");
+    let r = home.run(&["r@x.org"], mail.as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert_eq!(s.rcpts, ["<r@x.org>"]);
+    let data = s.data.as_deref().expect("data");
+    assert!(!has_bare_line_end(data), "{}", data.escape_ascii());
+    assert_eq!(
+        data_without_generated(&s),
+        format!(
+            "From: a@example.com\r\nSubject: s\r\n\r\nbody\r\n..\r\n{smuggle}..\r\nmore\r\n..\r\nlast\r\n"
+        )
+    );
+}

@@ -18,7 +18,7 @@
 use crate::error::{Error, Result, Sysexit};
 use std::io::{self, BufRead};
 
-/// How many bytes of header block (CRs not counted) are held in memory. msmtp has no limit
+/// How many bytes of header block are held in memory. msmtp has no limit
 /// because it copies the block to a temp file; receiving servers do have one (sendmail refuses
 /// more than 32 KiB of headers, Postfix keeps 100 KiB of one header), so a block larger than
 /// this is not a header block any server takes. See [`read_header_block_for`] for what happens
@@ -33,11 +33,12 @@ const MAX_NAME: usize = 998;
 /// configuration, plus what msmtp learns from it; at most [`MAX_HEADER_BLOCK`] bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeaderBlock {
-    /// Every byte consumed from the input, with every `\r` deleted: the header lines with `\n`
-    /// endings, including the blank separator line if there was one. This is what gets
-    /// transmitted (after filtering). Only when the header block had to be cut (see
-    /// [`read_header_block_for`]) does it go on past [`HeaderBlock::header_len`] with the start
-    /// of the body.
+    /// Every byte consumed from the input, as it was read: the header lines, including the
+    /// blank separator line if there was one. What gets transmitted of them is this with every
+    /// `\r` deleted (as msmtp does), after filtering. Only when the header block had to be cut
+    /// (see [`read_header_block_for`]) does it go on past [`HeaderBlock::header_len`] with the
+    /// start of the body. The queue spools `raw` and then the rest of the input, which is thus
+    /// the input unchanged.
     pub raw: Vec<u8>,
     /// The length of the header block within `raw`.
     pub header_len: usize,
@@ -62,7 +63,7 @@ pub struct HeaderBlock {
 }
 
 impl HeaderBlock {
-    /// The header lines (with the blank line, if any).
+    /// The header lines (with the blank line, if any), CRs not yet deleted.
     pub fn header(&self) -> &[u8] {
         &self.raw[..self.header_len.min(self.raw.len())]
     }
@@ -129,11 +130,9 @@ fn read_limited<R: BufRead>(
                 break 'outer;
             }
             used += 1;
-            if c == b'\r' {
-                continue;
-            }
             raw.push(c);
-            if scan.feed(c) {
+            // msmtp deletes every CR of the header block before scanning it.
+            if c != b'\r' && scan.feed(c) {
                 input.consume(used);
                 break 'outer;
             }
@@ -157,7 +156,7 @@ fn read_limited<R: BufRead>(
     // The scanners have seen lines that turned out to be body: scan the header part alone.
     let mut scan = Scan::new();
     for &c in &raw[..cut] {
-        if scan.feed(c) {
+        if c != b'\r' && scan.feed(c) {
             break;
         }
     }
@@ -175,14 +174,14 @@ fn size_text(n: usize) -> String {
 
 /// The offset of the first line of `raw` that cannot be part of a header block: neither
 /// `name *WSP ":"` (RFC 5322 field name, with the obsolete white space before the colon) nor a
-/// continuation of such a line. A last line that is cut off before this can be told counts as
-/// a header line.
+/// continuation of such a line. CRs are ignored, as in the rest of the header block. A last
+/// line that is cut off before this can be told counts as a header line.
 fn first_non_header_line(raw: &[u8]) -> Option<usize> {
     let mut start = 0;
     let mut after_header = false;
     for line in raw.split_inclusive(|&b| b == b'\n') {
         let complete = line.ends_with(b"\n");
-        let is_header = match line.first() {
+        let is_header = match line.iter().find(|&&c| c != b'\r') {
             Some(b' ' | b'\t') => after_header,
             _ => field_name_then_colon(line).unwrap_or(!complete),
         };
@@ -200,7 +199,7 @@ fn first_non_header_line(raw: &[u8]) -> Option<usize> {
 fn field_name_then_colon(line: &[u8]) -> Option<bool> {
     let mut name = 0;
     let mut space = false;
-    for (i, &c) in line.iter().enumerate() {
+    for (i, &c) in line.iter().filter(|&&c| c != b'\r').enumerate() {
         if i >= MAX_NAME {
             return Some(false);
         }
@@ -873,14 +872,18 @@ mod tests {
         let input = b"Subject: x\r\nTo: a@x\r\n\r\nbody\r\n";
         let mut r = &input[..];
         let b = read_header_block(&mut r).expect("read");
-        assert_eq!(b.raw, b"Subject: x\nTo: a@x\n\n");
+        assert_eq!(b.raw, b"Subject: x\r\nTo: a@x\r\n\r\n");
+        assert_eq!(b.header_len, b.raw.len());
+        assert_eq!(b.recipients, ["a@x"]);
         assert_eq!(r, b"body\r\n");
     }
 
     #[test]
-    fn every_cr_in_headers_is_deleted() {
-        let b = scan(b"Subject: a\rb\r\n\r\n");
-        assert_eq!(b.raw, b"Subject: ab\n\n");
+    fn every_cr_in_headers_is_ignored() {
+        // the writer deletes them (body.rs); a CR-only line is an empty line
+        let b = scan(b"T\ro: a\rb@x\r\n\r\r\nbody\n");
+        assert_eq!(b.raw, b"T\ro: a\rb@x\r\n\r\r\n");
+        assert_eq!(b.recipients, ["ab@x"]);
     }
 
     #[test]
@@ -1120,9 +1123,12 @@ Resent-Date: now\nResent-Bcc: d@x\nSubject: s\nResent-To: late@x\nCc: e@x\n\n";
         let b = b.expect("fits");
         assert_eq!((b.header(), b.recipients.len()), (&b"To: a@x\nX: y"[..], 1));
         assert!(rest.is_empty());
-        // CRs are deleted before counting
-        let (b, _) = limited(b"To: a@x\r\r\r\nX: y\r\n\r\n", 15);
-        assert_eq!(b.expect("fits").header(), b"To: a@x\nX: y\n\n");
+        // CRs count
+        let input = b"To: a@x\r\r\r\nX: y\r\n\r\n";
+        let (b, _) = limited(input, input.len());
+        assert_eq!(b.expect("fits").header(), input);
+        let (b, _) = limited(input, input.len() - 1);
+        assert!(b.is_err(), "{b:?}");
     }
 
     #[test]
