@@ -155,8 +155,7 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
         ui.report(&e);
         e.exit
     };
-    let headers = message::read_header_block_for(input, cli.read_recipients)
-        .map_err(|_| fail(Error::io("input error while reading the mail")))?;
+    let headers = message::read_header_block_for(input, cli.read_recipients).map_err(&fail)?;
 
     if cli.read_envelope_from && (cli.pretend || cli.debug) {
         // msmtp prints this right after reading the headers, before the configuration; with no

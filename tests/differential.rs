@@ -219,6 +219,15 @@ fn one_of(vs: &[&str]) -> Expect {
     Expect::OneOf(vs.iter().map(|v| v.to_string()).collect())
 }
 
+/// Why postie turns a bare CR into a line end where msmtp sends it as it is.
+const BARE_CR: &str = "(issue 9.13) a bare CR ends a line (CRLF on the wire, a following dot stuffed): no bare CR reaches the server, so `<CR>.<CR>` cannot end the data early at a lenient receiver (SMTP smuggling); mailsize is unchanged";
+
+/// Why postie takes `Bcc :` for a Bcc header where msmtp ignores it.
+const OBS_COLON: &str = "(issue 9.12) white space before the colon (RFC 5322 obs-optional) is the same header for receivers: `Bcc :` is removed and, with -t, its addresses are recipients; msmtp transmits it";
+
+/// Why postie refuses a huge header block that msmtp sends.
+const HEADER_LIMIT: &str = "(issue 9.7) more than 1 MiB of header lines without an empty line is refused before connecting (exit 65); memory stays bounded";
+
 /// Why a connection dropped in the middle of DATA has more than one right outcome.
 const DROP_RACE: &str = "(timing) the server closes while the client may still be writing";
 
@@ -236,6 +245,15 @@ fn cases() -> Vec<Case> {
             .credentials("joe", "secret")
     };
     let two_accounts = "account default\nhost 127.0.0.1\nport {PORT}\ndomain def.test\nfrom sender@example.com\n\naccount work\nhost 127.0.0.1\nport {PORT}\ndomain work.test\nfrom w@work.example\n";
+    // More than postie's 1 MiB header limit, without an empty line.
+    let log_without_blank_line = format!(
+        "To: bob@example.org\nSubject: log\n{}",
+        "2024-01-01 12:00:00 host cron[1]: job done\n".repeat(40_000)
+    );
+    let oversized_header = format!(
+        "From: a@b.c\n{}\nbody\n",
+        format!("X-Pad: {}\n", "p".repeat(64)).repeat(17_000)
+    );
     let big_body: String = format!(
         "Subject: big\n\n{}END-OF-BODY\n",
         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n".repeat(3000)
@@ -464,7 +482,28 @@ fn cases() -> Vec<Case> {
         c("hdr_t_resent_second_block").args(&["-t"]).stdin("Resent-To: first@x.org\nSubject: s\nResent-To: second@x.org\nTo: to@x.org\n\nbody\n"),
         c("hdr_t_no_dedup").args(&["-t", "a@x.org"]).stdin("To: a@x.org, a@x.org\nCc: A@X.ORG\n\nbody\n"),
         c("hdr_t_folded").args(&["-t"]).stdin("To: one@x.org,\n\ttwo@x.org\nSubject: s\n\nbody\n"),
-        c("hdr_t_name_space").args(&["-t"]).stdin("To : x@y.org\n\nbody\n"),
+        c("hdr_t_name_space")
+            .args(&["-t"])
+            .stdin("To : x@y.org\n\nbody\n")
+            .postie(Field::Exit, eq("0"), OBS_COLON)
+            .postie(Field::Stderr, eq(""), OBS_COLON)
+            .postie(Field::Helo, eq("EHLO localhost"), OBS_COLON)
+            .postie(Field::Envelope, eq("MAIL FROM:<sender@example.com> | RCPT TO:<x@y.org>"), OBS_COLON)
+            .postie(Field::Data, has("\\r\\nTo : x@y.org\\r\\n\\r\\nbody\\r\\n"), OBS_COLON)
+            .postie(Field::Tls, eq("none"), OBS_COLON)
+            .postie(Field::Quit, eq("QUIT"), OBS_COLON)
+            .postie(Field::Pipelining, eq("one by one"), OBS_COLON)
+            .postie(Field::Log, has("recipients=x@y.org mailsize="), OBS_COLON),
+        c("hdr_bcc_space_colon")
+            .stdin("From: a@b.c\nTo: t@x.org\nBcc : hidden@x.org\nbcc\t: h2@x.org,\n h3@x.org\nSubject: s\n\nbody\n")
+            .postie(Field::Data, has("\\r\\nFrom: a@b.c\\r\\nTo: t@x.org\\r\\nSubject: s\\r\\n\\r\\nbody\\r\\n"), OBS_COLON)
+            .postie(Field::Log, has("mailsize=41+generated"), OBS_COLON),
+        c("hdr_t_bcc_space_colon")
+            .args(&["-t"])
+            .stdin("From: a@b.c\nTo: t@x.org\nBcc\t: hidden@x.org\nSubject: s\n\nbody\n")
+            .postie(Field::Envelope, eq("MAIL FROM:<sender@example.com> | RCPT TO:<t@x.org> | RCPT TO:<hidden@x.org>"), OBS_COLON)
+            .postie(Field::Data, has("\\r\\nFrom: a@b.c\\r\\nTo: t@x.org\\r\\nSubject: s\\r\\n\\r\\nbody\\r\\n"), OBS_COLON)
+            .postie(Field::Log, has("recipients=t@x.org,hidden@x.org mailsize=41+generated"), OBS_COLON),
         c("hdr_bare_cr_in_header").stdin("From: a@b.c\nSubject: a\rb\n\nbody\n"),
         c("hdr_unparsable_from").stdin("From: \"Cron Daemon\"\nSubject: s\n\nbody\n"),
         c("hdr_t_comments").args(&["-t"]).stdin("To: to10(c)@localhost(c), John Doe j@x.org, grp: g@x.org;\n\nbody\n"),
@@ -474,11 +513,30 @@ fn cases() -> Vec<Case> {
             .stdin("From: a@x.org, b@y.org\nTo: to@x.org\n\nbody\n")
             .postie(Field::Envelope, eq("MAIL FROM:<sender@example.com> | RCPT TO:<to@x.org>"), "(e) 2nd From address is not a recipient")
             .postie(Field::Log, has("recipients=to@x.org mailsize"), "(e)"),
+        // The first line that is no header field ends the header lines, as msmtp sends them.
+        c("hdr_no_blank_line_large").stdin(log_without_blank_line),
+        c("hdr_block_over_limit")
+            .stdin(oversized_header)
+            .postie(Field::Exit, eq("65"), HEADER_LIMIT)
+            .postie(Field::Stderr, eq("PRG: the header of the mail is longer than 1 MiB: is the empty line after the header lines missing?"), HEADER_LIMIT)
+            .postie(Field::Helo, eq("(no connection)"), HEADER_LIMIT)
+            .postie(Field::Envelope, eq("(none)"), HEADER_LIMIT)
+            .postie(Field::Data, eq("(no data)"), HEADER_LIMIT)
+            .postie(Field::Tls, eq("(no connection)"), HEADER_LIMIT)
+            .postie(Field::Quit, eq("(no connection)"), HEADER_LIMIT)
+            .postie(Field::Pipelining, eq("(no MAIL)"), HEADER_LIMIT)
+            .postie(Field::Log, eq(""), HEADER_LIMIT),
         // ---- 5.4 body -------------------------------------------------------------------
         c("body_lf").stdin("Subject: s\n\nline1\nline2\n"),
         c("body_crlf").stdin("Subject: s\r\n\r\nline1\r\nline2\r\n"),
         c("body_mixed").stdin("Subject: s\r\n\nline1\r\nline2\nline3\r\n"),
-        c("body_bare_cr").stdin("Subject: s\n\na\rb\ntrailing\r\r\n"),
+        c("body_bare_cr")
+            .stdin("Subject: s\n\na\rb\ntrailing\r\r\n")
+            .postie(Field::Data, eq("From: sender@example.com\\r\\nDate: <generated>\\r\\nMessage-ID: <generated>\\r\\nSubject: s\\r\\n\\r\\na\\r\\nb\\r\\ntrailing\\r\\n\\r\\n"), BARE_CR),
+        c("body_cr_dot_smuggle")
+            .stdin("Subject: s\n\nbody\r.\rMAIL FROM:<evil@x.org>\r\n.\r")
+            .postie(Field::Data, eq("From: sender@example.com\\r\\nDate: <generated>\\r\\nMessage-ID: <generated>\\r\\nSubject: s\\r\\n\\r\\nbody\\r\\n..\\r\\nMAIL FROM:<evil@x.org>\\r\\n..\\r\\n"), BARE_CR)
+            .postie(Field::Log, has("mailsize=69+generated"), "(issue 9.13) a bare CR at the very end of the input is a line end, not a byte of a line: mailsize is one less than msmtp's"),
         c("body_dots").stdin("Subject: s\n\n.leading\n..two\nmid.dle\n"),
         c("body_lone_dot").stdin("Subject: s\n\nbefore\n.\nafter\n"),
         c("body_no_final_newline").stdin("Subject: s\n\nno newline"),

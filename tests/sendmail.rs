@@ -619,3 +619,148 @@ fn a_closed_stderr_does_not_crash_postie() {
         "a closed stderr must not turn into a panic (101)"
     );
 }
+
+/// Runs postie under a 30 MB address-space limit with the output of the shell command
+/// `generator` as its stdin, so that large inputs never exist in the test's memory.
+fn run_fed_by(home: &Home, generator: &str, args: &[&str]) -> Run {
+    let script = format!("ulimit -v 30000; {generator} | \"$0\" \"$@\"");
+    let mut argv = vec!["-c", script.as_str(), POSTIE];
+    argv.extend_from_slice(args);
+    home.run_as(Path::new("/bin/sh"), &argv, b"", &[])
+}
+
+#[test]
+fn an_oversized_header_block_is_refused_in_bounded_memory() {
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let filler = "yes 'X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' | head -c 200000000";
+    let one_line = "{ printf 'X-Big: '; head -c 200000000 /dev/zero | tr '\\0' a; }";
+    let headers_then_body =
+        "{ yes 'X-Filler: aaaaaaaaaaaaaaaaaaaaaaaa' | head -c 2000000; printf '\\nbody\\n'; }";
+    for (generator, args) in [
+        (filler, &["r@x.org"][..]),
+        (filler, &["-t"]),
+        (one_line, &["r@x.org"]),
+        (one_line, &["-t", "r@x.org"]),
+        (headers_then_body, &["r@x.org"]),
+    ] {
+        let r = run_fed_by(&home, generator, args);
+        assert_eq!(r.code, 65, "{generator} {args:?}: {}", r.stderr);
+        assert_eq!(
+            r.stderr,
+            "postie: the header of the mail is longer than 1 MiB: is the empty line after the header lines missing?\n"
+        );
+        assert!(r.elapsed < Duration::from_secs(10));
+    }
+    assert!(server.finish().is_empty(), "nothing may reach the server");
+}
+
+#[test]
+fn a_large_mail_without_empty_line_is_sent_in_bounded_memory() {
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    // A script forgot the empty line: its first output line ends the header lines.
+    const LINE: &str = "2024-01-01 12:00:00 host cron[1]: job done\n";
+    const LINES: usize = 1_000_000;
+    let generator = format!(
+        "{{ printf 'To: to@x.org\\nSubject: log\\n'; yes '{}' | head -c {}; }}",
+        LINE.trim_end(),
+        LINE.len() * LINES
+    );
+    let r = run_fed_by(&home, &generator, &["-t", "--set-msgid-header=off"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert_eq!(s.rcpts, ["<to@x.org>"]);
+    assert!(s.data_complete);
+    let data = s.data.expect("data");
+    let head = b"To: to@x.org\r\nSubject: log\r\n2024-01-01 12:00:00 host cron[1]: job done\r\n";
+    let start = data
+        .windows(head.len())
+        .position(|w| w == head)
+        .expect("the header lines, then the body");
+    assert_eq!(data.len() - start, 28 + (LINE.len() + 1) * LINES);
+}
+
+#[test]
+fn bcc_with_white_space_before_the_colon_is_a_bcc_header() {
+    // `Bcc :` (RFC 5322 obs-optional) is a Bcc header for receivers: it is a recipient with -t
+    // and never transmitted; the same for To/Cc.
+    let mail = b"From: a@example.com\nTo : to@x.org\nCc\t: cc@x.org\nBcc : hidden@x.org,\n second@x.org\nbcc\t\t: third@x.org\nSubject: s\n\nbody\n";
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let r = home.run(&["-t"], mail);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert_eq!(
+        s.rcpts,
+        [
+            "<to@x.org>",
+            "<cc@x.org>",
+            "<hidden@x.org>",
+            "<second@x.org>",
+            "<third@x.org>"
+        ]
+    );
+    assert_eq!(
+        data_without_generated(&s),
+        "From: a@example.com\r\nTo : to@x.org\r\nCc\t: cc@x.org\r\nSubject: s\r\n\r\nbody\r\n"
+    );
+    // recipients from the command line: still removed
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let r = home.run(&["to@x.org"], mail);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let data = data_without_generated(&one_session(server));
+    assert!(
+        !data.contains("hidden") && !data.contains("third"),
+        "{data}"
+    );
+}
+
+#[test]
+fn from_date_and_message_id_with_white_space_before_the_colon_are_not_added_again() {
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let mail =
+        "From : a@example.com\nDate\t: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID : <x@y>\n\nb\n";
+    let r = home.run(&["r@x.org"], mail.as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert_eq!(s.mail_from.as_deref(), Some("<sender@example.com>"));
+    assert_eq!(
+        String::from_utf8_lossy(s.data.as_deref().expect("data")),
+        mail.replace('\n', "\r\n")
+    );
+}
+
+/// Whether a CR without LF after it, or an LF without CR before it, occurs.
+fn has_bare_line_end(data: &[u8]) -> bool {
+    data.iter().enumerate().any(|(i, &b)| {
+        (b == b'\r' && data.get(i + 1) != Some(&b'\n'))
+            || (b == b'\n' && (i == 0 || data[i - 1] != b'\r'))
+    })
+}
+
+#[test]
+fn a_bare_cr_or_lf_never_reaches_the_server() {
+    // SMTP smuggling: `<CR>.<CR>` (or `<LF>.<LF>`) ends the data at a receiver that takes a bare
+    // CR (LF) for a line end, and what follows becomes SMTP commands. Each bare CR or LF ends a
+    // line instead, and the dot after it is stuffed.
+    let smuggle = "MAIL FROM:<evil@x.org>\r\nRCPT TO:<victim@x.org>\r\nDATA\r\n\r\nforged\r\n";
+    let server = ServerBuilder::smtp().pipelining().start();
+    let home = Home::new(&rc_for(server.port(), ""));
+    let mail =
+        format!("From: a@example.com\nSubject: s\r\n\r\nbody\r.\r{smuggle}.\rmore\n.\nlast\r");
+    let r = home.run(&["r@x.org"], mail.as_bytes());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = one_session(server);
+    assert_eq!(s.rcpts, ["<r@x.org>"]);
+    let data = s.data.as_deref().expect("data");
+    assert!(!has_bare_line_end(data), "{}", data.escape_ascii());
+    assert_eq!(
+        data_without_generated(&s),
+        format!(
+            "From: a@example.com\r\nSubject: s\r\n\r\nbody\r\n..\r\n{smuggle}..\r\nmore\r\n..\r\nlast\r\n"
+        )
+    );
+}

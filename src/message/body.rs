@@ -5,8 +5,8 @@
 //! gets its own "final line without newline gets CRLF" treatment; this module does the same.
 //! The body is never held in memory: it is processed chunk by chunk as the reader yields it,
 //! with only a pending CR (that may turn out to be half of a CRLF) carried across chunks.
-//! Unlike msmtp, a bare CR that happens to fall on msmtp's internal 1023-byte chunk boundary is
-//! kept (msmtp drops it, assuming it precedes an LF).
+//! Unlike msmtp, a bare CR (one not followed by LF) ends a line: msmtp sends it as it is, which
+//! lets `<CR>.<CR>` end the data early at a lenient receiver (see [`LineWriter`]).
 
 use super::headers::HeaderBlock;
 use std::io::{self, BufRead, Write};
@@ -61,7 +61,15 @@ pub fn write_data<R: BufRead, W: Write>(
     let mut w = LineWriter::new(out);
     let filter = Filter::new(rewrite);
     let mut dropping = false;
-    for line in headers.raw.split_inclusive(|&b| b == b'\n') {
+    // msmtp deletes every CR of the header block (`a<CR>b` becomes `ab`), also before
+    // filtering: `B<CR>cc:` is a Bcc header for the scanner too.
+    let header: Vec<u8> = headers
+        .header()
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\r')
+        .collect();
+    for line in header.split_inclusive(|&b| b == b'\n') {
         if filter.removes(line) {
             dropping = true;
             continue;
@@ -76,6 +84,7 @@ pub fn write_data<R: BufRead, W: Write>(
     size += w.size;
 
     let mut w = LineWriter::new(out);
+    w.feed(headers.body_start()).map_err(BodyError::Write)?;
     loop {
         let buf = match body.fill_buf() {
             Ok(b) => b,
@@ -127,31 +136,42 @@ impl Filter {
     fn new(rewrite: &Rewrite) -> Filter {
         let mut names: Vec<&'static [u8]> = Vec::new();
         if rewrite.from_line.is_some() {
-            names.push(b"from:");
+            names.push(b"from");
         }
         if rewrite.undisclosed_recipients {
-            names.push(b"to:");
-            names.push(b"cc:");
+            names.push(b"to");
+            names.push(b"cc");
         }
         if rewrite.undisclosed_recipients || rewrite.remove_bcc {
-            names.push(b"bcc:");
+            names.push(b"bcc");
         }
         Filter { names }
     }
 
+    /// A header line with one of the names, then optional white space and the colon: the
+    /// scanner takes `Bcc :` as a Bcc header (RFC 5322 obs-optional), and so do receivers,
+    /// so it must go wherever `Bcc:` goes.
     fn removes(&self, line: &[u8]) -> bool {
-        self.names
-            .iter()
-            .any(|n| line.len() >= n.len() && line[..n.len()].eq_ignore_ascii_case(n))
+        self.names.iter().any(|n| {
+            line.len() > n.len()
+                && line[..n.len()].eq_ignore_ascii_case(n)
+                && line[n.len()..].iter().find(|&&b| b != b' ' && b != b'\t') == Some(&b':')
+        })
     }
 }
 
-/// Converts one stream to SMTP DATA lines: LF or CRLF → CRLF, bare CR kept, leading '.'
-/// doubled, a final unterminated line terminated. Holds no line in memory.
+/// Converts one stream to SMTP DATA lines: CRLF, LF and a CR that is not followed by LF each
+/// end a line, which goes out as CRLF; a leading '.' is doubled; a final unterminated line is
+/// terminated. Holds no line in memory.
+///
+/// msmtp sends a bare CR as it is, so `text<CR>.<CR>` reaches the server, and a receiver that
+/// takes a bare CR for a line end sees the end of the data there and the rest as new SMTP
+/// commands (SMTP smuggling). Here no bare CR or LF ever reaches the server, and every line
+/// that starts with '.' is stuffed, whatever a receiver takes for a line end.
 struct LineWriter<'a, W: Write> {
     out: &'a mut W,
     at_line_start: bool,
-    /// A CR at the end of the previous chunk: dropped if an LF follows, else written.
+    /// A CR at the end of the previous chunk: the first half of a CRLF if an LF follows.
     pending_cr: bool,
     size: u64,
 }
@@ -167,6 +187,13 @@ impl<'a, W: Write> LineWriter<'a, W> {
     }
 
     fn feed(&mut self, mut data: &[u8]) -> io::Result<()> {
+        if self.pending_cr && !data.is_empty() {
+            self.pending_cr = false;
+            if data[0] == b'\n' {
+                data = &data[1..];
+            }
+            self.end_line()?;
+        }
         while !data.is_empty() {
             if self.at_line_start {
                 if data[0] == b'.' {
@@ -174,46 +201,42 @@ impl<'a, W: Write> LineWriter<'a, W> {
                 }
                 self.at_line_start = false;
             }
-            let newline = data.iter().position(|&b| b == b'\n');
-            let (mut seg, rest) = match newline {
-                Some(i) => (&data[..i], &data[i + 1..]),
-                None => (data, &data[data.len()..]),
+            let Some(i) = data.iter().position(|&b| b == b'\r' || b == b'\n') else {
+                self.out.write_all(data)?;
+                self.size += data.len() as u64;
+                break;
             };
-            if self.pending_cr {
-                self.pending_cr = false;
-                if !(seg.is_empty() && newline.is_some()) {
-                    self.out.write_all(b"\r")?;
-                    self.size += 1;
-                }
-            }
-            if let Some(stripped) = seg.strip_suffix(b"\r") {
-                seg = stripped;
-                if newline.is_none() {
+            self.out.write_all(&data[..i])?;
+            self.size += i as u64;
+            match (data[i], data.get(i + 1)) {
+                (b'\r', None) => {
                     self.pending_cr = true;
+                    break;
                 }
+                (b'\r', Some(b'\n')) => data = &data[i + 2..],
+                _ => data = &data[i + 1..],
             }
-            self.out.write_all(seg)?;
-            self.size += seg.len() as u64;
-            if newline.is_some() {
-                self.out.write_all(b"\r\n")?;
-                self.size += 1;
-                self.at_line_start = true;
-            }
-            data = rest;
+            self.end_line()?;
         }
+        Ok(())
+    }
+
+    /// One line end. mailsize counts it as one byte, as msmtp counts the LF, or the bare CR it
+    /// keeps, so the size is msmtp's for every input that ends with a newline.
+    fn end_line(&mut self) -> io::Result<()> {
+        self.out.write_all(b"\r\n")?;
+        self.size += 1;
+        self.at_line_start = true;
         Ok(())
     }
 
     fn finish(&mut self) -> io::Result<()> {
         if self.pending_cr {
             self.pending_cr = false;
-            self.out.write_all(b"\r")?;
-            self.size += 1;
+            self.end_line()?;
         }
         if !self.at_line_start {
-            self.out.write_all(b"\r\n")?;
-            self.size += 1;
-            self.at_line_start = true;
+            self.end_line()?;
         }
         Ok(())
     }
@@ -238,11 +261,134 @@ mod tests {
     }
 
     #[test]
-    fn lf_and_crlf_become_crlf_bare_cr_kept() {
-        assert_eq!(
-            plain(b"A: b\n\nx\ny\r\nz\rw\n"),
-            b"A: b\r\n\r\nx\r\ny\r\nz\rw\r\n"
+    fn lf_crlf_and_bare_cr_each_become_crlf() {
+        let (out, n) = run(b"A: b\n\nx\ny\r\nz\rw\n\r\r\nv\n", &Rewrite::default());
+        assert_eq!(out, b"A: b\r\n\r\nx\r\ny\r\nz\r\nw\r\n\r\n\r\nv\r\n");
+        // msmtp's mailsize: it counts the bare CRs it keeps as one byte each
+        assert_eq!(n, 5 + 1 + 2 + 2 + 4 + 2 + 2);
+    }
+
+    #[test]
+    fn a_bare_cr_or_lf_cannot_smuggle_a_dot_line() {
+        // `<CR>.<CR>` and `<LF>.<LF>` end the data at receivers that take a bare CR or LF for
+        // a line end; the dot after any line end is stuffed.
+        for (input, want) in [
+            (
+                &b"\nbody\r.\r\nMAIL FROM:<x>\r\n"[..],
+                &b"\r\nbody\r\n..\r\nMAIL FROM:<x>\r\n"[..],
+            ),
+            (
+                b"\nbody\r.\rRCPT TO:<y>\r",
+                b"\r\nbody\r\n..\r\nRCPT TO:<y>\r\n",
+            ),
+            (b"\nbody\n.\nDATA", b"\r\nbody\r\n..\r\nDATA\r\n"),
+            (b"\nbody\r\n.\r", b"\r\nbody\r\n..\r\n"),
+            (b"\n\r.", b"\r\n\r\n..\r\n"),
+        ] {
+            assert_eq!(plain(input), want, "{}", input.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn prepended_headers_have_no_bare_line_ends_either() {
+        let rw = Rewrite {
+            from_line: Some("A\rB\n.\r <a@b>".into()),
+            ..Rewrite::default()
+        };
+        let (out, _) = run(b"", &rw);
+        assert_eq!(out, b"From: A\r\nB\r\n..\r\n <a@b>\r\n");
+    }
+
+    /// The line ends of DATA as RFC 5321 wants them: every CR followed by LF, every LF preceded
+    /// by CR, and no line "." (the end of data comes after the payload).
+    fn assert_clean(out: &[u8], what: &str) {
+        for (i, &b) in out.iter().enumerate() {
+            if b == b'\r' {
+                assert_eq!(out.get(i + 1), Some(&b'\n'), "bare CR at {i}: {what}");
+            }
+            if b == b'\n' {
+                assert!(i > 0 && out[i - 1] == b'\r', "bare LF at {i}: {what}");
+            }
+        }
+        assert!(!out.starts_with(b".\r\n"), "dot line: {what}");
+        assert!(
+            !out.windows(5).any(|w| w == b"\r\n.\r\n"),
+            "dot line: {what}"
         );
+    }
+
+    #[test]
+    fn no_input_yields_bare_line_ends_or_a_dot_line() {
+        // Every input over a small alphabet up to length 7, through every buffer size: the
+        // output is clean, the same whatever the chunking, and equals the reading of CRLF, LF
+        // and CR as line ends; the size is msmtp's whenever the input ends with LF.
+        let alphabet = [b'\r', b'\n', b'.', b'a'];
+        let mut inputs = vec![Vec::new()];
+        let mut frontier = vec![Vec::new()];
+        for _ in 0..7 {
+            let mut next = Vec::new();
+            for v in &frontier {
+                for &c in &alphabet {
+                    let mut w: Vec<u8> = v.clone();
+                    w.push(c);
+                    next.push(w);
+                }
+            }
+            inputs.extend(next.iter().cloned());
+            frontier = next;
+        }
+        for body in &inputs {
+            let mut input = b"\n".to_vec();
+            input.extend_from_slice(body);
+            let what = input.escape_ascii().to_string();
+            let (out, n) = run(&input, &Rewrite::default());
+            assert_clean(&out, &what);
+            let text = body.to_vec();
+            let mut lines: Vec<&[u8]> = Vec::new();
+            let mut rest = &text[..];
+            while let Some(i) = rest.iter().position(|&b| b == b'\r' || b == b'\n') {
+                lines.push(&rest[..i]);
+                let skip = if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                rest = &rest[i + skip..];
+            }
+            if !rest.is_empty() {
+                lines.push(rest);
+            }
+            let mut want = b"\r\n".to_vec();
+            for l in &lines {
+                if l.first() == Some(&b'.') {
+                    want.push(b'.');
+                }
+                want.extend_from_slice(l);
+                want.extend_from_slice(b"\r\n");
+            }
+            assert_eq!(out, want, "{what}");
+            if body.ends_with(b"\n") {
+                let msmtp: usize = input
+                    .split_inclusive(|&b| b == b'\n')
+                    .map(|l| {
+                        let l = l.strip_suffix(b"\n").unwrap_or(l);
+                        l.strip_suffix(b"\r").unwrap_or(l).len() + 1
+                    })
+                    .sum();
+                assert_eq!(n as usize, msmtp, "{what}");
+            }
+            for cap in [1, 2, 3] {
+                let mut r = BufReader::with_capacity(cap, &input[..]);
+                let h = read_header_block(&mut r).expect("headers");
+                let mut chunked = Vec::new();
+                let m = write_data(&h, &Rewrite::default(), &mut r, &mut chunked).expect("write");
+                assert_eq!(
+                    (chunked.as_slice(), m),
+                    (out.as_slice(), n),
+                    "{what} / {cap}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -250,7 +396,7 @@ mod tests {
         assert_eq!(plain(b"A: b\n\nlast"), b"A: b\r\n\r\nlast\r\n");
         // the header stream is terminated on its own as well
         assert_eq!(plain(b"A: b"), b"A: b\r\n");
-        assert_eq!(plain(b"A: b\n\nx\r"), b"A: b\r\n\r\nx\r\r\n");
+        assert_eq!(plain(b"A: b\n\nx\r"), b"A: b\r\n\r\nx\r\n");
     }
 
     #[test]
@@ -327,6 +473,30 @@ Subject: s\r\n\r\nbody\r\n"[..]
     }
 
     #[test]
+    fn white_space_before_the_colon_is_the_same_header() {
+        let rw = Rewrite {
+            remove_bcc: true,
+            ..Rewrite::default()
+        };
+        let (out, n) = run(
+            b"To: a\nBcc : b,\n\tc\nbcc\t: d\nBCC \t : e\nBccx : f\nBcc x: g\nCc : h\n\n",
+            &rw,
+        );
+        assert_eq!(out, b"To: a\r\nBccx : f\r\nBcc x: g\r\nCc : h\r\n\r\n");
+        assert_eq!(n, 6 + 9 + 9 + 7 + 1);
+        let rw = Rewrite {
+            from_line: Some("x@y".into()),
+            undisclosed_recipients: true,
+            ..Rewrite::default()
+        };
+        let (out, _) = run(b"From : a\nTo\t: b\nCc : c\nBcc : d\nSubject : s\n\n", &rw);
+        assert_eq!(
+            out,
+            b"From: x@y\r\nTo: undisclosed-recipients:;\r\nSubject : s\r\n\r\n"
+        );
+    }
+
+    #[test]
     fn undisclosed_drops_to_cc_bcc() {
         let rw = Rewrite {
             undisclosed_recipients: true,
@@ -356,9 +526,39 @@ Subject: s\r\n\r\nbody\r\n"[..]
             let h = read_header_block(&mut r).expect("headers");
             let mut out = Vec::new();
             let n = write_data(&h, &Rewrite::default(), &mut r, &mut out).expect("write");
-            assert_eq!(out, b"A: b\r\n\r\nab\r\ncd\r\rx\r\r\n", "capacity {cap}");
-            assert_eq!(n, 5 + 1 + 3 + 7);
+            assert_eq!(out, b"A: b\r\n\r\nab\r\ncd\r\n\r\nx\r\n", "capacity {cap}");
+            assert_eq!(n, 5 + 1 + 3 + 3 + 1 + 2);
         }
+    }
+
+    #[test]
+    fn a_cut_header_block_goes_out_whole() {
+        // Without an empty line within the header limit the header lines end at the first line
+        // that is not one; nothing is lost or added, Bcc is removed from the header part, and
+        // the body is the body also in the part read with the header lines.
+        let mut input = b"To: a@x\r\nBcc: b@x\r\nfirst line\rof a log\r\n".to_vec();
+        let lines = 2 * crate::message::headers::MAX_HEADER_BLOCK / 10;
+        input.extend(b"log line\r\n".repeat(lines));
+        let rw = Rewrite {
+            remove_bcc: true,
+            ..Rewrite::default()
+        };
+        let (out, n) = run(&input, &rw);
+        let mut want = b"To: a@x\r\nfirst line\r\nof a log\r\n".to_vec();
+        want.extend(b"log line\r\n".repeat(lines));
+        assert_eq!(out, want);
+        assert_eq!(n as usize, 8 + 11 + 9 + 9 * lines);
+    }
+
+    #[test]
+    fn every_cr_in_the_header_block_is_deleted() {
+        let rw = Rewrite {
+            remove_bcc: true,
+            ..Rewrite::default()
+        };
+        let (out, n) = run(b"Subject: a\rb\r\nB\rcc: x\r\n\r\r\nbody\rtext\n", &rw);
+        assert_eq!(out, b"Subject: ab\r\n\r\nbody\r\ntext\r\n");
+        assert_eq!(n, 12 + 1 + 5 + 5);
     }
 
     /// Yields `len` bytes of 'a' without any newline.

@@ -7,21 +7,41 @@
 //! that odd inputs (comments inside addresses, unbalanced quotes or parentheses, folded lines,
 //! `\` escapes) give the same addresses; it was compared with msmtp 1.8.23 on thousands of
 //! random header blocks. It works on bytes; addresses are converted to text lossily at the end.
+//! One deliberate difference: white space between a header name and its colon (`Bcc :`, the
+//! obsolete syntax of RFC 5322 4.5.3) still makes it that header, as it does for receivers.
 //!
 //! msmtp scans with recipient extraction only under `-t`, and that changes how later lines are
 //! read in pathological cases (a comment left open in a To: header carries over). The header
 //! block is therefore scanned twice in one pass: once with recipient extraction (giving the
 //! recipients) and once without (giving From, Date and Message-ID, as msmtp without `-t`).
 
+use crate::error::{Error, Result, Sysexit};
 use std::io::{self, BufRead};
 
+/// How many bytes of header block are held in memory. msmtp has no limit
+/// because it copies the block to a temp file; receiving servers do have one (sendmail refuses
+/// more than 32 KiB of headers, Postfix keeps 100 KiB of one header), so a block larger than
+/// this is not a header block any server takes. See [`read_header_block_for`] for what happens
+/// beyond it.
+pub const MAX_HEADER_BLOCK: usize = 1 << 20;
+
+/// RFC 5322's line length limit: a field name with its white space cannot be longer, which is
+/// how a long line without a colon near its start is recognised as not a header line.
+const MAX_NAME: usize = 998;
+
 /// Everything up to and including the first empty line (or EOF), read from stdin before the
-/// configuration, plus what msmtp learns from it.
+/// configuration, plus what msmtp learns from it; at most [`MAX_HEADER_BLOCK`] bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HeaderBlock {
-    /// The header lines with every `\r` deleted and `\n` endings, including the blank separator
-    /// line if there was one. This is what gets transmitted (after filtering).
+    /// Every byte consumed from the input, as it was read: the header lines, including the
+    /// blank separator line if there was one. What gets transmitted of them is this with every
+    /// `\r` deleted (as msmtp does), after filtering. Only when the header block had to be cut
+    /// (see [`read_header_block_for`]) does it go on past [`HeaderBlock::header_len`] with the
+    /// start of the body. The queue spools `raw` and then the rest of the input, which is thus
+    /// the input unchanged.
     pub raw: Vec<u8>,
+    /// The length of the header block within `raw`.
+    pub header_len: usize,
     /// The first address of the first `From:` header that yields one. `Some("")` in msmtp's
     /// corner case of a `From:` header without address that is cut off by EOF (1.8.23 then
     /// treats the header as present and the envelope-from as empty, observed).
@@ -42,62 +62,196 @@ pub struct HeaderBlock {
     pub recipients: Vec<String>,
 }
 
+impl HeaderBlock {
+    /// The header lines (with the blank line, if any), CRs not yet deleted.
+    pub fn header(&self) -> &[u8] {
+        &self.raw[..self.header_len.min(self.raw.len())]
+    }
+
+    /// The start of the body that was read while looking for the end of the header block
+    /// (empty unless the block was cut).
+    pub fn body_start(&self) -> &[u8] {
+        &self.raw[self.header_len.min(self.raw.len())..]
+    }
+}
+
 /// Read the header block from `input`, consuming exactly the header bytes (through the blank
 /// line) so that the body can be streamed from the same reader afterwards. From, Date and
 /// Message-ID are detected as msmtp does without `-t`; see [`read_header_block_for`].
-pub fn read_header_block<R: BufRead>(input: &mut R) -> io::Result<HeaderBlock> {
+pub fn read_header_block<R: BufRead>(input: &mut R) -> Result<HeaderBlock> {
     read_header_block_for(input, false)
 }
 
 /// Like [`read_header_block`], but with `read_recipients` (`-t`) From, Date and Message-ID
 /// are detected as msmtp does under `-t`. The two differ only for pathological headers (a
 /// comment left open in a To/Cc/Bcc header hides the address of a following From header).
+///
+/// Memory is bounded by [`MAX_HEADER_BLOCK`]. Within it, the header block is msmtp's:
+/// everything up to the first empty line. When that much has been read without an empty line,
+/// the input is cut the way receiving servers read it: the header block ends before the first
+/// line that cannot be a header field, and everything from there on is body. Mail from a
+/// script that forgot the empty line (or has no headers at all) is thus still sent, streamed,
+/// and for such input msmtp sends the same bytes. When every line read so far could be a
+/// header field, the mail is refused (EX_DATAERR): postie cannot tell where its headers end.
 pub fn read_header_block_for<R: BufRead>(
     input: &mut R,
     read_recipients: bool,
-) -> io::Result<HeaderBlock> {
+) -> Result<HeaderBlock> {
+    read_limited(input, read_recipients, MAX_HEADER_BLOCK)
+}
+
+fn read_limited<R: BufRead>(
+    input: &mut R,
+    read_recipients: bool,
+    limit: usize,
+) -> Result<HeaderBlock> {
     // msmtp 1.8.23 scans differently without -t (From, Date, Message-ID) and with -t
     // (recipients too): both run, in one pass.
-    let mut main = Scanner::new(Mode::MAIL);
-    let mut rcpt = Scanner::new(Mode::MAIL_T);
+    let mut scan = Scan::new();
     let mut raw = Vec::new();
+    let mut full = false;
     'outer: loop {
         let buf = match input.fill_buf() {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(_) => return Err(Error::io("input error while reading the mail")),
         };
         if buf.is_empty() {
-            main.eof();
-            rcpt.eof();
+            scan.eof();
             break;
         }
         let mut used = 0;
         for &c in buf {
-            used += 1;
-            if c == b'\r' {
-                continue;
+            // Checked before taking the next byte, so that a block of exactly `limit` bytes
+            // followed by EOF is still an ordinary header block.
+            if raw.len() == limit {
+                full = true;
+                input.consume(used);
+                break 'outer;
             }
+            used += 1;
             raw.push(c);
-            main.feed(c);
-            rcpt.feed(c);
-            if main.done() {
+            // msmtp deletes every CR of the header block before scanning it.
+            if c != b'\r' && scan.feed(c) {
                 input.consume(used);
                 break 'outer;
             }
         }
         input.consume(used);
     }
-    let with_rcpt = rcpt.into_block();
-    let mut block = if read_recipients {
-        with_rcpt.clone()
-    } else {
-        main.into_block()
+    if !full {
+        let header_len = raw.len();
+        return Ok(scan.into_block(raw, header_len, read_recipients));
+    }
+    let Some(cut) = first_non_header_line(&raw) else {
+        return Err(Error::new(
+            Sysexit::DataErr,
+            format!(
+                "the header of the mail is longer than {}: is the empty line after the header \
+                 lines missing?",
+                size_text(limit)
+            ),
+        ));
     };
-    block.raw = raw;
-    block.recipients = with_rcpt.recipients;
-    block.from_extra = with_rcpt.from_extra;
-    Ok(block)
+    // The scanners have seen lines that turned out to be body: scan the header part alone.
+    let mut scan = Scan::new();
+    for &c in &raw[..cut] {
+        if c != b'\r' && scan.feed(c) {
+            break;
+        }
+    }
+    scan.eof();
+    Ok(scan.into_block(raw, cut, read_recipients))
+}
+
+fn size_text(n: usize) -> String {
+    if n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// The offset of the first line of `raw` that cannot be part of a header block: neither
+/// `name *WSP ":"` (RFC 5322 field name, with the obsolete white space before the colon) nor a
+/// continuation of such a line. CRs are ignored, as in the rest of the header block. A last
+/// line that is cut off before this can be told counts as a header line.
+fn first_non_header_line(raw: &[u8]) -> Option<usize> {
+    let mut start = 0;
+    let mut after_header = false;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        let complete = line.ends_with(b"\n");
+        let is_header = match line.iter().find(|&&c| c != b'\r') {
+            Some(b' ' | b'\t') => after_header,
+            _ => field_name_then_colon(line).unwrap_or(!complete),
+        };
+        if !is_header {
+            return Some(start);
+        }
+        after_header = true;
+        start += line.len();
+    }
+    None
+}
+
+/// Whether `line` starts with a field name, optional white space and a colon; `None` when the
+/// line ends (without newline) before that can be told.
+fn field_name_then_colon(line: &[u8]) -> Option<bool> {
+    let mut name = 0;
+    let mut space = false;
+    for (i, &c) in line.iter().filter(|&&c| c != b'\r').enumerate() {
+        if i >= MAX_NAME {
+            return Some(false);
+        }
+        match c {
+            b':' => return Some(name > 0),
+            b' ' | b'\t' if name > 0 => space = true,
+            33..=126 if !space => name += 1,
+            _ => return Some(false),
+        }
+    }
+    None
+}
+
+/// The two scanners of one header block.
+struct Scan {
+    main: Scanner,
+    rcpt: Scanner,
+}
+
+impl Scan {
+    fn new() -> Scan {
+        Scan {
+            main: Scanner::new(Mode::MAIL),
+            rcpt: Scanner::new(Mode::MAIL_T),
+        }
+    }
+
+    /// Feeds one byte (never a CR); true at the end of the header block.
+    fn feed(&mut self, c: u8) -> bool {
+        self.main.feed(c);
+        self.rcpt.feed(c);
+        self.main.done()
+    }
+
+    fn eof(&mut self) {
+        self.main.eof();
+        self.rcpt.eof();
+    }
+
+    fn into_block(self, raw: Vec<u8>, header_len: usize, read_recipients: bool) -> HeaderBlock {
+        let with_rcpt = self.rcpt.into_block();
+        let mut block = if read_recipients {
+            with_rcpt.clone()
+        } else {
+            self.main.into_block()
+        };
+        block.raw = raw;
+        block.header_len = header_len;
+        block.recipients = with_rcpt.recipients;
+        block.from_extra = with_rcpt.from_extra;
+        block
+    }
 }
 
 /// Scan one address list the way msmtp scans a recipient operand (`To: VALUE`).
@@ -191,7 +345,7 @@ enum State {
     Other,
     /// Matched the first `n` letters of a header name.
     Name(Word, u8),
-    /// Matched a whole address header name; a ':' must follow immediately.
+    /// Matched a whole address header name; a ':' must follow, after optional white space.
     Almost,
     /// Matching the `Resent-` prefix (progress in `resent_index`).
     Resent,
@@ -292,6 +446,7 @@ impl Scanner {
         };
         HeaderBlock {
             raw: Vec::new(),
+            header_len: 0,
             has_from: from.is_some(),
             from,
             from_extra: if use_resent {
@@ -398,6 +553,10 @@ impl Scanner {
             }
             State::Resent => self.resent_step(c),
             State::Name(word, n) => self.name_step(word, n, c),
+            // RFC 5322 4.5.3 (obs-optional): white space may come between a field name and its
+            // colon, and receivers take `Bcc :` as a Bcc header. msmtp requires the colon right
+            // after the name, so `Bcc :` recipients were missed by -t and the header was sent.
+            State::Almost if c == b' ' || c == b'\t' => State::Almost,
             State::Almost => {
                 if self.from_hdr == FromHdr::In && c != b':' {
                     self.from_hdr = FromHdr::Before;
@@ -617,8 +776,11 @@ impl Scanner {
                     Word::To | Word::Cc | Word::Bcc => State::Almost,
                 };
             }
+        } else if c == b' ' || c == b'\t' {
+            // white space before the colon, as for the address headers (State::Almost)
+            return State::Name(word, n as u8);
         } else if c == b':' {
-            // whole Date / Message-ID name followed directly by ':'
+            // whole Date / Message-ID name followed by ':'
             if word == Word::Date {
                 self.has_date = true;
             } else {
@@ -710,14 +872,18 @@ mod tests {
         let input = b"Subject: x\r\nTo: a@x\r\n\r\nbody\r\n";
         let mut r = &input[..];
         let b = read_header_block(&mut r).expect("read");
-        assert_eq!(b.raw, b"Subject: x\nTo: a@x\n\n");
+        assert_eq!(b.raw, b"Subject: x\r\nTo: a@x\r\n\r\n");
+        assert_eq!(b.header_len, b.raw.len());
+        assert_eq!(b.recipients, ["a@x"]);
         assert_eq!(r, b"body\r\n");
     }
 
     #[test]
-    fn every_cr_in_headers_is_deleted() {
-        let b = scan(b"Subject: a\rb\r\n\r\n");
-        assert_eq!(b.raw, b"Subject: ab\n\n");
+    fn every_cr_in_headers_is_ignored() {
+        // the writer deletes them (body.rs); a CR-only line is an empty line
+        let b = scan(b"T\ro: a\rb@x\r\n\r\r\nbody\n");
+        assert_eq!(b.raw, b"T\ro: a\rb@x\r\n\r\r\n");
+        assert_eq!(b.recipients, ["ab@x"]);
     }
 
     #[test]
@@ -746,10 +912,22 @@ mod tests {
     }
 
     #[test]
-    fn header_name_must_be_followed_directly_by_colon() {
-        let b = scan(b"From : a@x\nDate : x\nMessage-ID : y\nTo : b@x\n\n");
-        assert!(!b.has_from && !b.has_date && !b.has_message_id);
+    fn white_space_before_the_colon_is_the_same_header() {
+        // RFC 5322 4.5.3 obs-optional; msmtp 1.8.23 ignores these headers (deliberate
+        // difference: their Bcc recipients were missed by -t and the header was sent)
+        let b =
+            scan(b"From : a@x\nDate\t: x\nMessage-ID \t : y\nTo : b@x\nCc\t: c@x\nBcc  : d@x\n\n");
+        assert_eq!(b.from.as_deref(), Some("a@x"));
+        assert!(b.has_from && b.has_date && b.has_message_id);
+        assert_eq!(b.recipients, ["b@x", "c@x", "d@x"]);
+        let mut r = &b"To: a@x\nResent-To : r@x\nResent-Bcc\t: s@x\n\n"[..];
+        let b = read_header_block_for(&mut r, true).expect("read");
+        assert_eq!(b.recipients, ["r@x", "s@x"]);
+        // only white space: anything else, or a line break, makes it another header
+        let b = scan(b"From x: a@x\nDate-: x\nTo\n: b@x\nBcc .: c@x\n\n");
+        assert!(!b.has_from && !b.has_date);
         assert!(b.recipients.is_empty());
+        // names in any case
         let b = scan(b"fROM: a@x\ndATE: x\nmessage-id: <y>\ntO: b@x\n\n");
         assert_eq!(b.from.as_deref(), Some("a@x"));
         assert!(b.has_date && b.has_message_id);
@@ -922,6 +1100,134 @@ Resent-Date: now\nResent-Bcc: d@x\nSubject: s\nResent-To: late@x\nCc: e@x\n\n";
         let b = scan(&input);
         assert_eq!(b.recipients.len(), 1);
         assert_eq!(b.recipients[0].len(), 100_002);
+    }
+
+    fn limited(input: &[u8], limit: usize) -> (Result<HeaderBlock>, Vec<u8>) {
+        let mut r = std::io::BufReader::with_capacity(7, input);
+        let b = read_limited(&mut r, true, limit);
+        let mut rest = Vec::new();
+        std::io::Read::read_to_end(&mut r, &mut rest).expect("rest");
+        (b, rest)
+    }
+
+    #[test]
+    fn header_block_within_the_limit_is_msmtps() {
+        let input = b"To: a@x\nX: y\n\nbody";
+        let (b, rest) = limited(input, 16);
+        let b = b.expect("fits");
+        assert_eq!(b.header(), b"To: a@x\nX: y\n\n");
+        assert!(b.body_start().is_empty());
+        assert_eq!(rest, b"body");
+        // exactly `limit` bytes, then EOF: still all header, no body
+        let (b, rest) = limited(b"To: a@x\nX: y", 13);
+        let b = b.expect("fits");
+        assert_eq!((b.header(), b.recipients.len()), (&b"To: a@x\nX: y"[..], 1));
+        assert!(rest.is_empty());
+        // CRs count
+        let input = b"To: a@x\r\r\r\nX: y\r\n\r\n";
+        let (b, _) = limited(input, input.len());
+        assert_eq!(b.expect("fits").header(), input);
+        let (b, _) = limited(input, input.len() - 1);
+        assert!(b.is_err(), "{b:?}");
+    }
+
+    #[test]
+    fn oversized_block_of_header_lines_is_refused() {
+        for input in [
+            &b"To: a@x\nX-Pad: 0123456789\n continued\nX: y\n\nbody"[..],
+            b"X-One-Long-Line: 0123456789012345678901234567890123456789",
+            // a field name cut off by the limit might still be one
+            b"X: y\nX-Long-Name-Cut-Off",
+        ] {
+            let (b, _) = limited(input, 20);
+            let e = b.expect_err("refused");
+            assert_eq!(e.exit, Sysexit::DataErr);
+            assert_eq!(
+                e.message,
+                "the header of the mail is longer than 20 bytes: is the empty line after the \
+                 header lines missing?"
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_block_is_cut_before_the_first_non_header_line() {
+        let input = b"To: a@x\nSubject: log\n2024-01-01 12:00:00 job\nBcc: b@x\nCc: c@x\nmore\n";
+        let (b, rest) = limited(input, 46);
+        let b = b.expect("cut");
+        assert_eq!(b.header(), b"To: a@x\nSubject: log\n");
+        assert_eq!(b.body_start(), b"2024-01-01 12:00:00 job\nB");
+        assert_eq!(rest, b"cc: b@x\nCc: c@x\nmore\n");
+        // what follows the cut is body: no recipients from it
+        assert_eq!(b.recipients, ["a@x"]);
+    }
+
+    #[test]
+    fn what_cannot_be_a_header_line() {
+        let cut = |input: &[u8]| {
+            let (b, _) = limited(input, 24);
+            b.expect("cut").header_len
+        };
+        // no headers at all
+        assert_eq!(cut(b"just some text, no colon\nmore"), 0);
+        // white space inside the name, before the colon
+        assert_eq!(cut(b"X: y\nJohn Doe: hi there you\n"), 5);
+        // a continuation line with nothing to continue
+        assert_eq!(cut(b" indented text at the start\n"), 0);
+        assert_eq!(cut(b"X: a\n folded\n\tagain\nno colon here\n"), 20);
+        // NUL, colon first
+        assert_eq!(cut(b"X: a\n\0Bcc: b@x, c@x, d@x\n"), 5);
+        assert_eq!(cut(b"X: a\n: value value value\n"), 5);
+        // obsolete white space before the colon is still a header line
+        assert_eq!(cut(b"Bcc : b@x\nX:\ty\nplain text\n"), 15);
+        // a line without a colon among the first 998 bytes is no header line
+        let mut long = vec![b'a'; 2000];
+        long.push(b':');
+        let (b, _) = limited(&long, 1500);
+        assert_eq!(b.expect("cut").header_len, 0);
+    }
+
+    #[test]
+    fn the_limit_is_one_mib() {
+        assert_eq!(MAX_HEADER_BLOCK, 1 << 20);
+        let mut input = b"To: a@x\n".to_vec();
+        while input.len() <= MAX_HEADER_BLOCK {
+            input.extend_from_slice(b"X-Pad: 0123456789abcdef\n");
+        }
+        input.extend_from_slice(b"\nbody\n");
+        let e = read_header_block(&mut &input[..]).expect_err("too long");
+        assert_eq!(e.exit, Sysexit::DataErr);
+        assert!(e.message.contains("longer than 1 MiB"), "{}", e.message);
+        // the same lines, one megabyte of body without an empty line before it
+        let mut input = b"To: a@x\nSubject: log\n".to_vec();
+        while input.len() <= 2 * MAX_HEADER_BLOCK {
+            input.extend_from_slice(b"2024-01-01 12:00:00 job done\n");
+        }
+        let mut r = &input[..];
+        let b = read_header_block(&mut r).expect("cut");
+        assert_eq!(b.header(), b"To: a@x\nSubject: log\n");
+        assert_eq!(b.raw.len(), MAX_HEADER_BLOCK);
+        assert_eq!(r.len(), input.len() - MAX_HEADER_BLOCK);
+    }
+
+    #[test]
+    fn reading_the_consumed_bytes_again_cuts_at_the_same_place() {
+        // The queue spools `raw` followed by the unread rest and reads it back later.
+        let input = b"To: a@x\r\nSubject: s\r\ntext\r\nBcc: b@x\r\n\r\nbody\r\n";
+        for limit in 10..input.len() {
+            let (first, rest) = limited(input, limit);
+            let Ok(first) = first else { continue };
+            let mut spooled = first.raw.clone();
+            spooled.extend_from_slice(&rest);
+            let (again, rest2) = limited(&spooled, limit);
+            let again = again.expect("same decision");
+            assert_eq!(again.header(), first.header(), "limit {limit}");
+            let mut body = again.body_start().to_vec();
+            body.extend_from_slice(&rest2);
+            let mut body1 = first.body_start().to_vec();
+            body1.extend_from_slice(&rest);
+            assert_eq!(body, body1, "limit {limit}");
+        }
     }
 
     #[test]
