@@ -610,7 +610,7 @@ impl<'d, S: Transport> Session<'d, S> {
     pub fn data(&mut self, body: &mut dyn FnMut(&mut dyn Write) -> Result<u64>) -> Result<u64> {
         let mut w = BodyWriter {
             session: self,
-            line: Vec::new(),
+            mid_line: false,
             failed: None,
         };
         let res = body(&mut w);
@@ -628,32 +628,40 @@ impl<'d, S: Transport> Session<'d, S> {
 }
 
 /// The writer handed to the body callback: queues into the session's buffer, writes out in
-/// large chunks, and mirrors complete lines into the transcript.
+/// large chunks, and mirrors the lines into the transcript. The transcript is written as the
+/// bytes pass, `--> ` before each line, so a single huge line under `-d` costs no memory.
 struct BodyWriter<'s, 'd, S: Transport> {
     session: &'s mut Session<'d, S>,
-    line: Vec<u8>,
+    /// The transcript is in the middle of a line (its `--> ` was written).
+    mid_line: bool,
     failed: Option<Error>,
 }
 
 impl<S: Transport> BodyWriter<'_, '_, S> {
-    fn trace_bytes(&mut self, buf: &[u8]) {
-        if self.session.debug.is_none() {
+    fn trace_bytes(&mut self, mut buf: &[u8]) {
+        let Some(d) = self.session.debug.as_mut() else {
             return;
-        }
-        for &b in buf {
-            self.line.push(b);
-            if b == b'\n' {
-                let line = std::mem::take(&mut self.line);
-                self.session.trace_raw("--> ", &line);
+        };
+        while !buf.is_empty() {
+            if !self.mid_line {
+                let _ = d.write_all(b"--> ");
+                self.mid_line = true;
             }
+            let end = buf.iter().position(|&b| b == b'\n').map_or(buf.len(), |i| i + 1);
+            let _ = d.write_all(&buf[..end]);
+            if buf[end - 1] == b'\n' {
+                self.mid_line = false;
+            }
+            buf = &buf[end..];
         }
     }
 
     fn finish_trace(&mut self) {
-        if !self.line.is_empty() {
-            let mut line = std::mem::take(&mut self.line);
-            line.push(b'\n');
-            self.session.trace_raw("--> ", &line);
+        if self.mid_line {
+            self.mid_line = false;
+            if let Some(d) = self.session.debug.as_mut() {
+                let _ = d.write_all(b"\n");
+            }
         }
     }
 }
