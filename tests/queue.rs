@@ -1077,3 +1077,49 @@ fn flush_sends_smtputf8_only_when_offered_and_needed() {
     let mail_from = sessions[0].mail_from.clone().unwrap_or_default();
     assert!(!mail_from.contains("SMTPUTF8"), "ASCII only: {mail_from}");
 }
+
+#[test]
+fn queue_help_prints_the_usage_and_unknown_verbs_point_to_it() {
+    let env = Env::new(1);
+    for args in [
+        &["--help"][..],
+        &["help"][..],
+        &["-h"][..],
+        &["-v", "--help"][..],
+    ] {
+        let out = env.queue_cmd(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stderr), "", "{args:?}");
+        let usage = text(&out.stdout);
+        for verb in [
+            "list",
+            "flush",
+            "show ID",
+            "hold ID",
+            "release ID",
+            "delete ID",
+        ] {
+            assert!(usage.contains(verb), "{args:?} lacks {verb}: {usage}");
+        }
+        for opt in ["--queue-dir", "--due", "--max-age", "-C", "-a"] {
+            assert!(usage.contains(opt), "{args:?} lacks {opt}: {usage}");
+        }
+    }
+    let out = env.queue_cmd(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    assert!(err.contains("unknown queue command frobnicate"), "{err}");
+    assert!(err.contains("postie queue --help"), "{err}");
+    assert_eq!(text(&out.stdout), "");
+    let out = env.queue_cmd(&["--frob"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("postie queue --help"));
+    let out = env.queue_cmd(&["show"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("postie queue --help"));
+}

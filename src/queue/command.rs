@@ -303,77 +303,165 @@ fn list_command(prog: &str, dirs: &[PathBuf]) -> u8 {
     }
 }
 
-const USAGE: &str = "usage: postie queue [-C FILE] [-a ACCOUNT] [--queue-dir=DIR] [-v] \
-list|flush [--due] [--max-age=DURATION]|show ID|delete ID|hold ID|release ID";
+/// `postie queue --help`. `{prog}` is replaced by the program name.
+const HELP: &str = "\
+Usage: {prog} queue [option...] [command]
+
+Commands:
+  list                 list the queued mail (the default)
+  flush                deliver the queued mail now
+  show ID              print a message's metadata and the message as submitted
+  hold ID              keep a message from being sent until it is released
+  release ID           make a held message due again
+  delete ID            remove a message from the queue
+  help                 print this help
+
+Options:
+  -C, --file=FILE      use this configuration file
+  -a, --account=ID     work on the queue of this account only
+  --queue-dir=DIR      work on exactly this queue directory
+  --due                flush: only messages whose retry time has come
+  --max-age=DURATION   flush: set aside messages older than DURATION
+                       (seconds, or a number with s, m, h or d)
+  -v, -d, --debug      print progress and the SMTP dialogue
+  -h, --help           print this help
+";
+
+/// An error on stderr, one `prog: ` line per line of its text, control characters shown as `?`
+/// (paths and IDs come from the user, errors may quote a server).
+pub fn report(prog: &str, e: &Error) {
+    for line in e.message.lines() {
+        crate::ui::stderr_line(&format!("{prog}: {}", crate::ui::sanitize(line)));
+    }
+}
+
+/// A usage error that points to the help (which lists every command and option).
+fn usage_error(prog: &str, what: &str) -> Error {
+    Error::usage(format!("{what}\nsee '{prog} queue --help'"))
+}
+
+/// The commands with the number of IDs each takes.
+const VERBS: [(&str, usize); 7] = [
+    ("list", 0),
+    ("flush", 0),
+    ("show", 1),
+    ("hold", 1),
+    ("release", 1),
+    ("delete", 1),
+    ("help", 0),
+];
 
 /// `postie queue ...` (args after `queue`). Returns the exit code.
 pub fn run(prog: &str, args: &[String]) -> u8 {
+    let fail = |e: Error| {
+        report(prog, &e);
+        e.exit.code()
+    };
+    let help = || {
+        crate::ui::stdout_text(&HELP.replace("{prog}", prog));
+        0
+    };
+    // Help wins over everything else on the line, so it works even with a broken msmtprc.
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        return help();
+    }
     let mut t = Target::default();
     let mut opts = FlushOptions::default();
     let mut words: Vec<&str> = Vec::new();
     let mut i = 0;
-    let fail = |e: Error| {
-        eprintln!("{prog}: {}", e.message);
-        e.exit.code()
-    };
     while i < args.len() {
         let a = args[i].as_str();
-        let mut value = |name: &str| -> Option<String> {
+        let mut value = |name: &str| -> Option<Option<String>> {
             if let Some(v) = a.strip_prefix(&format!("{name}=")) {
-                return Some(v.to_owned());
+                return Some(Some(v.to_owned()));
             }
             if a == name {
                 i += 1;
-                return args.get(i).cloned();
+                return Some(args.get(i).cloned());
             }
             None
         };
+        let missing =
+            |name: &str| usage_error(prog, &format!("option {name} requires an argument"));
         if let Some(v) = value("-C").or_else(|| value("--file")) {
-            t.config_file = Some(v);
+            match v {
+                Some(v) => t.config_file = Some(v),
+                None => return fail(missing(a)),
+            }
         } else if let Some(v) = value("-a").or_else(|| value("--account")) {
-            t.account = Some(v);
+            match v {
+                Some(v) => t.account = Some(v),
+                None => return fail(missing(a)),
+            }
         } else if let Some(v) = value("--queue-dir") {
-            t.queue_dir = Some(PathBuf::from(v));
+            match v {
+                Some(v) => t.queue_dir = Some(PathBuf::from(v)),
+                None => return fail(missing(a)),
+            }
         } else if let Some(v) = value("--max-age") {
+            let Some(v) = v else {
+                return fail(missing(a));
+            };
             match crate::config::settings::parse_duration(&v) {
                 Some(n) => opts.max_age = Some(n),
-                None => return fail(Error::usage(format!("invalid argument {v} for --max-age"))),
+                None => {
+                    return fail(Error::usage(format!(
+                        "invalid argument {} for --max-age",
+                        crate::ui::sanitize(&v)
+                    )));
+                }
             }
         } else if a == "--due" {
             opts.due_only = true;
         } else if a == "-v" || a == "-d" || a == "--debug" {
             opts.verbose = true;
         } else if a.starts_with('-') && a.len() > 1 {
-            return fail(Error::usage(format!("unknown option {a}\n{USAGE}")));
+            return fail(usage_error(prog, &format!("unknown option {a}")));
         } else {
             words.push(a);
         }
         i += 1;
+    }
+    let verb = words.first().copied().unwrap_or("list");
+    let Some(&(_, ids)) = VERBS.iter().find(|(v, _)| *v == verb) else {
+        return fail(usage_error(prog, &format!("unknown queue command {verb}")));
+    };
+    let operands = words.len().saturating_sub(1);
+    if operands < ids {
+        return fail(usage_error(
+            prog,
+            &format!("queue command {verb} needs a queue ID"),
+        ));
+    }
+    if operands > ids {
+        return fail(usage_error(
+            prog,
+            &format!("too many arguments for queue command {verb}"),
+        ));
+    }
+    if verb == "help" {
+        return help();
     }
     let mut configs = Configs::default();
     let dirs = match queue_dirs(&t, &mut configs) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    match words.as_slice() {
-        [] | ["list"] => return list_command(prog, &dirs),
-        ["flush"] => return flush_all(prog, &dirs, &opts, &mut configs),
-        _ => {}
-    }
-    let mut stdout = std::io::stdout().lock();
-    let res = match words.as_slice() {
-        ["show", id] => show(&dirs, id, &mut stdout),
-        ["delete", id] => with_locked(&dirs, id, |l| l.remove()),
-        ["hold", id] => with_locked(&dirs, id, |mut l| {
+    let res = match (verb, words.get(1).copied().unwrap_or_default()) {
+        ("list", _) => return list_command(prog, &dirs),
+        ("flush", _) => return flush_all(prog, &dirs, &opts, &mut configs),
+        ("show", id) => show(&dirs, id, &mut std::io::stdout().lock()),
+        ("delete", id) => with_locked(&dirs, id, |l| l.remove()),
+        ("hold", id) => with_locked(&dirs, id, |mut l| {
             l.meta.held = true;
             l.save()
         }),
-        ["release", id] => with_locked(&dirs, id, |mut l| {
+        ("release", id) => with_locked(&dirs, id, |mut l| {
             l.meta.held = false;
             l.meta.next_attempt = super::meta::now();
             l.save()
         }),
-        _ => Err(Error::usage(USAGE)),
+        _ => Ok(()),
     };
     match res {
         Ok(()) => 0,
