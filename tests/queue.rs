@@ -1123,3 +1123,63 @@ fn queue_help_prints_the_usage_and_unknown_verbs_point_to_it() {
     assert_eq!(out.status.code(), Some(64));
     assert!(text(&out.stderr).contains("postie queue --help"));
 }
+
+/// Runs `cmd` with stdout a pipe whose reader is already closed (`postie -bp | head -0`).
+fn run_into_closed_pipe(mut cmd: Command) -> Output {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    cmd.stdout(writer)
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
+    cmd.output().expect("run")
+}
+
+#[test]
+fn a_listing_into_a_closed_pipe_ends_quietly() {
+    let env = Env::new(1);
+    for n in 0..3 {
+        let out = env.run(&["-odq", &rcpt(n)], &mail(n));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let id = env.queued_ids()[0].clone();
+    let link = env.home().join("mailq");
+    std::os::unix::fs::symlink(POSTIE, &link).expect("symlink");
+    let mut mailq = Command::new(&link);
+    mailq.env_clear().env("HOME", env.home());
+    let queue = |args: &[&str]| {
+        let mut c = Command::new(POSTIE);
+        c.env_clear()
+            .env("HOME", env.home())
+            .arg("queue")
+            .arg("-C")
+            .arg(env.rc())
+            .args(args);
+        c
+    };
+    let mut bp = Command::new(POSTIE);
+    bp.env_clear()
+        .env("HOME", env.home())
+        .args(["-C", &env.rc().to_string_lossy(), "-bp"]);
+    for (name, cmd) in [
+        ("-bp", bp),
+        ("mailq", mailq),
+        ("queue list", queue(&["list"])),
+        ("queue show", queue(&["show", &id])),
+        ("queue (default list)", queue(&[])),
+    ] {
+        let out = run_into_closed_pipe(cmd);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "", "{name}");
+    }
+    // A verbose flush whose progress output nobody reads still delivers (no panic).
+    let server = ServerBuilder::smtp().start();
+    env.point_to(server.port());
+    let mut q = Command::new(POSTIE);
+    q.env_clear()
+        .env("HOME", env.home())
+        .args(["-C", &env.rc().to_string_lossy(), "-q", "-v"]);
+    let out = run_into_closed_pipe(q);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(env.queued_ids().is_empty());
+    assert_eq!(deliveries(&server.finish()).len(), 3);
+}

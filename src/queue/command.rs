@@ -182,25 +182,27 @@ pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mu
             Ok(Some(q)) => q,
             Ok(None) => continue,
             Err(e) => {
-                eprintln!("{prog}: {}", e.message);
+                report(prog, &e);
                 refused = true;
                 continue;
             }
         };
         let r = flush::flush_with(&q, opts, configs);
         for m in &r.messages {
-            eprintln!("{prog}: {m}");
+            // Queue files and server replies are not ours to trust with a terminal.
+            crate::ui::stderr_line(&format!("{prog}: {}", crate::ui::sanitize(m)));
         }
         if opts.verbose {
-            println!(
-                "{}: {} delivered, {} deferred, {} failed, {} busy, {} notice(s) queued",
+            // A closed stdout must not stop (or crash) a flush that is delivering mail.
+            crate::ui::stdout_text(&format!(
+                "{}: {} delivered, {} deferred, {} failed, {} busy, {} notice(s) queued\n",
                 dir.display(),
                 r.delivered,
                 r.deferred,
                 r.failed,
                 r.busy,
                 r.notices.len()
-            );
+            ));
         }
         if r.failed > 0 {
             code = Sysexit::Unavailable.code();
@@ -245,20 +247,67 @@ fn with_locked(
     }
 }
 
+/// Whether a write failed because the reader went away (`postie -bp | head`): the listing
+/// then ends quietly and successfully, as `ls | head` does. Rust ignores SIGPIPE, so this
+/// arrives as an error instead of killing the process.
+fn reader_gone(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+}
+
+fn stdout_error(e: &std::io::Error) -> Error {
+    Error::io(format!(
+        "cannot write to standard output: {}",
+        crate::error::strerror(e)
+    ))
+}
+
 fn show(dirs: &[PathBuf], id: &str, out: &mut dyn Write) -> Result<()> {
+    match show_to(dirs, id, out) {
+        Err(Shown::Write(e)) if reader_gone(&e) => Ok(()),
+        Err(Shown::Write(e)) => Err(stdout_error(&e)),
+        Err(Shown::Other(e)) => Err(e),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Why `show` stopped: stdout failed, or anything else.
+enum Shown {
+    Write(std::io::Error),
+    Other(Error),
+}
+
+impl From<Error> for Shown {
+    fn from(e: Error) -> Shown {
+        Shown::Other(e)
+    }
+}
+
+fn show_to(dirs: &[PathBuf], id: &str, out: &mut dyn Write) -> std::result::Result<(), Shown> {
     let q = find(dirs, id)?;
     let m = q.read_meta(id)?;
-    let w = |e: std::io::Error| Error::io(format!("cannot write to standard output: {e}"));
     // The file keeps passwordeval (it is needed to select the account again at flush time and
     // the file is 0600), but a terminal or a pasted bug report must not show it.
     out.write_all(redacted(&m).to_toml().as_bytes())
-        .map_err(w)?;
-    out.write_all(b"\n").map_err(w)?;
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(Shown::Write)?;
     let mut f = q.open_message(id)?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)
-        .map_err(|e| Error::io(format!("cannot read queued message: {e}")))?;
-    out.write_all(&buf).map_err(w)
+    // Streamed: a queued message can be larger than memory should hold.
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Shown::Other(Error::io(format!(
+                    "cannot read queued message {id}: {}",
+                    crate::error::strerror(&e)
+                ))));
+            }
+        };
+        out.write_all(&buf[..n]).map_err(Shown::Write)?;
+    }
+    out.flush().map_err(Shown::Write)
 }
 
 /// `-q` and `-bp` (and `mailq`): the sendmail-style entry points. `-C` and `-a` choose the
@@ -273,7 +322,7 @@ pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
     let dirs = match queue_dirs(&t, &mut configs) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("{prog}: {}", e.message);
+            report(prog, &e);
             return e.exit.code();
         }
     };
@@ -290,16 +339,17 @@ pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
 /// Lists to stdout, reports refused directories and files on stderr; returns the exit code.
 fn list_command(prog: &str, dirs: &[PathBuf]) -> u8 {
     let mut problems = Vec::new();
-    let res = list(dirs, &mut std::io::stdout().lock(), &mut problems);
+    let mut stdout = std::io::stdout().lock();
+    let res = list(dirs, &mut stdout, &mut problems).and_then(|_| stdout.flush());
     for p in &problems {
-        eprintln!("{prog}: {}", p.message);
+        report(prog, p);
     }
     match res {
-        Err(e) => {
-            eprintln!("{prog}: cannot write to standard output: {e}");
+        Err(e) if !reader_gone(&e) => {
+            report(prog, &stdout_error(&e));
             Sysexit::IoErr.code()
         }
-        Ok(_) => problems.first().map_or(0, |p| p.exit.code()),
+        _ => problems.first().map_or(0, |p| p.exit.code()),
     }
 }
 
