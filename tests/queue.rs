@@ -1183,3 +1183,226 @@ fn a_listing_into_a_closed_pipe_ends_quietly() {
     assert!(env.queued_ids().is_empty());
     assert_eq!(deliveries(&server.finish()).len(), 3);
 }
+
+/// Waits for `child` at most `secs` seconds; a postie that hangs is killed and the test fails.
+fn output_within(mut child: Child, secs: u64, what: &str) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            kill9(&mut child);
+            let _ = child.wait();
+            panic!("{what} blocked for {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn msg_path(env: &Env, id: &str) -> PathBuf {
+    env.queue().join(format!("{id}.msg"))
+}
+
+fn log_text(env: &Env) -> String {
+    std::fs::read_to_string(env.home().join("log")).unwrap_or_default()
+}
+
+/// Recipients the server saw a RCPT TO for, in any session.
+fn rcpts_seen(sessions: &[Session]) -> Vec<String> {
+    sessions
+        .iter()
+        .flat_map(|s| s.transcript.iter())
+        .filter_map(|l| match l {
+            Line::Client(t) if t.to_ascii_uppercase().starts_with("RCPT TO:<") => {
+                t[9..].split('>').next().map(str::to_owned)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("path");
+    // SAFETY: mkfifo reads the NUL-terminated path, which outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+#[test]
+fn truncated_emptied_or_changed_messages_are_set_aside_never_sent() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    for n in 0..4 {
+        let out = env.run(&["-odq", &rcpt(n)], &mail(n));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let ids = env.queued_ids();
+    let len = std::fs::metadata(msg_path(&env, &ids[0]))
+        .expect("md")
+        .len();
+    let open = |id: &str| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(msg_path(&env, id))
+            .expect("open")
+    };
+    open(&ids[0]).set_len(len / 2).expect("truncate");
+    open(&ids[1]).set_len(0).expect("empty");
+    // Same size, other content: only the checksum can tell.
+    let changed =
+        text(&std::fs::read(msg_path(&env, &ids[2])).expect("read")).replace("body", "BODY");
+    std::fs::write(msg_path(&env, &ids[2]), changed).expect("write");
+    let out = env.run(&["-q"], b"");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    for id in &ids[..3] {
+        assert!(
+            err.contains(&format!("queued message {id} is damaged")),
+            "{err}"
+        );
+        assert!(env.failed_ids().contains(id), "{id} set aside");
+        assert!(
+            env.queue()
+                .join("failed")
+                .join(format!("{id}.msg"))
+                .exists()
+        );
+    }
+    assert!(err.contains("SHA-256"), "{err}");
+    let sessions = server.finish();
+    // Nothing of a damaged message reached the server, not even its envelope.
+    assert_eq!(rcpts_seen(&sessions), vec![rcpt(3)]);
+    assert_eq!(deliveries(&sessions).get(&rcpt(3)), Some(&1));
+    assert!(env.queued_ids().is_empty());
+    let log = log_text(&env);
+    assert_eq!(log.matches("exitcode=EX_IOERR").count(), 3, "{log}");
+    assert!(log.contains("damaged"), "{log}");
+}
+
+#[test]
+fn metadata_without_a_checksum_from_an_older_postie_is_size_checked_then_sent() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    for n in 0..2 {
+        env.run(&["-odq", &rcpt(n)], &mail(n));
+    }
+    let ids = env.queued_ids();
+    for id in &ids {
+        let meta = meta_of(&env.queue(), id);
+        assert!(meta.contains("sha256 = "), "{meta}");
+        let old: String = meta
+            .lines()
+            .filter(|l| !l.starts_with("sha256 = "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(env.queue().join(format!("{id}.toml")), old).expect("write");
+    }
+    // The size is still recorded by older versions, so truncation is still caught.
+    let len = std::fs::metadata(msg_path(&env, &ids[1]))
+        .expect("md")
+        .len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(msg_path(&env, &ids[1]))
+        .expect("open")
+        .set_len(len - 3)
+        .expect("truncate");
+    let out = env.run(&["-q", "-v"], b"");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    assert!(
+        err.contains(&format!("queued message {} has no checksum", ids[0])),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("queued message {} is damaged", ids[1])),
+        "{err}"
+    );
+    let sessions = server.finish();
+    assert_eq!(rcpts_seen(&sessions), vec![rcpt(0)]);
+    assert_eq!(deliveries(&sessions).get(&rcpt(0)), Some(&1));
+}
+
+#[test]
+fn a_deleted_message_file_is_reported_and_its_metadata_kept() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    env.run(&["-odq", &rcpt(1)], &mail(1));
+    let id = env.queued_ids()[0].clone();
+    std::fs::remove_file(msg_path(&env, &id)).expect("rm");
+    let out = env.run(&["-bp"], b"");
+    assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("damaged"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = env.run(&["-q"], b"");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    assert!(
+        err.contains(&format!("queued message {id} is damaged")),
+        "{err}"
+    );
+    assert!(err.contains("missing"), "{err}");
+    assert!(env.queued_ids().is_empty());
+    assert_eq!(env.failed_ids(), vec![id.clone()], "metadata kept aside");
+    let log = log_text(&env);
+    assert!(
+        log.contains("exitcode=EX_IOERR") && log.contains("missing"),
+        "{log}"
+    );
+    assert!(server.finish().is_empty(), "nothing to send, no connection");
+    // Reported once: the next flush has nothing to say.
+    let out = env.run(&["-q"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn fifos_and_oversized_metadata_in_the_queue_never_block_and_are_set_aside() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    for n in 0..4 {
+        env.run(&["-odq", &rcpt(n)], &mail(n));
+    }
+    let ids = env.queued_ids();
+    // ids[0]: its message file is a FIFO.
+    std::fs::remove_file(msg_path(&env, &ids[0])).expect("rm");
+    mkfifo(&msg_path(&env, &ids[0]));
+    // ids[1]: its metadata file is a FIFO.
+    let toml1 = env.queue().join(format!("{}.toml", ids[1]));
+    std::fs::remove_file(&toml1).expect("rm");
+    mkfifo(&toml1);
+    // ids[2]: valid metadata padded past 1 MiB.
+    let toml2 = env.queue().join(format!("{}.toml", ids[2]));
+    let padded = format!(
+        "{}# {}\n",
+        meta_of(&env.queue(), &ids[2]),
+        "x".repeat(2 << 20)
+    );
+    std::fs::write(&toml2, padded).expect("write");
+    // A FIFO message file without metadata.
+    let orphan = env.queue().join("00000000000000-1.msg");
+    mkfifo(&orphan);
+
+    let out = output_within(env.spawn(&["-bp"], b""), 10, "-bp");
+    assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
+    let out = output_within(env.spawn(&["-q"], b""), 10, "-q");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    for id in &ids[..3] {
+        assert!(
+            err.contains(&format!("queued message {id} is damaged")),
+            "{err}"
+        );
+        assert!(env.failed_ids().contains(id), "{id} set aside: {err}");
+    }
+    assert!(err.contains("FIFO"), "{err}");
+    assert!(err.contains("1 MiB"), "{err}");
+    assert!(err.contains("00000000000000-1.msg"), "{err}");
+    assert!(!orphan.exists(), "the orphan FIFO is set aside too");
+    assert!(env.queued_ids().is_empty());
+    let sessions = server.finish();
+    assert_eq!(rcpts_seen(&sessions), vec![rcpt(3)]);
+    // Once set aside, the queue is clean again.
+    let out = output_within(env.spawn(&["-q"], b""), 10, "-q");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

@@ -6,7 +6,7 @@
 //! the user has waiting whichever account queued it.
 
 use super::flush::{self, Configs, FlushOptions};
-use super::store::{Queue, valid_id};
+use super::store::{Claim, FileError, Queue, damaged_error, valid_id};
 use super::{default_dir, dir_for};
 use crate::error::{Error, Result, Sysexit};
 use std::io::{Read, Write};
@@ -124,14 +124,28 @@ pub fn list(
             "Queue ID", "Size", "Queued"
         )?;
         for id in ids {
+            let damaged = |why: &str, out: &mut dyn Write, problems: &mut Vec<Error>| {
+                problems.push(damaged_error(&id, why));
+                writeln!(out, "{id:<28} (damaged: {})", printable(why))
+            };
             let m = match q.read_meta(&id) {
                 Ok(m) => m,
-                Err(e) => {
+                // Delivered or removed since the directory was read.
+                Err(FileError::Missing) => continue,
+                Err(FileError::Damaged(why)) => {
+                    damaged(&why, out, problems)?;
+                    continue;
+                }
+                Err(FileError::Refused(e)) => {
                     writeln!(out, "{id:<28} (ignored: unreadable or not yours)")?;
                     problems.push(e);
                     continue;
                 }
             };
+            if let Some(why) = q.message_problem(&id) {
+                damaged(&why, out, problems)?;
+                continue;
+            }
             total += 1;
             writeln!(
                 out,
@@ -172,8 +186,9 @@ pub fn list(
     Ok(total)
 }
 
-/// Flushes every queue directory; returns the exit code (78 if a directory or file was
-/// refused as not this user's, else 69 if a message was set aside).
+/// Flushes every queue directory; returns the exit code: 78 if a directory or file was
+/// refused as not this user's, else 74 if a damaged entry was set aside, else 69 if a message
+/// was set aside because it could not be delivered.
 pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -> u8 {
     let mut code = 0;
     let mut refused = false;
@@ -195,16 +210,19 @@ pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mu
         if opts.verbose {
             // A closed stdout must not stop (or crash) a flush that is delivering mail.
             crate::ui::stdout_text(&format!(
-                "{}: {} delivered, {} deferred, {} failed, {} busy, {} notice(s) queued\n",
+                "{}: {} delivered, {} deferred, {} failed, {} damaged, {} busy, {} notice(s) queued\n",
                 dir.display(),
                 r.delivered,
                 r.deferred,
                 r.failed,
+                r.damaged,
                 r.busy,
                 r.notices.len()
             ));
         }
-        if r.failed > 0 {
+        if r.damaged > 0 {
+            code = Sysexit::IoErr.code();
+        } else if r.failed > 0 && code == 0 {
             code = Sysexit::Unavailable.code();
         }
         refused |= r.ignored > 0;
@@ -239,11 +257,26 @@ fn with_locked(
 ) -> Result<()> {
     let q = find(dirs, id)?;
     match q.lock(id)? {
-        Some(l) => f(l),
-        None => Err(Error::new(
-            Sysexit::TempFail,
-            format!("queued message {id} is being delivered right now"),
-        )),
+        Claim::Mine(l) => f(l),
+        Claim::Gone => Err(being_delivered(id)),
+        Claim::Damaged(d) => Err(damaged_error(id, d.why())),
+    }
+}
+
+fn being_delivered(id: &str) -> Error {
+    Error::new(
+        Sysexit::TempFail,
+        format!("queued message {id} is being delivered right now"),
+    )
+}
+
+/// `postie queue delete ID`: also for a damaged entry, which could not be locked as usual.
+fn delete(dirs: &[PathBuf], id: &str) -> Result<()> {
+    let q = find(dirs, id)?;
+    match q.lock(id)? {
+        Claim::Mine(l) => l.remove(),
+        Claim::Gone => Err(being_delivered(id)),
+        Claim::Damaged(d) => d.remove(),
     }
 }
 
@@ -284,7 +317,7 @@ impl From<Error> for Shown {
 
 fn show_to(dirs: &[PathBuf], id: &str, out: &mut dyn Write) -> std::result::Result<(), Shown> {
     let q = find(dirs, id)?;
-    let m = q.read_meta(id)?;
+    let m = q.read_meta(id).map_err(|e| e.into_error(id))?;
     // The file keeps passwordeval (it is needed to select the account again at flush time and
     // the file is 0600), but a terminal or a pasted bug report must not show it.
     out.write_all(redacted(&m).to_toml().as_bytes())
@@ -501,7 +534,7 @@ pub fn run(prog: &str, args: &[String]) -> u8 {
         ("list", _) => return list_command(prog, &dirs),
         ("flush", _) => return flush_all(prog, &dirs, &opts, &mut configs),
         ("show", id) => show(&dirs, id, &mut std::io::stdout().lock()),
-        ("delete", id) => with_locked(&dirs, id, |l| l.remove()),
+        ("delete", id) => delete(&dirs, id),
         ("hold", id) => with_locked(&dirs, id, |mut l| {
             l.meta.held = true;
             l.save()

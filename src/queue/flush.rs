@@ -10,7 +10,7 @@
 
 use super::meta::{self, Meta, Origin, Refused};
 use super::notify;
-use super::store::{Locked, Queue};
+use super::store::{Claim, Damage, FileError, Locked, Queue};
 use crate::account::{self, Account, Request};
 use crate::config::{self, Config};
 use crate::error::{Error, Result, Sysexit};
@@ -47,6 +47,8 @@ pub struct FlushReport {
     pub busy: usize,
     /// Queue files ignored because they are not this user's private files (or unreadable).
     pub ignored: usize,
+    /// Damaged entries and stray files set aside (or found in `tmp/`), never sent.
+    pub damaged: usize,
     /// Queue IDs of the notification mails queued for the senders of set-aside messages.
     pub notices: Vec<String>,
     /// Lines for stderr: permanent failures always, deferrals when verbose.
@@ -104,10 +106,7 @@ pub struct Resolved {
     pub own_from: Option<String>,
 }
 
-/// Re-selects the account a message was submitted with and resolves its password source
-/// (passwordeval runs here, at flush time; the password is never stored). `config` is the
-/// loaded configuration of `origin` (`None` for a `--host` origin).
-pub fn resolve_account(origin: &Origin, from: &str, config: Option<&Config>) -> Result<Account> {
+fn select(origin: &Origin, from: &str, config: Option<&Config>) -> Result<Account> {
     let request = Request {
         account: origin.host.is_none().then_some(origin.account.as_str()),
         host: origin.host.as_deref(),
@@ -117,8 +116,23 @@ pub fn resolve_account(origin: &Origin, from: &str, config: Option<&Config>) -> 
         overrides: &origin.overrides,
         sendmail_mode: true,
     };
-    let mut account = account::select(config, &request)?.account;
+    Ok(account::select(config, &request)?.account)
+}
+
+/// Re-selects the account a message was submitted with and resolves its password source
+/// (passwordeval runs here, at flush time; the password is never stored). `config` is the
+/// loaded configuration of `origin` (`None` for a `--host` origin).
+pub fn resolve_account(origin: &Origin, from: &str, config: Option<&Config>) -> Result<Account> {
+    let mut account = select(origin, from, config)?;
     secret::apply_passwordeval(&mut account.settings)?;
+    account::finalize(&mut account, true, false)?;
+    Ok(account)
+}
+
+/// [`resolve_account`] without running any password helper: for log lines about messages
+/// that will not be sent, and for dry runs.
+pub fn select_account(origin: &Origin, from: &str, config: Option<&Config>) -> Result<Account> {
+    let mut account = select(origin, from, config)?;
     account::finalize(&mut account, true, false)?;
     Ok(account)
 }
@@ -194,8 +208,10 @@ fn message_error(msg: &str, r: Reply) -> Error {
 }
 
 /// MAIL, RCPT per recipient, DATA, body, end of data. `Err` means the connection is unusable
-/// (the message's state is unknown only if the error came after the final dot).
-fn transaction(link: &mut Link<'_>, m: &Locked) -> Result<Outcome> {
+/// (the message's state is unknown only if the error came after the final dot). If the message
+/// file turns out to be damaged while it is sent, `damage` says why and the final dot was not
+/// sent (the connection must be dropped so the server discards the partial message).
+fn transaction(link: &mut Link<'_>, m: &Locked, damage: &mut Option<String>) -> Result<Outcome> {
     let meta = &m.meta;
     let s = &mut link.s;
     let settings = &link.settings;
@@ -277,13 +293,19 @@ fn transaction(link: &mut Link<'_>, m: &Locked) -> Result<Outcome> {
     let read_recipients = meta.rewrite.read_recipients;
     // The session's body writer buffers and sends in large chunks, flushing once after the
     // final dot, so no buffer of our own goes on top of it.
+    let mut read_error = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            *damage = Some(e.to_string());
+        }
+        Error::io("cannot read queued message")
+    };
     let mut body = |w: &mut dyn Write| -> Result<u64> {
         let headers = message::read_header_block_for(&mut reader, read_recipients)
-            .map_err(|_| Error::io("cannot read queued message"))?;
+            .map_err(&mut read_error)?;
         let n =
             message::write_data(&headers, &rewrite, &mut reader, &mut { w }).map_err(
                 |e| match e {
-                    message::BodyError::Read(_) => Error::io("cannot read queued message"),
+                    message::BodyError::Read(e) => read_error(e),
                     message::BodyError::Write(e) => smtp::write_error(e),
                 },
             )?;
@@ -326,16 +348,31 @@ pub fn flush(queue: &Queue, opts: &FlushOptions) -> FlushReport {
 /// [`flush`] with the configurations shared across queue directories (and with the caller,
 /// which may have loaded one already to find the directories).
 pub fn flush_with(queue: &Queue, opts: &FlushOptions, configs: &mut Configs) -> FlushReport {
-    queue.cleanup();
     let mut report = FlushReport::default();
+    for d in queue.cleanup() {
+        report_damage(&d, configs, &mut report);
+    }
     let now = meta::now();
     // Group by route so each account gets one connection; keep the queue order inside.
     let mut groups: Vec<(Origin, Vec<String>)> = Vec::new();
     for id in queue.ids() {
         let m = match queue.read_meta(&id) {
             Ok(m) => m,
-            Err(e) => {
-                // A foreign or broken file is never acted on, but the user hears of it.
+            Err(FileError::Missing) => continue,
+            Err(FileError::Damaged(_)) => {
+                // Set aside under the message's lock, so never under a running delivery.
+                match queue.lock(&id) {
+                    Ok(Claim::Damaged(d)) => report_damage(&d.set_aside(), configs, &mut report),
+                    Ok(_) => report.busy += 1,
+                    Err(e) => {
+                        report.ignored += 1;
+                        report.messages.push(e.message);
+                    }
+                }
+                continue;
+            }
+            Err(FileError::Refused(e)) => {
+                // A foreign or unreadable file is never acted on, but the user hears of it.
                 report.ignored += 1;
                 report.messages.push(e.message);
                 continue;
@@ -353,6 +390,22 @@ pub fn flush_with(queue: &Queue, opts: &FlushOptions, configs: &mut Configs) -> 
         flush_group(queue, opts, configs, &origin, &ids, &mut report);
     }
     report
+}
+
+/// Reports a damaged entry: a line on stderr and, when its account can still be selected
+/// (without running any password helper), a log line with `exitcode=EX_IOERR`.
+fn report_damage(d: &Damage, configs: &mut Configs, report: &mut FlushReport) {
+    let line = d.line();
+    if let Some(m) = &d.meta
+        && let Ok(config) = configs.for_origin(&m.origin)
+        && let Ok(account) = select_account(&m.origin, &m.from, config)
+    {
+        let e = Error::io(line.clone());
+        let attempt = Attempt::new(&account.settings, &m.from, &m.recipients);
+        log_line(&account, &attempt.failed(&e), false);
+    }
+    report.damaged += 1;
+    report.messages.push(line);
 }
 
 fn flush_group(
@@ -384,9 +437,13 @@ fn flush_group(
         next += 1;
         let id = &id;
         let m = match queue.lock(id) {
-            Ok(Some(m)) => m,
-            Ok(None) => {
+            Ok(Claim::Mine(m)) => m,
+            Ok(Claim::Gone) => {
                 report.busy += 1;
+                continue;
+            }
+            Ok(Claim::Damaged(d)) => {
+                report_damage(&d.set_aside(), configs, report);
                 continue;
             }
             Err(e) => {
@@ -397,6 +454,23 @@ fn flush_group(
         };
         if m.meta.held || (opts.due_only && !m.meta.is_due(meta::now())) {
             continue;
+        }
+        // Checked before anything else happens for it (password helper, connection), so a
+        // damaged message never reaches a server, not even its envelope.
+        match m.verify() {
+            Ok(true) => {}
+            Ok(false) => {
+                if opts.verbose {
+                    report.messages.push(format!(
+                        "queued message {} has no checksum (queued by an older postie): only its size was checked",
+                        m.id()
+                    ));
+                }
+            }
+            Err(why) => {
+                report_damage(&m.set_aside_damaged(&why), configs, report);
+                continue;
+            }
         }
         let r = resolved.get_or_insert_with(|| resolve(origin, &m.meta.from, configs));
         let r = match r {
@@ -424,11 +498,17 @@ fn flush_group(
                     log_failure(acct, &m.meta, &e);
                     defer(queue, m, &msg, opts, report, Some(r));
                     for rest in ids.iter().skip(next) {
-                        if let Ok(Some(l)) = queue.lock(rest)
-                            && !l.meta.held
-                            && (!opts.due_only || l.meta.is_due(meta::now()))
-                        {
-                            defer(queue, l, &msg, opts, report, Some(r));
+                        match queue.lock(rest) {
+                            Ok(Claim::Mine(l))
+                                if !l.meta.held
+                                    && (!opts.due_only || l.meta.is_due(meta::now())) =>
+                            {
+                                defer(queue, l, &msg, opts, report, Some(r));
+                            }
+                            Ok(Claim::Damaged(d)) => {
+                                report_damage(&d.set_aside(), configs, report);
+                            }
+                            _ => {}
                         }
                     }
                     return;
@@ -439,9 +519,18 @@ fn flush_group(
             continue;
         };
         l.used = true;
-        let outcome = transaction(l, &m);
+        let mut damage = None;
+        let outcome = transaction(l, &m, &mut damage);
         let outcome = match outcome {
             Ok(o) => o,
+            Err(_) if damage.is_some() => {
+                // No final dot was sent; closing the connection makes the server drop the
+                // partial message.
+                link = None;
+                let why = damage.unwrap_or_default();
+                report_damage(&m.set_aside_damaged(&why), configs, report);
+                continue;
+            }
             Err(e) => {
                 link = None;
                 log_failure(acct, &m.meta, &e);
