@@ -1106,7 +1106,7 @@ fn queue_help_prints_the_usage_and_unknown_verbs_point_to_it() {
         ] {
             assert!(usage.contains(verb), "{args:?} lacks {verb}: {usage}");
         }
-        for opt in ["--queue-dir", "--due", "--max-age", "-C", "-a"] {
+        for opt in ["--queue-dir", "--due", "--max-age", "--no-send", "-C", "-a"] {
             assert!(usage.contains(opt), "{args:?} lacks {opt}: {usage}");
         }
     }
@@ -1405,4 +1405,206 @@ fn fifos_and_oversized_metadata_in_the_queue_never_block_and_are_set_aside() {
     // Once set aside, the queue is clean again.
     let out = output_within(env.spawn(&["-q"], b""), 10, "-q");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// Everything about a directory tree that a dry run must leave alone: names, types, modes,
+/// sizes, modification times and contents.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, u64, i64, i64, Vec<u8>)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let md = std::fs::symlink_metadata(&p).expect("lstat");
+            let content = if md.is_file() {
+                std::fs::read(&p).expect("read")
+            } else {
+                Vec::new()
+            };
+            if md.is_dir() {
+                todo.push(p.clone());
+            }
+            out.push((
+                p,
+                md.mode(),
+                md.size(),
+                md.mtime(),
+                md.mtime_nsec(),
+                content,
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn dry_run_flushes_send_nothing_run_no_helper_and_change_nothing() {
+    let server = ServerBuilder::smtp().auth("PLAIN").start();
+    let env = Env::new(server.port());
+    let marker = env.home().join("passwordeval-ran");
+    env.point_to_with(
+        server.port(),
+        &format!(
+            "auth plain\nuser u\npasswordeval touch {}; echo pw\n",
+            marker.display()
+        ),
+    );
+    for n in 0..3 {
+        let out = env.run(&["-odq", &rcpt(n)], &mail(n));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let ids = env.queued_ids();
+    assert_eq!(env.queue_cmd(&["hold", &ids[2]]).status.code(), Some(0));
+    // Crash debris a real flush would remove.
+    std::fs::write(env.queue().join("00000000000000-1.msg"), "debris").expect("write");
+    let before = snapshot(&env.queue());
+    let rc = env.rc().to_string_lossy().into_owned();
+    let queue = |args: &[&str]| {
+        let mut c = Command::new(POSTIE);
+        c.env_clear()
+            .env("HOME", env.home())
+            .env("PATH", "/usr/bin:/bin")
+            .arg("queue")
+            .args(["-C", &rc])
+            .args(args)
+            .stdin(Stdio::null());
+        c.output().expect("run")
+    };
+    let runs: Vec<(&str, Output)> = vec![
+        ("-q --no-send", env.run(&["-q", "--no-send"], b"")),
+        ("--no-send -q", env.run(&["--no-send", "-q"], b"")),
+        ("-P -q", env.run(&["-P", "-q"], b"")),
+        ("-q -P -v", env.run(&["-q", "-P", "-v"], b"")),
+        ("-q30m --pretend", env.run(&["-q30m", "--pretend"], b"")),
+        ("queue flush --no-send", queue(&["flush", "--no-send"])),
+        ("queue --no-send flush", queue(&["--no-send", "flush"])),
+        ("queue flush -P", queue(&["flush", "-P"])),
+        (
+            "queue flush --due --no-send",
+            queue(&["flush", "--due", "--no-send"]),
+        ),
+    ];
+    for (what, out) in &runs {
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "", "{what}");
+        for id in &ids[..2] {
+            assert!(
+                stdout.contains(&format!("queued message {id}: would be sent")),
+                "{what}: {stdout}"
+            );
+        }
+        assert!(
+            stdout.contains(&format!("queued message {}: held", ids[2])),
+            "{what}: {stdout}"
+        );
+        assert!(
+            stdout.contains("account: default (from "),
+            "{what}: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("server: 127.0.0.1 port {}", server.port())),
+            "{what}: {stdout}"
+        );
+        assert!(stdout.contains("MAIL FROM:<s@x.org>"), "{what}: {stdout}");
+        assert!(
+            stdout.contains(&format!("RCPT TO:<{}>", rcpt(1))),
+            "{what}: {stdout}"
+        );
+        assert!(stdout.contains("not run in a dry run"), "{what}: {stdout}");
+        assert!(stdout.contains("nothing was sent"), "{what}: {stdout}");
+    }
+    assert!(!marker.exists(), "passwordeval ran");
+    assert_eq!(snapshot(&env.queue()), before, "the queue changed");
+    assert!(!env.home().join("log").exists(), "a log line was written");
+    assert!(server.finish().is_empty(), "a dry run connected");
+}
+
+#[test]
+fn q_with_odq_is_refused_and_dry_run_only_applies_to_flush() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    env.run(&["-odq", &rcpt(1)], &mail(1));
+    let id = env.queued_ids()[0].clone();
+    for args in [
+        &["-q", "-odq"][..],
+        &["-odq", "-q"][..],
+        &["-q", "-o", "dq"][..],
+    ] {
+        let out = env.run(args, b"");
+        assert_eq!(
+            out.status.code(),
+            Some(64),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stderr).contains("-odq"), "{}", text(&out.stderr));
+    }
+    for verb in ["delete", "hold", "release"] {
+        let out = env.queue_cmd(&[verb, &id, "--no-send"]);
+        assert_eq!(out.status.code(), Some(64), "{verb}: {}", text(&out.stderr));
+    }
+    // Listing is read-only anyway: -P and --no-send change nothing about it.
+    for args in [
+        &["-bp", "--no-send"][..],
+        &["-P", "-bp"][..],
+        &["-bp", "-odq"][..],
+    ] {
+        let out = env.run(args, b"");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stdout).contains(&id), "{args:?}");
+    }
+    assert_eq!(env.queued_ids(), vec![id]);
+    assert!(server.finish().is_empty());
+}
+
+#[test]
+fn dry_run_reports_damaged_entries_and_the_due_schedule_without_touching_them() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    for n in 0..2 {
+        env.run(&["-odq", &rcpt(n)], &mail(n));
+    }
+    let ids = env.queued_ids();
+    std::fs::remove_file(msg_path(&env, &ids[0])).expect("rm");
+    let before = snapshot(&env.queue());
+    let out = env.run(&["-q", "--no-send"], b"");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!("queued message {} is damaged", ids[0])),
+        "{stdout}"
+    );
+    assert!(stdout.contains("would be set aside"), "{stdout}");
+    assert!(stdout.contains(&format!("queued message {}: would be sent", ids[1])));
+    assert_eq!(snapshot(&env.queue()), before);
+    // A deferred message is not due yet: `flush --due` would skip it, `-q` would not.
+    std::fs::write(msg_path(&env, &ids[0]), "x").expect("write");
+    env.queue_cmd(&["delete", &ids[0]]);
+    let down = ServerBuilder::smtp().no_listen().start();
+    env.point_to(down.port());
+    assert_eq!(env.run(&["-q"], b"").status.code(), Some(0));
+    let out = env.queue_cmd(&["flush", "--due", "--no-send"]);
+    assert!(
+        text(&out.stdout).contains("not due before"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = env.run(&["-q", "--no-send"], b"");
+    assert!(
+        text(&out.stdout).contains("would be sent"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(server.finish().is_empty());
 }

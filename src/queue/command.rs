@@ -61,7 +61,7 @@ pub fn queue_dirs(t: &Target, configs: &mut Configs) -> Result<Vec<PathBuf>> {
 }
 
 /// `strftime("%Y-%m-%d %H:%M:%S")` in local time.
-fn local_time(secs: u64) -> String {
+pub(crate) fn local_time(secs: u64) -> String {
     let t = crate::sys::local_time(i64::try_from(secs).unwrap_or(0));
     crate::sys::strftime("%Y-%m-%d %H:%M:%S", &t)
 }
@@ -186,10 +186,69 @@ pub fn list(
     Ok(total)
 }
 
+/// A dry run over every queue directory (stdout), with a summary line; returns the exit code
+/// the flush would have for what can be known without sending: 78 for a refused directory or
+/// file, 74 for damaged entries, else 0.
+fn dry_run_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -> u8 {
+    let mut r = flush::DryRunReport::default();
+    let mut refused = Vec::new();
+    let mut stdout = std::io::stdout().lock();
+    let mut res = Ok(());
+    for dir in dirs {
+        let q = match Queue::existing(dir) {
+            Ok(Some(q)) => q,
+            Ok(None) => continue,
+            Err(e) => {
+                refused.push(e);
+                continue;
+            }
+        };
+        res = flush::dry_run(&q, opts, configs, &mut stdout, &mut r);
+        if res.is_err() {
+            break;
+        }
+    }
+    if res.is_ok() {
+        res = writeln!(
+            stdout,
+            "dry run: {} message{} would be sent, {} held, {} not due, {} damaged; \
+             nothing was sent and the queue is unchanged",
+            r.would_send,
+            if r.would_send == 1 { "" } else { "s" },
+            r.held,
+            r.not_due,
+            r.damaged
+        )
+        .and_then(|()| stdout.flush());
+    }
+    for e in &refused {
+        report(prog, e);
+    }
+    for p in &r.problems {
+        crate::ui::stderr_line(&format!("{prog}: {}", crate::ui::sanitize(p)));
+    }
+    if let Err(e) = res
+        && !reader_gone(&e)
+    {
+        report(prog, &stdout_error(&e));
+        return Sysexit::IoErr.code();
+    }
+    if !refused.is_empty() || r.ignored > 0 {
+        Sysexit::Config.code()
+    } else if r.damaged > 0 {
+        Sysexit::IoErr.code()
+    } else {
+        0
+    }
+}
+
 /// Flushes every queue directory; returns the exit code: 78 if a directory or file was
 /// refused as not this user's, else 74 if a damaged entry was set aside, else 69 if a message
 /// was set aside because it could not be delivered.
 pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -> u8 {
+    if opts.dry_run {
+        return dry_run_all(prog, dirs, opts, configs);
+    }
     let mut code = 0;
     let mut refused = false;
     for dir in dirs {
@@ -346,6 +405,13 @@ fn show_to(dirs: &[PathBuf], id: &str, out: &mut dyn Write) -> std::result::Resu
 /// `-q` and `-bp` (and `mailq`): the sendmail-style entry points. `-C` and `-a` choose the
 /// queue directory; `-v` shows progress.
 pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
+    let flush = cli.mode() == crate::cli::Mode::FlushQueue;
+    if flush && cli.queue_only {
+        // -odq promises not to connect; a flush exists to connect. Neither wins silently.
+        let e = Error::usage("cannot use both -q (deliver the queue) and -odq (queue only)");
+        report(prog, &e);
+        return e.exit.code();
+    }
     let t = Target {
         config_file: cli.config_file.clone(),
         account: cli.account.clone(),
@@ -359,9 +425,11 @@ pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
             return e.exit.code();
         }
     };
-    if cli.mode() == crate::cli::Mode::FlushQueue {
+    if flush {
         let opts = FlushOptions {
             verbose: cli.debug,
+            // A dry run or `--pretend` must never send: both turn the flush into a report.
+            dry_run: cli.no_send || cli.pretend,
             ..FlushOptions::default()
         };
         return flush_all(prog, &dirs, &opts, &mut configs);
@@ -406,6 +474,9 @@ Options:
   --due                flush: only messages whose retry time has come
   --max-age=DURATION   flush: set aside messages older than DURATION
                        (seconds, or a number with s, m, h or d)
+  --no-send, -P        flush: print what would be sent (account, server,
+                       envelope); send nothing, run no password helper,
+                       change nothing in the queue
   -v, -d, --debug      print progress and the SMTP dialogue
   -h, --help           print this help
 ";
@@ -496,6 +567,8 @@ pub fn run(prog: &str, args: &[String]) -> u8 {
             }
         } else if a == "--due" {
             opts.due_only = true;
+        } else if a == "--no-send" || a == "-P" || a == "--pretend" {
+            opts.dry_run = true;
         } else if a == "-v" || a == "-d" || a == "--debug" {
             opts.verbose = true;
         } else if a.starts_with('-') && a.len() > 1 {
@@ -524,6 +597,12 @@ pub fn run(prog: &str, args: &[String]) -> u8 {
     }
     if verb == "help" {
         return help();
+    }
+    if opts.dry_run && matches!(verb, "hold" | "release" | "delete") {
+        return fail(usage_error(
+            prog,
+            &format!("--no-send applies to flush only, not to {verb}"),
+        ));
     }
     let mut configs = Configs::default();
     let dirs = match queue_dirs(&t, &mut configs) {

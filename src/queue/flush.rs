@@ -32,6 +32,9 @@ pub struct FlushOptions {
     pub max_age: Option<u64>,
     /// Print progress and the SMTP dialogue.
     pub verbose: bool,
+    /// Only say what would be done (`--no-send`, `-P`): nothing is sent, no password helper
+    /// runs, nothing is logged, and no queue file is created, changed, removed or locked.
+    pub dry_run: bool,
 }
 
 /// What a flush did.
@@ -406,6 +409,186 @@ fn report_damage(d: &Damage, configs: &mut Configs, report: &mut FlushReport) {
     }
     report.damaged += 1;
     report.messages.push(line);
+}
+
+/// What a dry run found, summed over the queue directories of one command.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DryRunReport {
+    /// Messages a flush would try to send now.
+    pub would_send: usize,
+    /// Held messages.
+    pub held: usize,
+    /// Messages `--due` would skip.
+    pub not_due: usize,
+    /// Damaged entries and stray files a flush would set aside (or report).
+    pub damaged: usize,
+    /// Queue files that are not this user's private ones (a flush ignores them).
+    pub ignored: usize,
+    /// Lines for stderr: the ignored files.
+    pub problems: Vec<String>,
+}
+
+/// What a flush of `queue` would do, written to `out`: per message, whether it would be sent
+/// and, if so, the account, server, authentication and envelope. The configuration is read
+/// (its `eval` lines run, as for any command that reads it), but no `passwordeval`; and
+/// nothing is connected to, logged, locked or changed in the queue.
+pub fn dry_run(
+    queue: &Queue,
+    opts: &FlushOptions,
+    configs: &mut Configs,
+    out: &mut dyn Write,
+    report: &mut DryRunReport,
+) -> std::io::Result<()> {
+    let san = crate::ui::sanitize;
+    for d in queue.survey() {
+        report.damaged += 1;
+        writeln!(out, "{}", san(&d.line()))?;
+    }
+    let failed = queue.dir().join("failed");
+    let now = meta::now();
+    let mut accounts: Vec<(Origin, Result<Account>)> = Vec::new();
+    for id in queue.ids() {
+        let damaged = |why: &str, out: &mut dyn Write| {
+            writeln!(
+                out,
+                "queued message {id} is damaged: {}; would be set aside in {}, not sent",
+                san(why),
+                failed.display()
+            )
+        };
+        let m = match queue.read_meta(&id) {
+            Ok(m) => m,
+            Err(FileError::Missing) => continue,
+            Err(FileError::Damaged(why)) => {
+                report.damaged += 1;
+                damaged(&why, out)?;
+                continue;
+            }
+            Err(FileError::Refused(e)) => {
+                report.ignored += 1;
+                report.problems.push(e.message);
+                continue;
+            }
+        };
+        if m.held {
+            report.held += 1;
+            writeln!(out, "queued message {id}: held, would not be sent")?;
+            continue;
+        }
+        if opts.due_only && !m.is_due(now) {
+            report.not_due += 1;
+            writeln!(
+                out,
+                "queued message {id}: not due before {}, would not be sent",
+                super::command::local_time(m.next_attempt)
+            )?;
+            continue;
+        }
+        match queue.check_message(&id, &m) {
+            Ok(_) => {}
+            Err(FileError::Missing) => continue,
+            Err(FileError::Damaged(why)) => {
+                report.damaged += 1;
+                damaged(&why, out)?;
+                continue;
+            }
+            Err(FileError::Refused(e)) => {
+                report.ignored += 1;
+                report.problems.push(e.message);
+                continue;
+            }
+        }
+        let i = match accounts.iter().position(|(o, _)| *o == m.origin) {
+            Some(i) => i,
+            None => {
+                let a = configs
+                    .for_origin(&m.origin)
+                    .and_then(|c| select_account(&m.origin, &m.from, c));
+                accounts.push((m.origin.clone(), a));
+                accounts.len() - 1
+            }
+        };
+        let account = match &accounts[i].1 {
+            Ok(a) => a,
+            Err(e) => {
+                writeln!(
+                    out,
+                    "queued message {id}: would be deferred: {}",
+                    san(&e.message)
+                )?;
+                continue;
+            }
+        };
+        report.would_send += 1;
+        writeln!(out, "queued message {id}: would be sent")?;
+        out.write_all(describe(account, &m).as_bytes())?;
+        let max_age = opts
+            .max_age
+            .or(account.settings.queue_max_age)
+            .unwrap_or(meta::DEFAULT_MAX_AGE_SECS);
+        if m.is_expired(now, max_age) {
+            writeln!(
+                out,
+                "  older than the maximum age: set aside if this attempt fails"
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The account, server, authentication and envelope of a dry run, indented under its message.
+fn describe(account: &Account, m: &Meta) -> String {
+    let san = crate::ui::sanitize;
+    let s = &account.settings;
+    let mut t = match &account.file {
+        Some(f) => format!("  account: {} (from {})\n", san(&account.name), f.display()),
+        None => format!("  account: {} (command line)\n", san(&account.name)),
+    };
+    let (target, tls, _) = crate::app::transport(account);
+    let server = match (&target.host, &target.socket) {
+        (_, Some(sock)) => format!("unix socket {}", sock.display()),
+        (Some(h), None) => format!("{} port {}", san(h), target.port),
+        (None, None) => "(not set)".to_owned(),
+    };
+    let tls_mode = match (tls.enabled, tls.starttls) {
+        (false, _) => "off (cleartext)",
+        (true, true) => "STARTTLS (required)",
+        (true, false) => "implicit TLS",
+    };
+    t.push_str(&format!("  server: {server}, TLS: {tls_mode}\n"));
+    if s.auth.enabled() {
+        // Never the passwordeval command: it may come from the command line of the
+        // submission, which `show` redacts too.
+        let source = if s.password.is_some() {
+            "the configuration"
+        } else if s.passwordeval.is_some() {
+            "passwordeval (not run in a dry run)"
+        } else {
+            "the keyring, netrc or a prompt at send time"
+        };
+        t.push_str(&format!(
+            "  auth: on, user {}, password from {source}\n",
+            san(s.user.as_deref().unwrap_or("(not set)"))
+        ));
+    } else {
+        t.push_str("  auth: off\n");
+    }
+    t.push_str(&format!("  MAIL FROM:<{}>\n", san(&m.from)));
+    for r in &m.recipients {
+        t.push_str(&format!("  RCPT TO:<{}>\n", san(r)));
+    }
+    t.push_str(&format!(
+        "  {} bytes, queued {}, {} attempt{}",
+        m.size,
+        super::command::local_time(m.created),
+        m.attempts,
+        if m.attempts == 1 { "" } else { "s" }
+    ));
+    if let Some(e) = &m.last_error {
+        t.push_str(&format!(", last error: {}", san(e)));
+    }
+    t.push('\n');
+    t
 }
 
 fn flush_group(

@@ -358,6 +358,18 @@ impl Queue {
         }
     }
 
+    /// [`Locked::verify`] without locking: a dry run must not take locks, or a flusher running
+    /// at the same time would skip the message as busy.
+    pub fn check_message(&self, id: &str, meta: &Meta) -> std::result::Result<bool, FileError> {
+        let f = open_checked(&self.msg_path(id)).map_err(|e| match e {
+            FileError::Missing if self.message_lost(id) => {
+                FileError::Damaged(format!("{id}.msg is missing"))
+            }
+            e => e,
+        })?;
+        verify_file(&f, id, meta).map_err(FileError::Damaged)
+    }
+
     /// Whether `ID.msg` is gone while its metadata stays. A message is removed metadata first
     /// and moved to `failed/` message first, so metadata still here with no message here or
     /// in `failed/` (looked at in this order) means the message file was lost, not delivered.
@@ -428,7 +440,22 @@ impl Queue {
     /// moved to `failed/`), message files that are not regular files (moved to `failed/`), and
     /// non-regular files in `tmp/` (left alone). Nothing here opens a file that could block.
     pub fn cleanup(&self) -> Vec<Damage> {
+        self.sweep(true)
+    }
+
+    /// What [`Queue::cleanup`] would report, changing nothing (for a dry run).
+    pub fn survey(&self) -> Vec<Damage> {
+        self.sweep(false)
+    }
+
+    fn sweep(&self, act: bool) -> Vec<Damage> {
         let mut found = Vec::new();
+        let would = || {
+            Err(format!(
+                "would be set aside in {}",
+                self.dir.join("failed").display()
+            ))
+        };
         let tmp = self.dir.join("tmp");
         if let Ok(rd) = fs::read_dir(&tmp) {
             for e in rd.flatten() {
@@ -453,7 +480,8 @@ impl Queue {
                     .ok()
                     .and_then(|t| t.elapsed().ok())
                     .is_some_and(|age| age > STALE_TMP);
-                if old
+                if act
+                    && old
                     && let Ok(f) = open_checked(&p)
                     && try_lock(&f)
                 {
@@ -481,10 +509,14 @@ impl Queue {
                         FileError::Damaged(why) => why,
                         _ => continue,
                     };
-                    let dest = self.dir.join("failed").join(&name);
-                    let moved = fs::rename(&p, &dest)
-                        .map(|()| dest)
-                        .map_err(|e| strerror(&e));
+                    let failed = self.dir.join("failed");
+                    let moved = if act {
+                        fs::rename(&p, failed.join(&name))
+                            .map(|()| failed)
+                            .map_err(|e| strerror(&e))
+                    } else {
+                        would()
+                    };
                     found.push(Damage {
                         id: None,
                         path: p,
@@ -496,7 +528,8 @@ impl Queue {
                 }
                 Err(_) => continue,
             }
-            if let Ok(f) = open_checked(&p)
+            if act
+                && let Ok(f) = open_checked(&p)
                 && try_lock(&f)
                 && fs::symlink_metadata(self.meta_path(id)).is_err()
             {
@@ -512,7 +545,9 @@ impl Queue {
             }
             let failed = self.dir.join("failed");
             if fs::symlink_metadata(failed.join(format!("{id}.msg"))).is_ok() {
-                let _ = fs::rename(self.meta_path(&id), failed.join(format!("{id}.toml")));
+                if act {
+                    let _ = fs::rename(self.meta_path(&id), failed.join(format!("{id}.toml")));
+                }
             } else if self.message_lost(&id) {
                 let meta = self.read_meta(&id).ok();
                 let d = Damaged {
@@ -522,7 +557,17 @@ impl Queue {
                     why: format!("{id}.msg is missing"),
                     _lock: None,
                 };
-                found.push(d.set_aside());
+                found.push(if act {
+                    d.set_aside()
+                } else {
+                    Damage {
+                        id: Some(d.id),
+                        path: self.msg_path(&id),
+                        why: d.why,
+                        meta: d.meta,
+                        moved: would(),
+                    }
+                });
             }
         }
         found
@@ -674,6 +719,40 @@ fn read_meta_at(path: &Path, id: &str) -> std::result::Result<Meta, FileError> {
     Ok(meta)
 }
 
+/// [`Locked::verify`] on any descriptor of the message file.
+fn verify_file(file: &File, id: &str, meta: &Meta) -> std::result::Result<bool, String> {
+    let name = format!("{id}.msg");
+    let unreadable = |e: io::Error| format!("{name} cannot be read: {}", strerror(&e));
+    let len = file.metadata().map_err(unreadable)?.len();
+    if len != meta.size {
+        return Err(format!("{name} has {len} bytes, {} were queued", meta.size));
+    }
+    let Some(expected) = &meta.sha256 else {
+        return Ok(false);
+    };
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut at = 0u64;
+    while at < len {
+        let want = usize::try_from(len - at).map_or(buf.len(), |n| n.min(buf.len()));
+        match file.read_at(&mut buf[..want], at) {
+            Ok(0) => return Err(format!("{name} became shorter while being checked")),
+            Ok(n) => {
+                hash.update(&buf[..n]);
+                at += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(unreadable(e)),
+        }
+    }
+    if hex(&hash.finalize()) != *expected {
+        return Err(format!(
+            "{name} changed since it was queued (SHA-256 mismatch)"
+        ));
+    }
+    Ok(true)
+}
+
 /// Lowercase hex.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -786,39 +865,7 @@ impl Locked {
     /// reading it once. `Ok(false)`: metadata of an older postie without a checksum, only the
     /// size could be checked. `Err(why)`: the entry is damaged.
     pub fn verify(&self) -> std::result::Result<bool, String> {
-        let name = format!("{}.msg", self.id);
-        let unreadable = |e: io::Error| format!("{name} cannot be read: {}", strerror(&e));
-        let len = self.file.metadata().map_err(unreadable)?.len();
-        if len != self.meta.size {
-            return Err(format!(
-                "{name} has {len} bytes, {} were queued",
-                self.meta.size
-            ));
-        }
-        let Some(expected) = &self.meta.sha256 else {
-            return Ok(false);
-        };
-        let mut hash = Sha256::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut at = 0u64;
-        while at < len {
-            let want = usize::try_from(len - at).map_or(buf.len(), |n| n.min(buf.len()));
-            match self.file.read_at(&mut buf[..want], at) {
-                Ok(0) => return Err(format!("{name} became shorter while being checked")),
-                Ok(n) => {
-                    hash.update(&buf[..n]);
-                    at += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(unreadable(e)),
-            }
-        }
-        if hex(&hash.finalize()) != *expected {
-            return Err(format!(
-                "{name} changed since it was queued (SHA-256 mismatch)"
-            ));
-        }
-        Ok(true)
+        verify_file(&self.file, &self.id, &self.meta)
     }
 
     /// Sets the entry aside in `failed/` as damaged, the reason recorded as its last error.
