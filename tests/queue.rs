@@ -751,26 +751,142 @@ fn hold_release_show_delete() {
     );
 }
 
-#[test]
-fn unwritable_queue_fails_loudly() {
-    let env = Env::new(1);
-    // A queue_dir below a regular file cannot be created, even by root.
-    std::fs::write(env.home().join("file"), "x").expect("write");
+/// Points the account's `queue_dir` at `dir` (relative to HOME).
+fn queue_dir_at(env: &Env, dir: &str) {
     let rc = std::fs::read_to_string(env.rc()).expect("rc");
     env.write_rc(&rc.replace(
         &format!("queue_dir {}", env.queue().display()),
-        &format!("queue_dir {}/file/q", env.home().display()),
+        &format!("queue_dir {}/{dir}", env.home().display()),
     ));
-    for args in [vec![rcpt(1)], vec!["-odq".to_owned(), rcpt(1)]] {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = env.run(&args, &mail(1));
-        assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
-        assert!(
-            text(&out.stderr).contains("cannot create queue directory"),
-            "{}",
-            text(&out.stderr)
-        );
+}
+
+#[test]
+fn unwritable_queue_fails_loudly_with_odq() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    // A queue_dir below a regular file cannot be created, even by root.
+    std::fs::write(env.home().join("file"), "x").expect("write");
+    queue_dir_at(&env, "file/q");
+    let out = env.run(&["-odq", &rcpt(1)], &mail(1));
+    assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot create queue directory"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(server.finish().is_empty(), "-odq never connects");
+}
+
+#[test]
+fn an_unusable_queue_does_not_stop_a_direct_send() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    std::fs::write(env.home().join("file"), "x").expect("write");
+    // Below a regular file, and a regular file itself: both fail for root too.
+    for (n, dir) in [(1, "file/q"), (2, "file")] {
+        queue_dir_at(&env, dir);
+        let out = env.run(&[&rcpt(n)], &mail(n));
+        assert_eq!(out.status.code(), Some(0), "{dir}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "", "{dir}: silent without -v");
+        env.point_to(server.port());
     }
+    queue_dir_at(&env, "file/q");
+    let out = env.run(&["-v", &rcpt(3)], &mail(3));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot create queue directory"), "{err}");
+    assert!(err.contains("sending without it"), "{err}");
+    let sessions = server.finish();
+    let d = deliveries(&sessions);
+    for n in 1..=3 {
+        assert_eq!(d.get(&rcpt(n)), Some(&1), "{d:?}");
+    }
+    let data = text(sessions[0].data.as_deref().unwrap_or_default());
+    assert!(
+        data.contains("body of message 1\r\n..leading dot\r\n"),
+        "{data}"
+    );
+}
+
+#[test]
+fn an_unusable_queue_and_a_transient_failure_report_both_with_the_send_exit_code() {
+    let down = ServerBuilder::smtp().no_listen().start();
+    let env = Env::new(down.port());
+    std::fs::write(env.home().join("file"), "x").expect("write");
+    queue_dir_at(&env, "file/q");
+    let out = env.run(&[&rcpt(1)], &mail(1));
+    let err = text(&out.stderr);
+    // 75: what the same send exits with when there is no queue at all.
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(err.contains("cannot create queue directory"), "{err}");
+    assert!(err.contains("neither sent nor queued"), "{err}");
+    // A permanent failure is reported as without a queue (it would not be queued anyway).
+    let refusing = ServerBuilder::smtp()
+        .reply(Stage::Rcpt(1), "550 5.1.1 no such user")
+        .start();
+    env.point_to(refusing.port());
+    queue_dir_at(&env, "file/q");
+    let out = env.run(&[&rcpt(2)], &mail(2));
+    assert_eq!(out.status.code(), Some(65), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("queue"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_queue_that_fills_up_while_spooling_still_sends_every_byte() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    let body = (0..6000)
+        .map(|i| format!("line {i:05} of a message larger than the file size limit\n"))
+        .collect::<String>();
+    let big = format!("Subject: big\n\n{body}").into_bytes();
+    assert!(big.len() > 300_000);
+    let mut cmd = env.cmd(&[&rcpt(1)]);
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls (setrlimit, signal) run.
+    unsafe {
+        cmd.pre_exec(|| {
+            // Writes past 100 kB fail with EFBIG, as on a full disk, for root too; ignoring
+            // SIGXFSZ survives exec, so postie sees the error instead of dying of the signal.
+            let lim = libc::rlimit {
+                rlim_cur: 100_000,
+                rlim_max: 100_000,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &lim);
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let data = big.clone();
+    std::thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sessions = server.finish();
+    let data = sessions[0].data.clone().unwrap_or_default();
+    let sent = text(&data);
+    // The server received the body exactly, LF turned into CRLF.
+    assert!(
+        sent.ends_with(&body.replace('\n', "\r\n")),
+        "{} bytes sent of {}",
+        data.len(),
+        big.len()
+    );
+    assert!(env.queued_ids().is_empty());
+    assert_eq!(
+        std::fs::read_dir(env.queue().join("tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "no spool debris"
+    );
 }
 
 #[test]
@@ -804,11 +920,30 @@ fn full_filesystem_fails_loudly_and_leaves_no_debris() {
         .map(|d| d.count())
         .unwrap_or(0);
     let queued = ids_in(&mnt.join("q"));
+    // With `queue on` and a reachable server, the full disk does not stop the send.
+    let server = ServerBuilder::smtp().start();
+    let rc = std::fs::read_to_string(env.rc()).expect("rc");
+    env.write_rc(&rc.replace("port 1\n", &format!("port {}\n", server.port())));
+    let direct = env.run(&["-v", &rcpt(2)], &big);
+    let direct_tmp_left = std::fs::read_dir(mnt.join("q/tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     let _ = Command::new("umount").arg(&mnt).status();
     assert_eq!(out.status.code(), Some(74), "{stderr}");
     assert!(stderr.contains("No space left on device"), "{stderr}");
     assert_eq!(tmp_left, 0);
     assert!(queued.is_empty());
+    let err = text(&direct.stderr);
+    assert_eq!(direct.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("No space left on device") && err.contains("sending without it"),
+        "{err}"
+    );
+    assert_eq!(direct_tmp_left, 0);
+    let sessions = server.finish();
+    assert_eq!(deliveries(&sessions).get(&rcpt(2)), Some(&1));
+    let data = sessions[0].data.clone().unwrap_or_default();
+    assert!(data.ends_with(format!("{}\r\n", "x".repeat(200_000)).as_bytes()));
 }
 
 #[test]

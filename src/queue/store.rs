@@ -274,6 +274,18 @@ impl Queue {
     /// Writes the raw message (`head` then the rest of `rest`) to a locked temp file and
     /// fsyncs it. Nothing is queued until [`Spool::commit`].
     pub fn spool<R: BufRead>(&self, head: &[u8], rest: &mut R) -> Result<Spool> {
+        self.spool_or_salvage(head, rest).map_err(|u| u.error)
+    }
+
+    /// [`Queue::spool`], but when the queue fails (no space, not writable) the bytes of the
+    /// body already taken from `rest` stay readable through [`Unspooled::taken`], and `rest`
+    /// is left at the first byte not taken, so that the caller can still send the message
+    /// directly. Every write is counted, so a short write on a full disk loses nothing.
+    pub fn spool_or_salvage<R: BufRead>(
+        &self,
+        head: &[u8],
+        rest: &mut R,
+    ) -> std::result::Result<Spool, Unspooled> {
         let tmp = self.dir.join("tmp");
         let mut n = 0;
         let (id, path, file) = loop {
@@ -282,7 +294,13 @@ impl Queue {
             match create_excl(&path) {
                 Ok(f) => break (id, path, f),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
-                Err(e) => return Err(io_error("cannot write to queue file", &path, &e)),
+                Err(e) => {
+                    return Err(Unspooled::queue(io_error(
+                        "cannot write to queue file",
+                        &path,
+                        &e,
+                    )));
+                }
             }
         };
         let mut spool = Spool {
@@ -296,29 +314,41 @@ impl Queue {
             done: false,
         };
         try_lock(&spool.file);
-        let fail = |e: io::Error| io_error("cannot write to queue file", &spool.path, &e);
         let mut hash = Sha256::new();
-        let mut w = io::BufWriter::with_capacity(64 * 1024, &spool.file);
-        w.write_all(head).map_err(fail)?;
+        // Bytes known to be in the file.
+        let mut written = 0u64;
+        if let Err(e) = write_counted(&spool.file, head, &mut written) {
+            return Err(spool.salvage(&e, written));
+        }
         hash.update(head);
-        let mut copied = 0u64;
         loop {
             let chunk = match rest.fill_buf() {
                 Ok([]) => break,
                 Ok(c) => c,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return Err(Error::io("input error while reading the mail")),
+                Err(_) => {
+                    return Err(Unspooled {
+                        error: Error::io("input error while reading the mail"),
+                        no_fallback: true,
+                        taken: None,
+                    });
+                }
             };
             let n = chunk.len();
-            w.write_all(chunk).map_err(fail)?;
+            let before = written;
+            if let Err(e) = write_counted(&spool.file, chunk, &mut written) {
+                // What reached the file is taken; the rest of the chunk stays in `rest`.
+                hash.update(&chunk[..(written - before) as usize]);
+                rest.consume((written - before) as usize);
+                return Err(spool.salvage(&e, written));
+            }
             hash.update(chunk);
             rest.consume(n);
-            copied += n as u64;
         }
-        w.flush().map_err(fail)?;
-        drop(w);
-        spool.file.sync_all().map_err(fail)?;
-        spool.size = head.len() as u64 + copied;
+        if let Err(e) = spool.file.sync_all() {
+            return Err(spool.salvage(&e, written));
+        }
+        spool.size = written;
         spool.sha256 = hex(&hash.finalize());
         Ok(spool)
     }
@@ -758,6 +788,61 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `write_all` that adds every byte that reached the file to `written`, also when it fails.
+fn write_counted(mut f: &File, mut buf: &[u8], written: &mut u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match f.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                *written += n as u64;
+                buf = &buf[n..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Why a message could not be spooled, and what a direct send needs to go on without the
+/// queue.
+#[derive(Debug)]
+pub struct Unspooled {
+    /// The error (`cannot write to queue file ...`, or the input's).
+    pub error: Error,
+    /// Nothing can be sent without the queue either: reading the input failed, or bytes
+    /// taken from it cannot be read back.
+    pub no_fallback: bool,
+    /// The body bytes taken from the input before the queue failed: a descriptor of the
+    /// removed temp file at the start of the body, and how many bytes follow.
+    taken: Option<(File, u64)>,
+}
+
+impl From<Error> for Unspooled {
+    /// The queue directory itself cannot be used; nothing was read.
+    fn from(error: Error) -> Unspooled {
+        Unspooled::queue(error)
+    }
+}
+
+impl Unspooled {
+    fn queue(error: Error) -> Unspooled {
+        Unspooled {
+            error,
+            no_fallback: false,
+            taken: None,
+        }
+    }
+
+    /// The part of the body already read from the input, to be sent before the rest of it;
+    /// `None` when nothing of the body was taken.
+    pub fn taken(&mut self) -> Option<io::Take<io::BufReader<File>>> {
+        self.taken
+            .take()
+            .map(|(f, n)| io::BufReader::with_capacity(64 * 1024, f).take(n))
+    }
+}
+
 /// A message being submitted: spooled to `tmp/`, locked, not yet queued. Dropping it without
 /// [`Spool::commit`] removes the temp file.
 #[derive(Debug)]
@@ -773,6 +858,40 @@ pub struct Spool {
 }
 
 impl Spool {
+    /// Gives up spooling after `e`, with `written` bytes in the file: the body part of them is
+    /// kept readable through a new descriptor (the file itself is removed on drop).
+    fn salvage(self, e: &io::Error, written: u64) -> Unspooled {
+        let error = io_error("cannot write to queue file", &self.path, e);
+        let body = written.saturating_sub(self.head_len);
+        let taken = if body == 0 {
+            None
+        } else {
+            match open_nofollow(&self.path).and_then(|mut f| {
+                f.seek(SeekFrom::Start(self.head_len))?;
+                Ok(f)
+            }) {
+                Ok(f) => Some((f, body)),
+                Err(re) => {
+                    // Part of the input is gone with no way back: nothing may be sent.
+                    return Unspooled {
+                        error: Error::io(format!(
+                            "{}; cannot read back what was written: {}",
+                            error.message,
+                            strerror(&re)
+                        )),
+                        no_fallback: true,
+                        taken: None,
+                    };
+                }
+            }
+        };
+        Unspooled {
+            error,
+            no_fallback: false,
+            taken,
+        }
+    }
+
     /// The ID the message gets when committed.
     pub fn id(&self) -> &str {
         &self.id
@@ -1605,6 +1724,23 @@ mod tests {
         damaged(q.lock(&id).expect("lock")).remove().expect("rm");
         assert!(q.ids().is_empty());
         assert!(fs::symlink_metadata(q.msg_path(&id)).is_err());
+    }
+
+    #[test]
+    fn an_input_error_while_spooling_has_no_fallback_and_leaves_nothing() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("gone"))
+            }
+        }
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(t.path()).expect("open");
+        let mut r = io::BufReader::new(Broken);
+        let mut u = q.spool_or_salvage(b"h", &mut r).expect_err("input error");
+        assert!(u.no_fallback);
+        assert!(u.taken().is_none());
+        assert_eq!(fs::read_dir(t.path().join("tmp")).expect("tmp").count(), 0);
     }
 
     impl Queue {
