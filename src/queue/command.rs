@@ -98,6 +98,8 @@ pub fn list(
     problems: &mut Vec<Error>,
 ) -> std::io::Result<usize> {
     let mut total = 0;
+    // Damaged or ignored entries are listed too: then the queue is not "empty".
+    let mut listed = false;
     for dir in dirs {
         let q = match Queue::existing(dir) {
             Ok(Some(q)) => q,
@@ -111,6 +113,7 @@ pub fn list(
         if ids.is_empty() {
             continue;
         }
+        listed = true;
         writeln!(
             out,
             "{} ({} request{})",
@@ -180,7 +183,7 @@ pub fn list(
             )?;
         }
     }
-    if total == 0 {
+    if !listed {
         writeln!(out, "Mail queue is empty")?;
     }
     Ok(total)

@@ -366,7 +366,9 @@ pub fn flush_with(queue: &Queue, opts: &FlushOptions, configs: &mut Configs) -> 
                 // Set aside under the message's lock, so never under a running delivery.
                 match queue.lock(&id) {
                     Ok(Claim::Damaged(d)) => report_damage(&d.set_aside(), configs, &mut report),
-                    Ok(_) => report.busy += 1,
+                    Ok(Claim::Gone) => report.busy += 1,
+                    // Rewritten meanwhile by its holder: the next flush sends it.
+                    Ok(Claim::Mine(_)) => {}
                     Err(e) => {
                         report.ignored += 1;
                         report.messages.push(e.message);
