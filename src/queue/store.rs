@@ -338,7 +338,6 @@ impl Queue {
             let before = written;
             if let Err(e) = write_counted(&spool.file, chunk, &mut written) {
                 // What reached the file is taken; the rest of the chunk stays in `rest`.
-                hash.update(&chunk[..(written - before) as usize]);
                 rest.consume((written - before) as usize);
                 return Err(spool.salvage(&e, written));
             }
@@ -414,23 +413,23 @@ impl Queue {
     /// `Err`: a file that is not this user's private one (left alone).
     pub fn lock(&self, id: &str) -> Result<Claim> {
         let p = self.msg_path(id);
-        let damaged = |why: String, lock: Option<File>| {
+        let damaged = |why: String| {
             Claim::Damaged(Damaged {
                 queue: self.clone(),
                 id: id.to_owned(),
                 meta: self.read_meta(id).ok(),
                 why,
-                _lock: lock,
+                _lock: None,
             })
         };
         let file = match open_checked(&p) {
             Ok(f) => f,
             Err(FileError::Missing) if self.message_lost(id) => {
-                return Ok(damaged(format!("{id}.msg is missing"), None));
+                return Ok(damaged(format!("{id}.msg is missing")));
             }
             Err(FileError::Missing) => return Ok(Claim::Gone),
             // Nobody can be sending what is not a regular file, so no lock is needed.
-            Err(FileError::Damaged(why)) => return Ok(damaged(why, None)),
+            Err(FileError::Damaged(why)) => return Ok(damaged(why)),
             Err(FileError::Refused(e)) => return Err(e),
         };
         if !try_lock(&file) {
