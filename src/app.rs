@@ -220,9 +220,29 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     }
     // The queue (issue 5): spool stdin before connecting, so the message survives any failure.
     let mut spool = None;
+    // Why the queue could not be used (`queue on` only): the message is then sent as without
+    // a queue, since a full or broken queue directory must not stop mail a server would take.
+    let mut unqueued: Option<Error> = None;
+    let mut taken = None;
     if s.queue || cli.queue_only {
-        let q = crate::queue::Queue::open(&crate::queue::dir_for(s)).map_err(&fail)?;
-        spool = Some(q.spool(&headers.raw, input).map_err(&fail)?);
+        let spooled = crate::queue::Queue::open(&crate::queue::dir_for(s))
+            .map_err(crate::queue::Unspooled::from)
+            .and_then(|q| q.spool_or_salvage(&headers.raw, input));
+        match spooled {
+            Ok(sp) => spool = Some(sp),
+            // -odq promises not to connect: nothing to fall back to.
+            Err(u) if cli.queue_only || u.no_fallback => return Err(fail(u.error)),
+            Err(mut u) => {
+                if cli.debug {
+                    ui.error(&format!(
+                        "cannot use the queue: {}; sending without it",
+                        u.error.message
+                    ));
+                }
+                taken = u.taken();
+                unqueued = Some(u.error);
+            }
+        }
     }
     if cli.queue_only
         && let Some(sp) = spool.take()
@@ -232,16 +252,30 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
         out.text(&format!("message queued as {id}\n"));
         return Ok(());
     }
-    let result = match &spool {
-        Some(sp) => {
+    let result = match (&spool, taken) {
+        (Some(sp), _) => {
             let mut body = sp.body_reader().map_err(&fail)?;
             deliver(
                 cli, &account, &envelope, &headers, &rewrite, &mut body, &mut out,
             )
         }
-        None => deliver(
+        // The body bytes the failed spool had already read come first.
+        (None, Some(t)) => deliver(
+            cli,
+            &account,
+            &envelope,
+            &headers,
+            &rewrite,
+            &mut std::io::Read::chain(t, &mut *input),
+            &mut out,
+        ),
+        (None, None) => deliver(
             cli, &account, &envelope, &headers, &rewrite, input, &mut out,
         ),
+    };
+    let neither = |qe: &Error| {
+        ui.report(qe);
+        ui.error("the message was neither sent nor queued");
     };
     let attempt = Attempt::new(s, &from, &envelope.recipients);
     let trailer = |what: &str| match &account.file {
@@ -295,8 +329,8 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
                 }
                 Some(Err(qe)) => {
                     ui.report(&e);
-                    ui.report(&qe);
-                    Err(qe.exit)
+                    neither(&qe);
+                    Err(e.exit)
                 }
                 None => Err(e.exit),
             }
@@ -306,6 +340,12 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
             if e.in_send_stage {
                 trailer("could not send mail");
                 log_attempt(ui, &account, &attempt.failed(&e), false);
+            }
+            // A permanent failure would not have been queued anyway: as without a queue.
+            if e.is_transient()
+                && let Some(qe) = &unqueued
+            {
+                neither(qe);
             }
             Err(e.exit)
         }

@@ -751,26 +751,142 @@ fn hold_release_show_delete() {
     );
 }
 
-#[test]
-fn unwritable_queue_fails_loudly() {
-    let env = Env::new(1);
-    // A queue_dir below a regular file cannot be created, even by root.
-    std::fs::write(env.home().join("file"), "x").expect("write");
+/// Points the account's `queue_dir` at `dir` (relative to HOME).
+fn queue_dir_at(env: &Env, dir: &str) {
     let rc = std::fs::read_to_string(env.rc()).expect("rc");
     env.write_rc(&rc.replace(
         &format!("queue_dir {}", env.queue().display()),
-        &format!("queue_dir {}/file/q", env.home().display()),
+        &format!("queue_dir {}/{dir}", env.home().display()),
     ));
-    for args in [vec![rcpt(1)], vec!["-odq".to_owned(), rcpt(1)]] {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = env.run(&args, &mail(1));
-        assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
-        assert!(
-            text(&out.stderr).contains("cannot create queue directory"),
-            "{}",
-            text(&out.stderr)
-        );
+}
+
+#[test]
+fn unwritable_queue_fails_loudly_with_odq() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    // A queue_dir below a regular file cannot be created, even by root.
+    std::fs::write(env.home().join("file"), "x").expect("write");
+    queue_dir_at(&env, "file/q");
+    let out = env.run(&["-odq", &rcpt(1)], &mail(1));
+    assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot create queue directory"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(server.finish().is_empty(), "-odq never connects");
+}
+
+#[test]
+fn an_unusable_queue_does_not_stop_a_direct_send() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    std::fs::write(env.home().join("file"), "x").expect("write");
+    // Below a regular file, and a regular file itself: both fail for root too.
+    for (n, dir) in [(1, "file/q"), (2, "file")] {
+        queue_dir_at(&env, dir);
+        let out = env.run(&[&rcpt(n)], &mail(n));
+        assert_eq!(out.status.code(), Some(0), "{dir}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "", "{dir}: silent without -v");
+        env.point_to(server.port());
     }
+    queue_dir_at(&env, "file/q");
+    let out = env.run(&["-v", &rcpt(3)], &mail(3));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot create queue directory"), "{err}");
+    assert!(err.contains("sending without it"), "{err}");
+    let sessions = server.finish();
+    let d = deliveries(&sessions);
+    for n in 1..=3 {
+        assert_eq!(d.get(&rcpt(n)), Some(&1), "{d:?}");
+    }
+    let data = text(sessions[0].data.as_deref().unwrap_or_default());
+    assert!(
+        data.contains("body of message 1\r\n..leading dot\r\n"),
+        "{data}"
+    );
+}
+
+#[test]
+fn an_unusable_queue_and_a_transient_failure_report_both_with_the_send_exit_code() {
+    let down = ServerBuilder::smtp().no_listen().start();
+    let env = Env::new(down.port());
+    std::fs::write(env.home().join("file"), "x").expect("write");
+    queue_dir_at(&env, "file/q");
+    let out = env.run(&[&rcpt(1)], &mail(1));
+    let err = text(&out.stderr);
+    // 75: what the same send exits with when there is no queue at all.
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(err.contains("cannot create queue directory"), "{err}");
+    assert!(err.contains("neither sent nor queued"), "{err}");
+    // A permanent failure is reported as without a queue (it would not be queued anyway).
+    let refusing = ServerBuilder::smtp()
+        .reply(Stage::Rcpt(1), "550 5.1.1 no such user")
+        .start();
+    env.point_to(refusing.port());
+    queue_dir_at(&env, "file/q");
+    let out = env.run(&[&rcpt(2)], &mail(2));
+    assert_eq!(out.status.code(), Some(65), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("queue"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_queue_that_fills_up_while_spooling_still_sends_every_byte() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    let body = (0..6000)
+        .map(|i| format!("line {i:05} of a message larger than the file size limit\n"))
+        .collect::<String>();
+    let big = format!("Subject: big\n\n{body}").into_bytes();
+    assert!(big.len() > 300_000);
+    let mut cmd = env.cmd(&[&rcpt(1)]);
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls (setrlimit, signal) run.
+    unsafe {
+        cmd.pre_exec(|| {
+            // Writes past 100 kB fail with EFBIG, as on a full disk, for root too; ignoring
+            // SIGXFSZ survives exec, so postie sees the error instead of dying of the signal.
+            let lim = libc::rlimit {
+                rlim_cur: 100_000,
+                rlim_max: 100_000,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &lim);
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    let mut pipe = child.stdin.take().expect("stdin");
+    let data = big.clone();
+    std::thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let sessions = server.finish();
+    let data = sessions[0].data.clone().unwrap_or_default();
+    let sent = text(&data);
+    // The server received the body exactly, LF turned into CRLF.
+    assert!(
+        sent.ends_with(&body.replace('\n', "\r\n")),
+        "{} bytes sent of {}",
+        data.len(),
+        big.len()
+    );
+    assert!(env.queued_ids().is_empty());
+    assert_eq!(
+        std::fs::read_dir(env.queue().join("tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "no spool debris"
+    );
 }
 
 #[test]
@@ -804,11 +920,30 @@ fn full_filesystem_fails_loudly_and_leaves_no_debris() {
         .map(|d| d.count())
         .unwrap_or(0);
     let queued = ids_in(&mnt.join("q"));
+    // With `queue on` and a reachable server, the full disk does not stop the send.
+    let server = ServerBuilder::smtp().start();
+    let rc = std::fs::read_to_string(env.rc()).expect("rc");
+    env.write_rc(&rc.replace("port 1\n", &format!("port {}\n", server.port())));
+    let direct = env.run(&["-v", &rcpt(2)], &big);
+    let direct_tmp_left = std::fs::read_dir(mnt.join("q/tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     let _ = Command::new("umount").arg(&mnt).status();
     assert_eq!(out.status.code(), Some(74), "{stderr}");
     assert!(stderr.contains("No space left on device"), "{stderr}");
     assert_eq!(tmp_left, 0);
     assert!(queued.is_empty());
+    let err = text(&direct.stderr);
+    assert_eq!(direct.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("No space left on device") && err.contains("sending without it"),
+        "{err}"
+    );
+    assert_eq!(direct_tmp_left, 0);
+    let sessions = server.finish();
+    assert_eq!(deliveries(&sessions).get(&rcpt(2)), Some(&1));
+    let data = sessions[0].data.clone().unwrap_or_default();
+    assert!(data.ends_with(format!("{}\r\n", "x".repeat(200_000)).as_bytes()));
 }
 
 #[test]
@@ -1076,4 +1211,535 @@ fn flush_sends_smtputf8_only_when_offered_and_needed() {
     let sessions = server.finish();
     let mail_from = sessions[0].mail_from.clone().unwrap_or_default();
     assert!(!mail_from.contains("SMTPUTF8"), "ASCII only: {mail_from}");
+}
+
+#[test]
+fn queue_help_prints_the_usage_and_unknown_verbs_point_to_it() {
+    let env = Env::new(1);
+    for args in [
+        &["--help"][..],
+        &["help"][..],
+        &["-h"][..],
+        &["-v", "--help"][..],
+    ] {
+        let out = env.queue_cmd(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stderr), "", "{args:?}");
+        let usage = text(&out.stdout);
+        for verb in [
+            "list",
+            "flush",
+            "show ID",
+            "hold ID",
+            "release ID",
+            "delete ID",
+        ] {
+            assert!(usage.contains(verb), "{args:?} lacks {verb}: {usage}");
+        }
+        for opt in ["--queue-dir", "--due", "--max-age", "--no-send", "-C", "-a"] {
+            assert!(usage.contains(opt), "{args:?} lacks {opt}: {usage}");
+        }
+    }
+    let out = env.queue_cmd(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(64));
+    let err = text(&out.stderr);
+    assert!(err.contains("unknown queue command frobnicate"), "{err}");
+    assert!(err.contains("postie queue --help"), "{err}");
+    assert_eq!(text(&out.stdout), "");
+    let out = env.queue_cmd(&["--frob"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("postie queue --help"));
+    let out = env.queue_cmd(&["show"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("postie queue --help"));
+}
+
+/// Runs `cmd` with stdout a pipe whose reader is already closed (`postie -bp | head -0`).
+fn run_into_closed_pipe(mut cmd: Command) -> Output {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    cmd.stdout(writer)
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null());
+    cmd.output().expect("run")
+}
+
+#[test]
+fn a_listing_into_a_closed_pipe_ends_quietly() {
+    let env = Env::new(1);
+    for n in 0..3 {
+        let out = env.run(&["-odq", &rcpt(n)], &mail(n));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let id = env.queued_ids()[0].clone();
+    let link = env.home().join("mailq");
+    std::os::unix::fs::symlink(POSTIE, &link).expect("symlink");
+    let mut mailq = Command::new(&link);
+    mailq.env_clear().env("HOME", env.home());
+    let queue = |args: &[&str]| {
+        let mut c = Command::new(POSTIE);
+        c.env_clear()
+            .env("HOME", env.home())
+            .arg("queue")
+            .arg("-C")
+            .arg(env.rc())
+            .args(args);
+        c
+    };
+    let mut bp = Command::new(POSTIE);
+    bp.env_clear()
+        .env("HOME", env.home())
+        .args(["-C", &env.rc().to_string_lossy(), "-bp"]);
+    for (name, cmd) in [
+        ("-bp", bp),
+        ("mailq", mailq),
+        ("queue list", queue(&["list"])),
+        ("queue show", queue(&["show", &id])),
+        ("queue (default list)", queue(&[])),
+    ] {
+        let out = run_into_closed_pipe(cmd);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "", "{name}");
+    }
+    // A verbose flush whose progress output nobody reads still delivers (no panic).
+    let server = ServerBuilder::smtp().start();
+    env.point_to(server.port());
+    let mut q = Command::new(POSTIE);
+    q.env_clear()
+        .env("HOME", env.home())
+        .args(["-C", &env.rc().to_string_lossy(), "-q", "-v"]);
+    let out = run_into_closed_pipe(q);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(env.queued_ids().is_empty());
+    assert_eq!(deliveries(&server.finish()).len(), 3);
+}
+
+/// Waits for `child` at most `secs` seconds; a postie that hangs is killed and the test fails.
+fn output_within(mut child: Child, secs: u64, what: &str) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            kill9(&mut child);
+            let _ = child.wait();
+            panic!("{what} blocked for {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn msg_path(env: &Env, id: &str) -> PathBuf {
+    env.queue().join(format!("{id}.msg"))
+}
+
+fn log_text(env: &Env) -> String {
+    std::fs::read_to_string(env.home().join("log")).unwrap_or_default()
+}
+
+/// Recipients the server saw a RCPT TO for, in any session.
+fn rcpts_seen(sessions: &[Session]) -> Vec<String> {
+    sessions
+        .iter()
+        .flat_map(|s| s.transcript.iter())
+        .filter_map(|l| match l {
+            Line::Client(t) if t.to_ascii_uppercase().starts_with("RCPT TO:<") => {
+                t[9..].split('>').next().map(str::to_owned)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("path");
+    // SAFETY: mkfifo reads the NUL-terminated path, which outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+#[test]
+fn truncated_emptied_or_changed_messages_are_set_aside_never_sent() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    for n in 0..4 {
+        let out = env.run(&["-odq", &rcpt(n)], &mail(n));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let ids = env.queued_ids();
+    let len = std::fs::metadata(msg_path(&env, &ids[0]))
+        .expect("md")
+        .len();
+    let open = |id: &str| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(msg_path(&env, id))
+            .expect("open")
+    };
+    open(&ids[0]).set_len(len / 2).expect("truncate");
+    open(&ids[1]).set_len(0).expect("empty");
+    // Same size, other content: only the checksum can tell.
+    let changed =
+        text(&std::fs::read(msg_path(&env, &ids[2])).expect("read")).replace("body", "BODY");
+    std::fs::write(msg_path(&env, &ids[2]), changed).expect("write");
+    let out = env.run(&["-q"], b"");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    for id in &ids[..3] {
+        assert!(
+            err.contains(&format!("queued message {id} is damaged")),
+            "{err}"
+        );
+        assert!(env.failed_ids().contains(id), "{id} set aside");
+        assert!(
+            env.queue()
+                .join("failed")
+                .join(format!("{id}.msg"))
+                .exists()
+        );
+    }
+    assert!(err.contains("SHA-256"), "{err}");
+    let sessions = server.finish();
+    // Nothing of a damaged message reached the server, not even its envelope.
+    assert_eq!(rcpts_seen(&sessions), vec![rcpt(3)]);
+    assert_eq!(deliveries(&sessions).get(&rcpt(3)), Some(&1));
+    assert!(env.queued_ids().is_empty());
+    let log = log_text(&env);
+    assert_eq!(log.matches("exitcode=EX_IOERR").count(), 3, "{log}");
+    assert!(log.contains("damaged"), "{log}");
+}
+
+#[test]
+fn metadata_without_a_checksum_from_an_older_postie_is_size_checked_then_sent() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    for n in 0..2 {
+        env.run(&["-odq", &rcpt(n)], &mail(n));
+    }
+    let ids = env.queued_ids();
+    for id in &ids {
+        let meta = meta_of(&env.queue(), id);
+        assert!(meta.contains("sha256 = "), "{meta}");
+        let old: String = meta
+            .lines()
+            .filter(|l| !l.starts_with("sha256 = "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(env.queue().join(format!("{id}.toml")), old).expect("write");
+    }
+    // The size is still recorded by older versions, so truncation is still caught.
+    let len = std::fs::metadata(msg_path(&env, &ids[1]))
+        .expect("md")
+        .len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(msg_path(&env, &ids[1]))
+        .expect("open")
+        .set_len(len - 3)
+        .expect("truncate");
+    let out = env.run(&["-q", "-v"], b"");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    assert!(
+        err.contains(&format!("queued message {} has no checksum", ids[0])),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("queued message {} is damaged", ids[1])),
+        "{err}"
+    );
+    let sessions = server.finish();
+    assert_eq!(rcpts_seen(&sessions), vec![rcpt(0)]);
+    assert_eq!(deliveries(&sessions).get(&rcpt(0)), Some(&1));
+}
+
+#[test]
+fn a_deleted_message_file_is_reported_and_its_metadata_kept() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    env.run(&["-odq", &rcpt(1)], &mail(1));
+    let id = env.queued_ids()[0].clone();
+    std::fs::remove_file(msg_path(&env, &id)).expect("rm");
+    let out = env.run(&["-bp"], b"");
+    assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("damaged"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = env.run(&["-q"], b"");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    assert!(
+        err.contains(&format!("queued message {id} is damaged")),
+        "{err}"
+    );
+    assert!(err.contains("missing"), "{err}");
+    assert!(env.queued_ids().is_empty());
+    assert_eq!(env.failed_ids(), vec![id.clone()], "metadata kept aside");
+    let log = log_text(&env);
+    assert!(
+        log.contains("exitcode=EX_IOERR") && log.contains("missing"),
+        "{log}"
+    );
+    assert!(server.finish().is_empty(), "nothing to send, no connection");
+    // Reported once: the next flush has nothing to say.
+    let out = env.run(&["-q"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn fifos_and_oversized_metadata_in_the_queue_never_block_and_are_set_aside() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    for n in 0..4 {
+        env.run(&["-odq", &rcpt(n)], &mail(n));
+    }
+    let ids = env.queued_ids();
+    // ids[0]: its message file is a FIFO.
+    std::fs::remove_file(msg_path(&env, &ids[0])).expect("rm");
+    mkfifo(&msg_path(&env, &ids[0]));
+    // ids[1]: its metadata file is a FIFO.
+    let toml1 = env.queue().join(format!("{}.toml", ids[1]));
+    std::fs::remove_file(&toml1).expect("rm");
+    mkfifo(&toml1);
+    // ids[2]: valid metadata padded past 1 MiB.
+    let toml2 = env.queue().join(format!("{}.toml", ids[2]));
+    let padded = format!(
+        "{}# {}\n",
+        meta_of(&env.queue(), &ids[2]),
+        "x".repeat(2 << 20)
+    );
+    std::fs::write(&toml2, padded).expect("write");
+    // A FIFO message file without metadata.
+    let orphan = env.queue().join("00000000000000-1.msg");
+    mkfifo(&orphan);
+
+    let out = output_within(env.spawn(&["-bp"], b""), 10, "-bp");
+    assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
+    let out = output_within(env.spawn(&["-q"], b""), 10, "-q");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    for id in &ids[..3] {
+        assert!(
+            err.contains(&format!("queued message {id} is damaged")),
+            "{err}"
+        );
+        assert!(env.failed_ids().contains(id), "{id} set aside: {err}");
+    }
+    assert!(err.contains("FIFO"), "{err}");
+    assert!(err.contains("1 MiB"), "{err}");
+    assert!(err.contains("00000000000000-1.msg"), "{err}");
+    assert!(!orphan.exists(), "the orphan FIFO is set aside too");
+    assert!(env.queued_ids().is_empty());
+    let sessions = server.finish();
+    assert_eq!(rcpts_seen(&sessions), vec![rcpt(3)]);
+    // Once set aside, the queue is clean again.
+    let out = output_within(env.spawn(&["-q"], b""), 10, "-q");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// Everything about a directory tree that a dry run must leave alone: names, types, modes,
+/// sizes, modification times and contents.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, u64, i64, i64, Vec<u8>)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let md = std::fs::symlink_metadata(&p).expect("lstat");
+            let content = if md.is_file() {
+                std::fs::read(&p).expect("read")
+            } else {
+                Vec::new()
+            };
+            if md.is_dir() {
+                todo.push(p.clone());
+            }
+            out.push((
+                p,
+                md.mode(),
+                md.size(),
+                md.mtime(),
+                md.mtime_nsec(),
+                content,
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn dry_run_flushes_send_nothing_run_no_helper_and_change_nothing() {
+    let server = ServerBuilder::smtp().auth("PLAIN").start();
+    let env = Env::new(server.port());
+    let marker = env.home().join("passwordeval-ran");
+    env.point_to_with(
+        server.port(),
+        &format!(
+            "auth plain\nuser u\npasswordeval touch {}; echo pw\n",
+            marker.display()
+        ),
+    );
+    for n in 0..3 {
+        let out = env.run(&["-odq", &rcpt(n)], &mail(n));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let ids = env.queued_ids();
+    assert_eq!(env.queue_cmd(&["hold", &ids[2]]).status.code(), Some(0));
+    // Crash debris a real flush would remove.
+    std::fs::write(env.queue().join("00000000000000-1.msg"), "debris").expect("write");
+    let before = snapshot(&env.queue());
+    let rc = env.rc().to_string_lossy().into_owned();
+    let queue = |args: &[&str]| {
+        let mut c = Command::new(POSTIE);
+        c.env_clear()
+            .env("HOME", env.home())
+            .env("PATH", "/usr/bin:/bin")
+            .arg("queue")
+            .args(["-C", &rc])
+            .args(args)
+            .stdin(Stdio::null());
+        c.output().expect("run")
+    };
+    let runs: Vec<(&str, Output)> = vec![
+        ("-q --no-send", env.run(&["-q", "--no-send"], b"")),
+        ("--no-send -q", env.run(&["--no-send", "-q"], b"")),
+        ("-P -q", env.run(&["-P", "-q"], b"")),
+        ("-q -P -v", env.run(&["-q", "-P", "-v"], b"")),
+        ("-q30m --pretend", env.run(&["-q30m", "--pretend"], b"")),
+        ("queue flush --no-send", queue(&["flush", "--no-send"])),
+        ("queue --no-send flush", queue(&["--no-send", "flush"])),
+        ("queue flush -P", queue(&["flush", "-P"])),
+        (
+            "queue flush --due --no-send",
+            queue(&["flush", "--due", "--no-send"]),
+        ),
+    ];
+    for (what, out) in &runs {
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "", "{what}");
+        for id in &ids[..2] {
+            assert!(
+                stdout.contains(&format!("queued message {id}: would be sent")),
+                "{what}: {stdout}"
+            );
+        }
+        assert!(
+            stdout.contains(&format!("queued message {}: held", ids[2])),
+            "{what}: {stdout}"
+        );
+        assert!(
+            stdout.contains("account: default (from "),
+            "{what}: {stdout}"
+        );
+        assert!(
+            stdout.contains(&format!("server: 127.0.0.1 port {}", server.port())),
+            "{what}: {stdout}"
+        );
+        assert!(stdout.contains("MAIL FROM:<s@x.org>"), "{what}: {stdout}");
+        assert!(
+            stdout.contains(&format!("RCPT TO:<{}>", rcpt(1))),
+            "{what}: {stdout}"
+        );
+        assert!(stdout.contains("not run in a dry run"), "{what}: {stdout}");
+        assert!(stdout.contains("nothing was sent"), "{what}: {stdout}");
+    }
+    assert!(!marker.exists(), "passwordeval ran");
+    assert_eq!(snapshot(&env.queue()), before, "the queue changed");
+    assert!(!env.home().join("log").exists(), "a log line was written");
+    assert!(server.finish().is_empty(), "a dry run connected");
+}
+
+#[test]
+fn q_with_odq_is_refused_and_dry_run_only_applies_to_flush() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    env.run(&["-odq", &rcpt(1)], &mail(1));
+    let id = env.queued_ids()[0].clone();
+    for args in [
+        &["-q", "-odq"][..],
+        &["-odq", "-q"][..],
+        &["-q", "-o", "dq"][..],
+    ] {
+        let out = env.run(args, b"");
+        assert_eq!(
+            out.status.code(),
+            Some(64),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stderr).contains("-odq"), "{}", text(&out.stderr));
+    }
+    for verb in ["delete", "hold", "release"] {
+        let out = env.queue_cmd(&[verb, &id, "--no-send"]);
+        assert_eq!(out.status.code(), Some(64), "{verb}: {}", text(&out.stderr));
+    }
+    // Listing is read-only anyway: -P and --no-send change nothing about it.
+    for args in [
+        &["-bp", "--no-send"][..],
+        &["-P", "-bp"][..],
+        &["-bp", "-odq"][..],
+    ] {
+        let out = env.run(args, b"");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(text(&out.stdout).contains(&id), "{args:?}");
+    }
+    assert_eq!(env.queued_ids(), vec![id]);
+    assert!(server.finish().is_empty());
+}
+
+#[test]
+fn dry_run_reports_damaged_entries_and_the_due_schedule_without_touching_them() {
+    let server = ServerBuilder::smtp().start();
+    let env = Env::new(server.port());
+    for n in 0..2 {
+        env.run(&["-odq", &rcpt(n)], &mail(n));
+    }
+    let ids = env.queued_ids();
+    std::fs::remove_file(msg_path(&env, &ids[0])).expect("rm");
+    let before = snapshot(&env.queue());
+    let out = env.run(&["-q", "--no-send"], b"");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!("queued message {} is damaged", ids[0])),
+        "{stdout}"
+    );
+    assert!(stdout.contains("would be set aside"), "{stdout}");
+    assert!(stdout.contains(&format!("queued message {}: would be sent", ids[1])));
+    assert_eq!(snapshot(&env.queue()), before);
+    // A deferred message is not due yet: `flush --due` would skip it, `-q` would not.
+    std::fs::write(msg_path(&env, &ids[0]), "x").expect("write");
+    env.queue_cmd(&["delete", &ids[0]]);
+    let down = ServerBuilder::smtp().no_listen().start();
+    env.point_to(down.port());
+    assert_eq!(env.run(&["-q"], b"").status.code(), Some(0));
+    let out = env.queue_cmd(&["flush", "--due", "--no-send"]);
+    assert!(
+        text(&out.stdout).contains("not due before"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = env.run(&["-q", "--no-send"], b"");
+    assert!(
+        text(&out.stdout).contains("would be sent"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(server.finish().is_empty());
 }

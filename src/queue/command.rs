@@ -6,7 +6,7 @@
 //! the user has waiting whichever account queued it.
 
 use super::flush::{self, Configs, FlushOptions};
-use super::store::{Queue, valid_id};
+use super::store::{Claim, FileError, Queue, damaged_error, valid_id};
 use super::{default_dir, dir_for};
 use crate::error::{Error, Result, Sysexit};
 use std::io::{Read, Write};
@@ -61,7 +61,7 @@ pub fn queue_dirs(t: &Target, configs: &mut Configs) -> Result<Vec<PathBuf>> {
 }
 
 /// `strftime("%Y-%m-%d %H:%M:%S")` in local time.
-fn local_time(secs: u64) -> String {
+pub(crate) fn local_time(secs: u64) -> String {
     let t = crate::sys::local_time(i64::try_from(secs).unwrap_or(0));
     crate::sys::strftime("%Y-%m-%d %H:%M:%S", &t)
 }
@@ -98,6 +98,8 @@ pub fn list(
     problems: &mut Vec<Error>,
 ) -> std::io::Result<usize> {
     let mut total = 0;
+    // Damaged or ignored entries are listed too: then the queue is not "empty".
+    let mut listed = false;
     for dir in dirs {
         let q = match Queue::existing(dir) {
             Ok(Some(q)) => q,
@@ -111,6 +113,7 @@ pub fn list(
         if ids.is_empty() {
             continue;
         }
+        listed = true;
         writeln!(
             out,
             "{} ({} request{})",
@@ -124,14 +127,28 @@ pub fn list(
             "Queue ID", "Size", "Queued"
         )?;
         for id in ids {
+            let damaged = |why: &str, out: &mut dyn Write, problems: &mut Vec<Error>| {
+                problems.push(damaged_error(&id, why));
+                writeln!(out, "{id:<28} (damaged: {})", printable(why))
+            };
             let m = match q.read_meta(&id) {
                 Ok(m) => m,
-                Err(e) => {
+                // Delivered or removed since the directory was read.
+                Err(FileError::Missing) => continue,
+                Err(FileError::Damaged(why)) => {
+                    damaged(&why, out, problems)?;
+                    continue;
+                }
+                Err(FileError::Refused(e)) => {
                     writeln!(out, "{id:<28} (ignored: unreadable or not yours)")?;
                     problems.push(e);
                     continue;
                 }
             };
+            if let Some(why) = q.message_problem(&id) {
+                damaged(&why, out, problems)?;
+                continue;
+            }
             total += 1;
             writeln!(
                 out,
@@ -166,15 +183,75 @@ pub fn list(
             )?;
         }
     }
-    if total == 0 {
+    if !listed {
         writeln!(out, "Mail queue is empty")?;
     }
     Ok(total)
 }
 
-/// Flushes every queue directory; returns the exit code (78 if a directory or file was
-/// refused as not this user's, else 69 if a message was set aside).
+/// A dry run over every queue directory (stdout), with a summary line; returns the exit code
+/// the flush would have for what can be known without sending: 78 for a refused directory or
+/// file, 74 for damaged entries, else 0.
+fn dry_run_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -> u8 {
+    let mut r = flush::DryRunReport::default();
+    let mut refused = Vec::new();
+    let mut stdout = std::io::stdout().lock();
+    let mut res = Ok(());
+    for dir in dirs {
+        let q = match Queue::existing(dir) {
+            Ok(Some(q)) => q,
+            Ok(None) => continue,
+            Err(e) => {
+                refused.push(e);
+                continue;
+            }
+        };
+        res = flush::dry_run(&q, opts, configs, &mut stdout, &mut r);
+        if res.is_err() {
+            break;
+        }
+    }
+    if res.is_ok() {
+        res = writeln!(
+            stdout,
+            "dry run: {} message{} would be sent, {} held, {} not due, {} damaged; \
+             nothing was sent and the queue is unchanged",
+            r.would_send,
+            if r.would_send == 1 { "" } else { "s" },
+            r.held,
+            r.not_due,
+            r.damaged
+        )
+        .and_then(|()| stdout.flush());
+    }
+    for e in &refused {
+        report(prog, e);
+    }
+    for p in &r.problems {
+        crate::ui::stderr_line(&format!("{prog}: {}", crate::ui::sanitize(p)));
+    }
+    if let Err(e) = res
+        && !reader_gone(&e)
+    {
+        report(prog, &stdout_error(&e));
+        return Sysexit::IoErr.code();
+    }
+    if !refused.is_empty() || r.ignored > 0 {
+        Sysexit::Config.code()
+    } else if r.damaged > 0 {
+        Sysexit::IoErr.code()
+    } else {
+        0
+    }
+}
+
+/// Flushes every queue directory; returns the exit code: 78 if a directory or file was
+/// refused as not this user's, else 74 if a damaged entry was set aside, else 69 if a message
+/// was set aside because it could not be delivered.
 pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -> u8 {
+    if opts.dry_run {
+        return dry_run_all(prog, dirs, opts, configs);
+    }
     let mut code = 0;
     let mut refused = false;
     for dir in dirs {
@@ -182,27 +259,32 @@ pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mu
             Ok(Some(q)) => q,
             Ok(None) => continue,
             Err(e) => {
-                eprintln!("{prog}: {}", e.message);
+                report(prog, &e);
                 refused = true;
                 continue;
             }
         };
         let r = flush::flush_with(&q, opts, configs);
         for m in &r.messages {
-            eprintln!("{prog}: {m}");
+            // Queue files and server replies are not ours to trust with a terminal.
+            crate::ui::stderr_line(&format!("{prog}: {}", crate::ui::sanitize(m)));
         }
         if opts.verbose {
-            println!(
-                "{}: {} delivered, {} deferred, {} failed, {} busy, {} notice(s) queued",
+            // A closed stdout must not stop (or crash) a flush that is delivering mail.
+            crate::ui::stdout_text(&format!(
+                "{}: {} delivered, {} deferred, {} failed, {} damaged, {} busy, {} notice(s) queued\n",
                 dir.display(),
                 r.delivered,
                 r.deferred,
                 r.failed,
+                r.damaged,
                 r.busy,
                 r.notices.len()
-            );
+            ));
         }
-        if r.failed > 0 {
+        if r.damaged > 0 {
+            code = Sysexit::IoErr.code();
+        } else if r.failed > 0 && code == 0 {
             code = Sysexit::Unavailable.code();
         }
         refused |= r.ignored > 0;
@@ -237,33 +319,102 @@ fn with_locked(
 ) -> Result<()> {
     let q = find(dirs, id)?;
     match q.lock(id)? {
-        Some(l) => f(l),
-        None => Err(Error::new(
-            Sysexit::TempFail,
-            format!("queued message {id} is being delivered right now"),
-        )),
+        Claim::Mine(l) => f(l),
+        Claim::Gone => Err(being_delivered(id)),
+        Claim::Damaged(d) => Err(damaged_error(id, d.why())),
     }
 }
 
-fn show(dirs: &[PathBuf], id: &str, out: &mut dyn Write) -> Result<()> {
+fn being_delivered(id: &str) -> Error {
+    Error::new(
+        Sysexit::TempFail,
+        format!("queued message {id} is being delivered right now"),
+    )
+}
+
+/// `postie queue delete ID`: also for a damaged entry, which could not be locked as usual.
+fn delete(dirs: &[PathBuf], id: &str) -> Result<()> {
     let q = find(dirs, id)?;
-    let m = q.read_meta(id)?;
-    let w = |e: std::io::Error| Error::io(format!("cannot write to standard output: {e}"));
+    match q.lock(id)? {
+        Claim::Mine(l) => l.remove(),
+        Claim::Gone => Err(being_delivered(id)),
+        Claim::Damaged(d) => d.remove(),
+    }
+}
+
+/// Whether a write failed because the reader went away (`postie -bp | head`): the listing
+/// then ends quietly and successfully, as `ls | head` does. Rust ignores SIGPIPE, so this
+/// arrives as an error instead of killing the process.
+fn reader_gone(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+}
+
+fn stdout_error(e: &std::io::Error) -> Error {
+    Error::io(format!(
+        "cannot write to standard output: {}",
+        crate::error::strerror(e)
+    ))
+}
+
+fn show(dirs: &[PathBuf], id: &str, out: &mut dyn Write) -> Result<()> {
+    match show_to(dirs, id, out) {
+        Err(Shown::Write(e)) if reader_gone(&e) => Ok(()),
+        Err(Shown::Write(e)) => Err(stdout_error(&e)),
+        Err(Shown::Other(e)) => Err(e),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Why `show` stopped: stdout failed, or anything else.
+enum Shown {
+    Write(std::io::Error),
+    Other(Error),
+}
+
+impl From<Error> for Shown {
+    fn from(e: Error) -> Shown {
+        Shown::Other(e)
+    }
+}
+
+fn show_to(dirs: &[PathBuf], id: &str, out: &mut dyn Write) -> std::result::Result<(), Shown> {
+    let q = find(dirs, id)?;
+    let m = q.read_meta(id).map_err(|e| e.into_error(id))?;
     // The file keeps passwordeval (it is needed to select the account again at flush time and
     // the file is 0600), but a terminal or a pasted bug report must not show it.
     out.write_all(redacted(&m).to_toml().as_bytes())
-        .map_err(w)?;
-    out.write_all(b"\n").map_err(w)?;
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(Shown::Write)?;
     let mut f = q.open_message(id)?;
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)
-        .map_err(|e| Error::io(format!("cannot read queued message: {e}")))?;
-    out.write_all(&buf).map_err(w)
+    // Streamed: a queued message can be larger than memory should hold.
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Shown::Other(Error::io(format!(
+                    "cannot read queued message {id}: {}",
+                    crate::error::strerror(&e)
+                ))));
+            }
+        };
+        out.write_all(&buf[..n]).map_err(Shown::Write)?;
+    }
+    out.flush().map_err(Shown::Write)
 }
 
 /// `-q` and `-bp` (and `mailq`): the sendmail-style entry points. `-C` and `-a` choose the
 /// queue directory; `-v` shows progress.
 pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
+    let flush = cli.mode() == crate::cli::Mode::FlushQueue;
+    if flush && cli.queue_only {
+        // -odq promises not to connect; a flush exists to connect. Neither wins silently.
+        let e = Error::usage("cannot use both -q (deliver the queue) and -odq (queue only)");
+        report(prog, &e);
+        return e.exit.code();
+    }
     let t = Target {
         config_file: cli.config_file.clone(),
         account: cli.account.clone(),
@@ -273,13 +424,15 @@ pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
     let dirs = match queue_dirs(&t, &mut configs) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("{prog}: {}", e.message);
+            report(prog, &e);
             return e.exit.code();
         }
     };
-    if cli.mode() == crate::cli::Mode::FlushQueue {
+    if flush {
         let opts = FlushOptions {
             verbose: cli.debug,
+            // A dry run or `--pretend` must never send: both turn the flush into a report.
+            dry_run: cli.no_send || cli.pretend,
             ..FlushOptions::default()
         };
         return flush_all(prog, &dirs, &opts, &mut configs);
@@ -290,90 +443,190 @@ pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
 /// Lists to stdout, reports refused directories and files on stderr; returns the exit code.
 fn list_command(prog: &str, dirs: &[PathBuf]) -> u8 {
     let mut problems = Vec::new();
-    let res = list(dirs, &mut std::io::stdout().lock(), &mut problems);
+    let mut stdout = std::io::stdout().lock();
+    let res = list(dirs, &mut stdout, &mut problems).and_then(|_| stdout.flush());
     for p in &problems {
-        eprintln!("{prog}: {}", p.message);
+        report(prog, p);
     }
     match res {
-        Err(e) => {
-            eprintln!("{prog}: cannot write to standard output: {e}");
+        Err(e) if !reader_gone(&e) => {
+            report(prog, &stdout_error(&e));
             Sysexit::IoErr.code()
         }
-        Ok(_) => problems.first().map_or(0, |p| p.exit.code()),
+        _ => problems.first().map_or(0, |p| p.exit.code()),
     }
 }
 
-const USAGE: &str = "usage: postie queue [-C FILE] [-a ACCOUNT] [--queue-dir=DIR] [-v] \
-list|flush [--due] [--max-age=DURATION]|show ID|delete ID|hold ID|release ID";
+/// `postie queue --help`. `{prog}` is replaced by the program name.
+const HELP: &str = "\
+Usage: {prog} queue [option...] [command]
+
+Commands:
+  list                 list the queued mail (the default)
+  flush                deliver the queued mail now
+  show ID              print a message's metadata and the message as submitted
+  hold ID              keep a message from being sent until it is released
+  release ID           make a held message due again
+  delete ID            remove a message from the queue
+  help                 print this help
+
+Options:
+  -C, --file=FILE      use this configuration file
+  -a, --account=ID     work on the queue of this account only
+  --queue-dir=DIR      work on exactly this queue directory
+  --due                flush: only messages whose retry time has come
+  --max-age=DURATION   flush: set aside messages older than DURATION
+                       (seconds, or a number with s, m, h or d)
+  --no-send, -P        flush: print what would be sent (account, server,
+                       envelope); send nothing, run no password helper,
+                       change nothing in the queue
+  -v, -d, --debug      print progress and the SMTP dialogue
+  -h, --help           print this help
+";
+
+/// An error on stderr, one `prog: ` line per line of its text, control characters shown as `?`
+/// (paths and IDs come from the user, errors may quote a server).
+pub fn report(prog: &str, e: &Error) {
+    for line in e.message.lines() {
+        crate::ui::stderr_line(&format!("{prog}: {}", crate::ui::sanitize(line)));
+    }
+}
+
+/// A usage error that points to the help (which lists every command and option).
+fn usage_error(prog: &str, what: &str) -> Error {
+    Error::usage(format!("{what}\nsee '{prog} queue --help'"))
+}
+
+/// The commands with the number of IDs each takes.
+const VERBS: [(&str, usize); 7] = [
+    ("list", 0),
+    ("flush", 0),
+    ("show", 1),
+    ("hold", 1),
+    ("release", 1),
+    ("delete", 1),
+    ("help", 0),
+];
 
 /// `postie queue ...` (args after `queue`). Returns the exit code.
 pub fn run(prog: &str, args: &[String]) -> u8 {
+    let fail = |e: Error| {
+        report(prog, &e);
+        e.exit.code()
+    };
+    let help = || {
+        crate::ui::stdout_text(&HELP.replace("{prog}", prog));
+        0
+    };
+    // Help wins over everything else on the line, so it works even with a broken msmtprc.
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        return help();
+    }
     let mut t = Target::default();
     let mut opts = FlushOptions::default();
     let mut words: Vec<&str> = Vec::new();
     let mut i = 0;
-    let fail = |e: Error| {
-        eprintln!("{prog}: {}", e.message);
-        e.exit.code()
-    };
     while i < args.len() {
         let a = args[i].as_str();
-        let mut value = |name: &str| -> Option<String> {
+        let mut value = |name: &str| -> Option<Option<String>> {
             if let Some(v) = a.strip_prefix(&format!("{name}=")) {
-                return Some(v.to_owned());
+                return Some(Some(v.to_owned()));
             }
             if a == name {
                 i += 1;
-                return args.get(i).cloned();
+                return Some(args.get(i).cloned());
             }
             None
         };
+        let missing =
+            |name: &str| usage_error(prog, &format!("option {name} requires an argument"));
         if let Some(v) = value("-C").or_else(|| value("--file")) {
-            t.config_file = Some(v);
+            match v {
+                Some(v) => t.config_file = Some(v),
+                None => return fail(missing(a)),
+            }
         } else if let Some(v) = value("-a").or_else(|| value("--account")) {
-            t.account = Some(v);
+            match v {
+                Some(v) => t.account = Some(v),
+                None => return fail(missing(a)),
+            }
         } else if let Some(v) = value("--queue-dir") {
-            t.queue_dir = Some(PathBuf::from(v));
+            match v {
+                Some(v) => t.queue_dir = Some(PathBuf::from(v)),
+                None => return fail(missing(a)),
+            }
         } else if let Some(v) = value("--max-age") {
+            let Some(v) = v else {
+                return fail(missing(a));
+            };
             match crate::config::settings::parse_duration(&v) {
                 Some(n) => opts.max_age = Some(n),
-                None => return fail(Error::usage(format!("invalid argument {v} for --max-age"))),
+                None => {
+                    return fail(Error::usage(format!(
+                        "invalid argument {} for --max-age",
+                        crate::ui::sanitize(&v)
+                    )));
+                }
             }
         } else if a == "--due" {
             opts.due_only = true;
+        } else if a == "--no-send" || a == "-P" || a == "--pretend" {
+            opts.dry_run = true;
         } else if a == "-v" || a == "-d" || a == "--debug" {
             opts.verbose = true;
         } else if a.starts_with('-') && a.len() > 1 {
-            return fail(Error::usage(format!("unknown option {a}\n{USAGE}")));
+            return fail(usage_error(prog, &format!("unknown option {a}")));
         } else {
             words.push(a);
         }
         i += 1;
+    }
+    let verb = words.first().copied().unwrap_or("list");
+    let Some(&(_, ids)) = VERBS.iter().find(|(v, _)| *v == verb) else {
+        return fail(usage_error(prog, &format!("unknown queue command {verb}")));
+    };
+    let operands = words.len().saturating_sub(1);
+    if operands < ids {
+        return fail(usage_error(
+            prog,
+            &format!("queue command {verb} needs a queue ID"),
+        ));
+    }
+    if operands > ids {
+        return fail(usage_error(
+            prog,
+            &format!("too many arguments for queue command {verb}"),
+        ));
+    }
+    if verb == "help" {
+        return help();
+    }
+    if opts.dry_run && matches!(verb, "hold" | "release" | "delete") {
+        return fail(usage_error(
+            prog,
+            &format!("--no-send applies to flush only, not to {verb}"),
+        ));
     }
     let mut configs = Configs::default();
     let dirs = match queue_dirs(&t, &mut configs) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    match words.as_slice() {
-        [] | ["list"] => return list_command(prog, &dirs),
-        ["flush"] => return flush_all(prog, &dirs, &opts, &mut configs),
-        _ => {}
-    }
-    let mut stdout = std::io::stdout().lock();
-    let res = match words.as_slice() {
-        ["show", id] => show(&dirs, id, &mut stdout),
-        ["delete", id] => with_locked(&dirs, id, |l| l.remove()),
-        ["hold", id] => with_locked(&dirs, id, |mut l| {
+    let res = match (verb, words.get(1).copied().unwrap_or_default()) {
+        ("list", _) => return list_command(prog, &dirs),
+        ("flush", _) => return flush_all(prog, &dirs, &opts, &mut configs),
+        ("show", id) => show(&dirs, id, &mut std::io::stdout().lock()),
+        ("delete", id) => delete(&dirs, id),
+        ("hold", id) => with_locked(&dirs, id, |mut l| {
             l.meta.held = true;
             l.save()
         }),
-        ["release", id] => with_locked(&dirs, id, |mut l| {
+        ("release", id) => with_locked(&dirs, id, |mut l| {
             l.meta.held = false;
             l.meta.next_attempt = super::meta::now();
             l.save()
         }),
-        _ => Err(Error::usage(USAGE)),
+        _ => Ok(()),
     };
     match res {
         Ok(()) => 0,

@@ -10,7 +10,7 @@
 
 use super::meta::{self, Meta, Origin, Refused};
 use super::notify;
-use super::store::{Locked, Queue};
+use super::store::{Claim, Damage, FileError, Locked, Queue};
 use crate::account::{self, Account, Request};
 use crate::config::{self, Config};
 use crate::error::{Error, Result, Sysexit};
@@ -32,6 +32,9 @@ pub struct FlushOptions {
     pub max_age: Option<u64>,
     /// Print progress and the SMTP dialogue.
     pub verbose: bool,
+    /// Only say what would be done (`--no-send`, `-P`): nothing is sent, no password helper
+    /// runs, nothing is logged, and no queue file is created, changed, removed or locked.
+    pub dry_run: bool,
 }
 
 /// What a flush did.
@@ -47,6 +50,8 @@ pub struct FlushReport {
     pub busy: usize,
     /// Queue files ignored because they are not this user's private files (or unreadable).
     pub ignored: usize,
+    /// Damaged entries and stray files set aside (or found in `tmp/`), never sent.
+    pub damaged: usize,
     /// Queue IDs of the notification mails queued for the senders of set-aside messages.
     pub notices: Vec<String>,
     /// Lines for stderr: permanent failures always, deferrals when verbose.
@@ -104,10 +109,7 @@ pub struct Resolved {
     pub own_from: Option<String>,
 }
 
-/// Re-selects the account a message was submitted with and resolves its password source
-/// (passwordeval runs here, at flush time; the password is never stored). `config` is the
-/// loaded configuration of `origin` (`None` for a `--host` origin).
-pub fn resolve_account(origin: &Origin, from: &str, config: Option<&Config>) -> Result<Account> {
+fn select(origin: &Origin, from: &str, config: Option<&Config>) -> Result<Account> {
     let request = Request {
         account: origin.host.is_none().then_some(origin.account.as_str()),
         host: origin.host.as_deref(),
@@ -117,8 +119,23 @@ pub fn resolve_account(origin: &Origin, from: &str, config: Option<&Config>) -> 
         overrides: &origin.overrides,
         sendmail_mode: true,
     };
-    let mut account = account::select(config, &request)?.account;
+    Ok(account::select(config, &request)?.account)
+}
+
+/// Re-selects the account a message was submitted with and resolves its password source
+/// (passwordeval runs here, at flush time; the password is never stored). `config` is the
+/// loaded configuration of `origin` (`None` for a `--host` origin).
+pub fn resolve_account(origin: &Origin, from: &str, config: Option<&Config>) -> Result<Account> {
+    let mut account = select(origin, from, config)?;
     secret::apply_passwordeval(&mut account.settings)?;
+    account::finalize(&mut account, true, false)?;
+    Ok(account)
+}
+
+/// [`resolve_account`] without running any password helper: for log lines about messages
+/// that will not be sent, and for dry runs.
+pub fn select_account(origin: &Origin, from: &str, config: Option<&Config>) -> Result<Account> {
+    let mut account = select(origin, from, config)?;
     account::finalize(&mut account, true, false)?;
     Ok(account)
 }
@@ -194,8 +211,10 @@ fn message_error(msg: &str, r: Reply) -> Error {
 }
 
 /// MAIL, RCPT per recipient, DATA, body, end of data. `Err` means the connection is unusable
-/// (the message's state is unknown only if the error came after the final dot).
-fn transaction(link: &mut Link<'_>, m: &Locked) -> Result<Outcome> {
+/// (the message's state is unknown only if the error came after the final dot). If the message
+/// file turns out to be damaged while it is sent, `damage` says why and the final dot was not
+/// sent (the connection must be dropped so the server discards the partial message).
+fn transaction(link: &mut Link<'_>, m: &Locked, damage: &mut Option<String>) -> Result<Outcome> {
     let meta = &m.meta;
     let s = &mut link.s;
     let settings = &link.settings;
@@ -277,13 +296,19 @@ fn transaction(link: &mut Link<'_>, m: &Locked) -> Result<Outcome> {
     let read_recipients = meta.rewrite.read_recipients;
     // The session's body writer buffers and sends in large chunks, flushing once after the
     // final dot, so no buffer of our own goes on top of it.
+    let mut read_error = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            *damage = Some(e.to_string());
+        }
+        Error::io("cannot read queued message")
+    };
     let mut body = |w: &mut dyn Write| -> Result<u64> {
         let headers = message::read_header_block_for(&mut reader, read_recipients)
-            .map_err(|_| Error::io("cannot read queued message"))?;
+            .map_err(&mut read_error)?;
         let n =
             message::write_data(&headers, &rewrite, &mut reader, &mut { w }).map_err(
                 |e| match e {
-                    message::BodyError::Read(_) => Error::io("cannot read queued message"),
+                    message::BodyError::Read(e) => read_error(e),
                     message::BodyError::Write(e) => smtp::write_error(e),
                 },
             )?;
@@ -326,16 +351,33 @@ pub fn flush(queue: &Queue, opts: &FlushOptions) -> FlushReport {
 /// [`flush`] with the configurations shared across queue directories (and with the caller,
 /// which may have loaded one already to find the directories).
 pub fn flush_with(queue: &Queue, opts: &FlushOptions, configs: &mut Configs) -> FlushReport {
-    queue.cleanup();
     let mut report = FlushReport::default();
+    for d in queue.cleanup() {
+        report_damage(&d, configs, &mut report);
+    }
     let now = meta::now();
     // Group by route so each account gets one connection; keep the queue order inside.
     let mut groups: Vec<(Origin, Vec<String>)> = Vec::new();
     for id in queue.ids() {
         let m = match queue.read_meta(&id) {
             Ok(m) => m,
-            Err(e) => {
-                // A foreign or broken file is never acted on, but the user hears of it.
+            Err(FileError::Missing) => continue,
+            Err(FileError::Damaged(_)) => {
+                // Set aside under the message's lock, so never under a running delivery.
+                match queue.lock(&id) {
+                    Ok(Claim::Damaged(d)) => report_damage(&d.set_aside(), configs, &mut report),
+                    Ok(Claim::Gone) => report.busy += 1,
+                    // Rewritten meanwhile by its holder: the next flush sends it.
+                    Ok(Claim::Mine(_)) => {}
+                    Err(e) => {
+                        report.ignored += 1;
+                        report.messages.push(e.message);
+                    }
+                }
+                continue;
+            }
+            Err(FileError::Refused(e)) => {
+                // A foreign or unreadable file is never acted on, but the user hears of it.
                 report.ignored += 1;
                 report.messages.push(e.message);
                 continue;
@@ -353,6 +395,202 @@ pub fn flush_with(queue: &Queue, opts: &FlushOptions, configs: &mut Configs) -> 
         flush_group(queue, opts, configs, &origin, &ids, &mut report);
     }
     report
+}
+
+/// Reports a damaged entry: a line on stderr and, when its account can still be selected
+/// (without running any password helper), a log line with `exitcode=EX_IOERR`.
+fn report_damage(d: &Damage, configs: &mut Configs, report: &mut FlushReport) {
+    let line = d.line();
+    if let Some(m) = &d.meta
+        && let Ok(config) = configs.for_origin(&m.origin)
+        && let Ok(account) = select_account(&m.origin, &m.from, config)
+    {
+        let e = Error::io(line.clone());
+        let attempt = Attempt::new(&account.settings, &m.from, &m.recipients);
+        log_line(&account, &attempt.failed(&e), false);
+    }
+    report.damaged += 1;
+    report.messages.push(line);
+}
+
+/// What a dry run found, summed over the queue directories of one command.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DryRunReport {
+    /// Messages a flush would try to send now.
+    pub would_send: usize,
+    /// Held messages.
+    pub held: usize,
+    /// Messages `--due` would skip.
+    pub not_due: usize,
+    /// Damaged entries and stray files a flush would set aside (or report).
+    pub damaged: usize,
+    /// Queue files that are not this user's private ones (a flush ignores them).
+    pub ignored: usize,
+    /// Lines for stderr: the ignored files.
+    pub problems: Vec<String>,
+}
+
+/// What a flush of `queue` would do, written to `out`: per message, whether it would be sent
+/// and, if so, the account, server, authentication and envelope. The configuration is read
+/// (its `eval` lines run, as for any command that reads it), but no `passwordeval`; and
+/// nothing is connected to, logged, locked or changed in the queue.
+pub fn dry_run(
+    queue: &Queue,
+    opts: &FlushOptions,
+    configs: &mut Configs,
+    out: &mut dyn Write,
+    report: &mut DryRunReport,
+) -> std::io::Result<()> {
+    let san = crate::ui::sanitize;
+    for d in queue.survey() {
+        report.damaged += 1;
+        writeln!(out, "{}", san(&d.line()))?;
+    }
+    let failed = queue.dir().join("failed");
+    let now = meta::now();
+    let mut accounts: Vec<(Origin, Result<Account>)> = Vec::new();
+    for id in queue.ids() {
+        let damaged = |why: &str, out: &mut dyn Write| {
+            writeln!(
+                out,
+                "queued message {id} is damaged: {}; would be set aside in {}, not sent",
+                san(why),
+                failed.display()
+            )
+        };
+        let m = match queue.read_meta(&id) {
+            Ok(m) => m,
+            Err(FileError::Missing) => continue,
+            Err(FileError::Damaged(why)) => {
+                report.damaged += 1;
+                damaged(&why, out)?;
+                continue;
+            }
+            Err(FileError::Refused(e)) => {
+                report.ignored += 1;
+                report.problems.push(e.message);
+                continue;
+            }
+        };
+        if m.held {
+            report.held += 1;
+            writeln!(out, "queued message {id}: held, would not be sent")?;
+            continue;
+        }
+        if opts.due_only && !m.is_due(now) {
+            report.not_due += 1;
+            writeln!(
+                out,
+                "queued message {id}: not due before {}, would not be sent",
+                super::command::local_time(m.next_attempt)
+            )?;
+            continue;
+        }
+        match queue.check_message(&id, &m) {
+            Ok(_) => {}
+            Err(FileError::Missing) => continue,
+            Err(FileError::Damaged(why)) => {
+                report.damaged += 1;
+                damaged(&why, out)?;
+                continue;
+            }
+            Err(FileError::Refused(e)) => {
+                report.ignored += 1;
+                report.problems.push(e.message);
+                continue;
+            }
+        }
+        let i = match accounts.iter().position(|(o, _)| *o == m.origin) {
+            Some(i) => i,
+            None => {
+                let a = configs
+                    .for_origin(&m.origin)
+                    .and_then(|c| select_account(&m.origin, &m.from, c));
+                accounts.push((m.origin.clone(), a));
+                accounts.len() - 1
+            }
+        };
+        let account = match &accounts[i].1 {
+            Ok(a) => a,
+            Err(e) => {
+                writeln!(
+                    out,
+                    "queued message {id}: would be deferred: {}",
+                    san(&e.message)
+                )?;
+                continue;
+            }
+        };
+        report.would_send += 1;
+        writeln!(out, "queued message {id}: would be sent")?;
+        out.write_all(describe(account, &m).as_bytes())?;
+        let max_age = opts
+            .max_age
+            .or(account.settings.queue_max_age)
+            .unwrap_or(meta::DEFAULT_MAX_AGE_SECS);
+        if m.is_expired(now, max_age) {
+            writeln!(
+                out,
+                "  older than the maximum age: set aside if this attempt fails"
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The account, server, authentication and envelope of a dry run, indented under its message.
+fn describe(account: &Account, m: &Meta) -> String {
+    let san = crate::ui::sanitize;
+    let s = &account.settings;
+    let mut t = match &account.file {
+        Some(f) => format!("  account: {} (from {})\n", san(&account.name), f.display()),
+        None => format!("  account: {} (command line)\n", san(&account.name)),
+    };
+    let (target, tls, _) = crate::app::transport(account);
+    let server = match (&target.host, &target.socket) {
+        (_, Some(sock)) => format!("unix socket {}", sock.display()),
+        (Some(h), None) => format!("{} port {}", san(h), target.port),
+        (None, None) => "(not set)".to_owned(),
+    };
+    let tls_mode = match (tls.enabled, tls.starttls) {
+        (false, _) => "off (cleartext)",
+        (true, true) => "STARTTLS (required)",
+        (true, false) => "implicit TLS",
+    };
+    t.push_str(&format!("  server: {server}, TLS: {tls_mode}\n"));
+    if s.auth.enabled() {
+        // Never the passwordeval command: it may come from the command line of the
+        // submission, which `show` redacts too.
+        let source = if s.password.is_some() {
+            "the configuration"
+        } else if s.passwordeval.is_some() {
+            "passwordeval (not run in a dry run)"
+        } else {
+            "the keyring, netrc or a prompt at send time"
+        };
+        t.push_str(&format!(
+            "  auth: on, user {}, password from {source}\n",
+            san(s.user.as_deref().unwrap_or("(not set)"))
+        ));
+    } else {
+        t.push_str("  auth: off\n");
+    }
+    t.push_str(&format!("  MAIL FROM:<{}>\n", san(&m.from)));
+    for r in &m.recipients {
+        t.push_str(&format!("  RCPT TO:<{}>\n", san(r)));
+    }
+    t.push_str(&format!(
+        "  {} bytes, queued {}, {} attempt{}",
+        m.size,
+        super::command::local_time(m.created),
+        m.attempts,
+        if m.attempts == 1 { "" } else { "s" }
+    ));
+    if let Some(e) = &m.last_error {
+        t.push_str(&format!(", last error: {}", san(e)));
+    }
+    t.push('\n');
+    t
 }
 
 fn flush_group(
@@ -384,9 +622,13 @@ fn flush_group(
         next += 1;
         let id = &id;
         let m = match queue.lock(id) {
-            Ok(Some(m)) => m,
-            Ok(None) => {
+            Ok(Claim::Mine(m)) => m,
+            Ok(Claim::Gone) => {
                 report.busy += 1;
+                continue;
+            }
+            Ok(Claim::Damaged(d)) => {
+                report_damage(&d.set_aside(), configs, report);
                 continue;
             }
             Err(e) => {
@@ -397,6 +639,23 @@ fn flush_group(
         };
         if m.meta.held || (opts.due_only && !m.meta.is_due(meta::now())) {
             continue;
+        }
+        // Checked before anything else happens for it (password helper, connection), so a
+        // damaged message never reaches a server, not even its envelope.
+        match m.verify() {
+            Ok(true) => {}
+            Ok(false) => {
+                if opts.verbose {
+                    report.messages.push(format!(
+                        "queued message {} has no checksum (queued by an older postie): only its size was checked",
+                        m.id()
+                    ));
+                }
+            }
+            Err(why) => {
+                report_damage(&m.set_aside_damaged(&why), configs, report);
+                continue;
+            }
         }
         let r = resolved.get_or_insert_with(|| resolve(origin, &m.meta.from, configs));
         let r = match r {
@@ -424,11 +683,17 @@ fn flush_group(
                     log_failure(acct, &m.meta, &e);
                     defer(queue, m, &msg, opts, report, Some(r));
                     for rest in ids.iter().skip(next) {
-                        if let Ok(Some(l)) = queue.lock(rest)
-                            && !l.meta.held
-                            && (!opts.due_only || l.meta.is_due(meta::now()))
-                        {
-                            defer(queue, l, &msg, opts, report, Some(r));
+                        match queue.lock(rest) {
+                            Ok(Claim::Mine(l))
+                                if !l.meta.held
+                                    && (!opts.due_only || l.meta.is_due(meta::now())) =>
+                            {
+                                defer(queue, l, &msg, opts, report, Some(r));
+                            }
+                            Ok(Claim::Damaged(d)) => {
+                                report_damage(&d.set_aside(), configs, report);
+                            }
+                            _ => {}
                         }
                     }
                     return;
@@ -439,9 +704,18 @@ fn flush_group(
             continue;
         };
         l.used = true;
-        let outcome = transaction(l, &m);
+        let mut damage = None;
+        let outcome = transaction(l, &m, &mut damage);
         let outcome = match outcome {
             Ok(o) => o,
+            Err(_) if damage.is_some() => {
+                // No final dot was sent; closing the connection makes the server drop the
+                // partial message.
+                link = None;
+                let why = damage.unwrap_or_default();
+                report_damage(&m.set_aside_damaged(&why), configs, report);
+                continue;
+            }
             Err(e) => {
                 link = None;
                 log_failure(acct, &m.meta, &e);

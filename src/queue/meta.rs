@@ -108,6 +108,11 @@ pub struct Meta {
     pub refused: Vec<Refused>,
     /// Size of the message file in bytes.
     pub size: u64,
+    /// SHA-256 of the message file (lowercase hex), checked with the size before every attempt
+    /// so that a file truncated or changed after queueing is never sent. Absent in metadata
+    /// written by postie versions before it existed: such a message is checked by size only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// Failed delivery attempts so far.
     pub attempts: u32,
     /// The error of the last attempt.
@@ -167,6 +172,7 @@ impl Meta {
             recipients: envelope.recipients.clone(),
             refused: Vec::new(),
             size: 0,
+            sha256: None,
             attempts: 0,
             last_error: None,
             next_attempt: t,
@@ -291,6 +297,23 @@ mod tests {
         );
         let plain = crate::error::Error::new(crate::error::Sysexit::TempFail, "refused");
         assert_eq!(error_text(&plain), "refused");
+    }
+
+    #[test]
+    fn metadata_of_an_older_version_has_no_checksum() {
+        let mut m = sample();
+        m.sha256 = Some("ab".repeat(32));
+        let text = m.to_toml();
+        assert!(text.contains("sha256 = "), "{text}");
+        let old: String = text
+            .lines()
+            .filter(|l| !l.starts_with("sha256"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let parsed = Meta::from_toml(&old).expect("old metadata still parses");
+        assert_eq!(parsed.sha256, None);
+        m.sha256 = None;
+        assert!(!m.to_toml().contains("sha256"));
     }
 
     #[test]

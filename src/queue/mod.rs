@@ -22,7 +22,7 @@ pub mod notify;
 pub mod store;
 
 pub use meta::{Meta, Origin, StoredRewrite};
-pub use store::{Locked, Queue, Spool};
+pub use store::{Locked, Queue, Spool, Unspooled};
 
 use crate::cli::Cli;
 use crate::config::{Account, Settings};

@@ -12,9 +12,12 @@
 
 use super::meta::Meta;
 use crate::error::{Error, Result, strerror};
+use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{
+    DirBuilderExt, FileExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt,
+};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -41,6 +44,121 @@ fn open_nofollow(path: &Path) -> io::Result<File> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
+}
+
+/// The largest metadata file read: real ones are a few hundred bytes, and reading must be
+/// bounded whatever was put in the directory.
+pub const MAX_META_BYTES: u64 = 1 << 20;
+
+/// Why a queue file cannot be used.
+#[derive(Debug)]
+pub enum FileError {
+    /// It does not exist (any more).
+    Missing,
+    /// It is not what postie wrote (not a regular file, too large, unparseable, changed): the
+    /// entry is set aside and reported. The text names the file and what is wrong.
+    Damaged(String),
+    /// Not this user's private file, or unreadable: left alone and reported.
+    Refused(Error),
+}
+
+impl FileError {
+    /// The error to report for queue entry `id`.
+    pub fn into_error(self, id: &str) -> Error {
+        match self {
+            FileError::Missing => Error::new(
+                crate::error::Sysexit::NoInput,
+                format!("no queued message {id}"),
+            ),
+            FileError::Damaged(why) => damaged_error(id, &why),
+            FileError::Refused(e) => e,
+        }
+    }
+}
+
+/// A damaged entry as an error (exit 74: a queue file could not be read as written).
+pub fn damaged_error(id: &str, why: &str) -> Error {
+    Error::io(format!("queued message {id} is damaged: {why}"))
+}
+
+/// What a file is, for a message saying why it is not a regular file.
+fn kind(t: fs::FileType) -> &'static str {
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "a special file"
+    }
+}
+
+fn not_regular(path: &Path, t: fs::FileType) -> FileError {
+    FileError::Damaged(format!(
+        "{} is {}, not a regular file",
+        file_name(path),
+        kind(t)
+    ))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Opens a queue file for reading without ever blocking or following a symlink: a FIFO put at
+/// `ID.msg` would otherwise hang `open` until a writer comes, and a symlink could point
+/// anywhere. Only a regular file owned by this user and not writable by group or others is
+/// returned (checked on the descriptor, so nothing can be swapped in after the check), in
+/// blocking mode again.
+fn open_checked(path: &Path) -> std::result::Result<File, FileError> {
+    let f = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(FileError::Missing),
+        Err(e) => {
+            // ELOOP (a symlink), ENXIO (a socket), EACCES...: say what is there if it is not a
+            // regular file, else why it could not be opened.
+            return Err(match fs::symlink_metadata(path) {
+                Ok(md) if !md.is_file() => not_regular(path, md.file_type()),
+                _ => FileError::Refused(io_error("cannot read queue file", path, &e)),
+            });
+        }
+    };
+    let md = f
+        .metadata()
+        .map_err(|e| FileError::Refused(io_error("cannot read queue file", path, &e)))?;
+    if !md.is_file() {
+        return Err(not_regular(path, md.file_type()));
+    }
+    check_file(&f, path).map_err(FileError::Refused)?;
+    set_blocking(&f)
+        .map_err(|e| FileError::Refused(io_error("cannot read queue file", path, &e)))?;
+    Ok(f)
+}
+
+/// Clears `O_NONBLOCK` (set only so that `open` cannot hang on a FIFO).
+fn set_blocking(f: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    // SAFETY: fcntl with F_GETFL/F_SETFL only reads and sets the flags of `fd`, which `f`
+    // keeps open for the duration of the calls.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// `flock(LOCK_EX | LOCK_NB)`; false when another process holds it.
@@ -156,6 +274,18 @@ impl Queue {
     /// Writes the raw message (`head` then the rest of `rest`) to a locked temp file and
     /// fsyncs it. Nothing is queued until [`Spool::commit`].
     pub fn spool<R: BufRead>(&self, head: &[u8], rest: &mut R) -> Result<Spool> {
+        self.spool_or_salvage(head, rest).map_err(|u| u.error)
+    }
+
+    /// [`Queue::spool`], but when the queue fails (no space, not writable) the bytes of the
+    /// body already taken from `rest` stay readable through [`Unspooled::taken`], and `rest`
+    /// is left at the first byte not taken, so that the caller can still send the message
+    /// directly. Every write is counted, so a short write on a full disk loses nothing.
+    pub fn spool_or_salvage<R: BufRead>(
+        &self,
+        head: &[u8],
+        rest: &mut R,
+    ) -> std::result::Result<Spool, Unspooled> {
         let tmp = self.dir.join("tmp");
         let mut n = 0;
         let (id, path, file) = loop {
@@ -164,7 +294,13 @@ impl Queue {
             match create_excl(&path) {
                 Ok(f) => break (id, path, f),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
-                Err(e) => return Err(io_error("cannot write to queue file", &path, &e)),
+                Err(e) => {
+                    return Err(Unspooled::queue(io_error(
+                        "cannot write to queue file",
+                        &path,
+                        &e,
+                    )));
+                }
             }
         };
         let mut spool = Spool {
@@ -174,29 +310,45 @@ impl Queue {
             file,
             head_len: head.len() as u64,
             size: 0,
+            sha256: String::new(),
             done: false,
         };
         try_lock(&spool.file);
-        let fail = |e: io::Error| io_error("cannot write to queue file", &spool.path, &e);
-        let mut w = io::BufWriter::with_capacity(64 * 1024, &spool.file);
-        w.write_all(head).map_err(fail)?;
-        let mut copied = 0u64;
+        let mut hash = Sha256::new();
+        // Bytes known to be in the file.
+        let mut written = 0u64;
+        if let Err(e) = write_counted(&spool.file, head, &mut written) {
+            return Err(spool.salvage(&e, written));
+        }
+        hash.update(head);
         loop {
             let chunk = match rest.fill_buf() {
                 Ok([]) => break,
                 Ok(c) => c,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return Err(Error::io("input error while reading the mail")),
+                Err(_) => {
+                    return Err(Unspooled {
+                        error: Error::io("input error while reading the mail"),
+                        no_fallback: true,
+                        taken: None,
+                    });
+                }
             };
             let n = chunk.len();
-            w.write_all(chunk).map_err(fail)?;
+            let before = written;
+            if let Err(e) = write_counted(&spool.file, chunk, &mut written) {
+                // What reached the file is taken; the rest of the chunk stays in `rest`.
+                rest.consume((written - before) as usize);
+                return Err(spool.salvage(&e, written));
+            }
+            hash.update(chunk);
             rest.consume(n);
-            copied += n as u64;
         }
-        w.flush().map_err(fail)?;
-        drop(w);
-        spool.file.sync_all().map_err(fail)?;
-        spool.size = head.len() as u64 + copied;
+        if let Err(e) = spool.file.sync_all() {
+            return Err(spool.salvage(&e, written));
+        }
+        spool.size = written;
+        spool.sha256 = hex(&hash.finalize());
         Ok(spool)
     }
 
@@ -211,30 +363,77 @@ impl Queue {
     }
 
     /// Reads a message's metadata without locking (for listing).
-    pub fn read_meta(&self, id: &str) -> Result<Meta> {
-        read_meta_at(&self.meta_path(id))
+    pub fn read_meta(&self, id: &str) -> std::result::Result<Meta, FileError> {
+        read_meta_at(&self.meta_path(id), id)
     }
 
     /// The raw message file, for `show`.
     pub fn open_message(&self, id: &str) -> Result<File> {
-        let p = self.msg_path(id);
-        let f = open_nofollow(&p).map_err(|e| io_error("cannot open queued message", &p, &e))?;
-        check_file(&f, &p)?;
-        Ok(f)
+        open_checked(&self.msg_path(id)).map_err(|e| e.into_error(id))
     }
 
-    /// Locks a queued message for this process. `Ok(None)`: another process holds it, or it
-    /// was delivered or removed in the meantime.
-    pub fn lock(&self, id: &str) -> Result<Option<Locked>> {
+    /// What a listing can tell about the message file without opening it: `Some(why)` when
+    /// the entry is damaged (message file missing or not a regular file).
+    pub fn message_problem(&self, id: &str) -> Option<String> {
+        match fs::symlink_metadata(self.msg_path(id)) {
+            Ok(md) if md.is_file() => None,
+            Ok(md) => match not_regular(&self.msg_path(id), md.file_type()) {
+                FileError::Damaged(why) => Some(why),
+                _ => None,
+            },
+            Err(_) => self
+                .message_lost(id)
+                .then(|| format!("{id}.msg is missing")),
+        }
+    }
+
+    /// [`Locked::verify`] without locking: a dry run must not take locks, or a flusher running
+    /// at the same time would skip the message as busy.
+    pub fn check_message(&self, id: &str, meta: &Meta) -> std::result::Result<bool, FileError> {
+        let f = open_checked(&self.msg_path(id)).map_err(|e| match e {
+            FileError::Missing if self.message_lost(id) => {
+                FileError::Damaged(format!("{id}.msg is missing"))
+            }
+            e => e,
+        })?;
+        verify_file(&f, id, meta).map_err(FileError::Damaged)
+    }
+
+    /// Whether `ID.msg` is gone while its metadata stays. A message is removed metadata first
+    /// and moved to `failed/` message first, so metadata still here with no message here or
+    /// in `failed/` (looked at in this order) means the message file was lost, not delivered.
+    fn message_lost(&self, id: &str) -> bool {
+        fs::symlink_metadata(self.msg_path(id)).is_err()
+            && fs::symlink_metadata(self.dir.join("failed").join(format!("{id}.msg"))).is_err()
+            && fs::symlink_metadata(self.meta_path(id)).is_ok()
+    }
+
+    /// Locks a queued message for this process.
+    ///
+    /// `Err`: a file that is not this user's private one (left alone).
+    pub fn lock(&self, id: &str) -> Result<Claim> {
         let p = self.msg_path(id);
-        let file = match open_nofollow(&p) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error("cannot open queued message", &p, &e)),
+        let damaged = |why: String| {
+            Claim::Damaged(Damaged {
+                queue: self.clone(),
+                id: id.to_owned(),
+                meta: self.read_meta(id).ok(),
+                why,
+                _lock: None,
+            })
         };
-        check_file(&file, &p)?;
+        let file = match open_checked(&p) {
+            Ok(f) => f,
+            Err(FileError::Missing) if self.message_lost(id) => {
+                return Ok(damaged(format!("{id}.msg is missing")));
+            }
+            Err(FileError::Missing) => return Ok(Claim::Gone),
+            // Nobody can be sending what is not a regular file, so no lock is needed.
+            Err(FileError::Damaged(why)) => return Ok(damaged(why)),
+            Err(FileError::Refused(e)) => return Err(e),
+        };
         if !try_lock(&file) {
-            return Ok(None);
+            return Ok(Claim::Gone);
         }
         // The lock is on this inode; make sure the name still points to it and the message is
         // still queued (a concurrent flusher may have finished it before we locked).
@@ -243,36 +442,76 @@ impl Queue {
             _ => false,
         };
         if !same {
-            return Ok(None);
+            return Ok(Claim::Gone);
         }
-        let meta = match read_meta_at(&self.meta_path(id)) {
-            Ok(m) => m,
-            Err(_) if !self.meta_path(id).exists() => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        Ok(Some(Locked {
-            queue: self.clone(),
-            id: id.to_owned(),
-            file,
-            meta,
-        }))
+        match read_meta_at(&self.meta_path(id), id) {
+            Ok(meta) => Ok(Claim::Mine(Locked {
+                queue: self.clone(),
+                id: id.to_owned(),
+                file,
+                meta,
+            })),
+            Err(FileError::Missing) => Ok(Claim::Gone),
+            Err(FileError::Damaged(why)) => Ok(Claim::Damaged(Damaged {
+                queue: self.clone(),
+                id: id.to_owned(),
+                meta: None,
+                why,
+                _lock: Some(file),
+            })),
+            Err(FileError::Refused(e)) => Err(e),
+        }
     }
 
     /// Removes debris left by crashed processes: temp files nobody holds, and message files
     /// whose metadata never got written (their submitter died before reporting success).
-    pub fn cleanup(&self) {
+    /// Returns what it found damaged: entries whose message file is missing (their metadata
+    /// moved to `failed/`), message files that are not regular files (moved to `failed/`), and
+    /// non-regular files in `tmp/` (left alone). Nothing here opens a file that could block.
+    pub fn cleanup(&self) -> Vec<Damage> {
+        self.sweep(true)
+    }
+
+    /// What [`Queue::cleanup`] would report, changing nothing (for a dry run).
+    pub fn survey(&self) -> Vec<Damage> {
+        self.sweep(false)
+    }
+
+    fn sweep(&self, act: bool) -> Vec<Damage> {
+        let mut found = Vec::new();
+        let would = || {
+            Err(format!(
+                "would be set aside in {}",
+                self.dir.join("failed").display()
+            ))
+        };
         let tmp = self.dir.join("tmp");
         if let Ok(rd) = fs::read_dir(&tmp) {
             for e in rd.flatten() {
                 let p = e.path();
-                let old = e
-                    .metadata()
-                    .and_then(|m| m.modified())
+                let Ok(md) = fs::symlink_metadata(&p) else {
+                    continue;
+                };
+                if !md.is_file() {
+                    if let FileError::Damaged(why) = not_regular(&p, md.file_type()) {
+                        found.push(Damage {
+                            id: None,
+                            path: p,
+                            why,
+                            meta: None,
+                            moved: Err("left in place".to_owned()),
+                        });
+                    }
+                    continue;
+                }
+                let old = md
+                    .modified()
                     .ok()
                     .and_then(|t| t.elapsed().ok())
                     .is_some_and(|age| age > STALE_TMP);
-                if old
-                    && let Ok(f) = open_nofollow(&p)
+                if act
+                    && old
+                    && let Ok(f) = open_checked(&p)
                     && try_lock(&f)
                 {
                     let _ = fs::remove_file(&p);
@@ -280,41 +519,97 @@ impl Queue {
             }
         }
         let Ok(rd) = fs::read_dir(&self.dir) else {
-            return;
+            return found;
         };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(id) = name.strip_suffix(".msg") else {
+            let Some(id) = name.strip_suffix(".msg").filter(|id| valid_id(id)) else {
                 continue;
             };
-            if self.meta_path(id).exists() {
+            if fs::symlink_metadata(self.meta_path(id)).is_ok() {
                 continue;
             }
             let p = self.msg_path(id);
-            if let Ok(f) = open_nofollow(&p)
+            match fs::symlink_metadata(&p) {
+                Ok(md) if md.is_file() => {}
+                Ok(md) => {
+                    // Not debris of ours (postie only writes regular files): set aside.
+                    let why = match not_regular(&p, md.file_type()) {
+                        FileError::Damaged(why) => why,
+                        _ => continue,
+                    };
+                    let failed = self.dir.join("failed");
+                    let moved = if act {
+                        fs::rename(&p, failed.join(&name))
+                            .map(|()| failed)
+                            .map_err(|e| strerror(&e))
+                    } else {
+                        would()
+                    };
+                    found.push(Damage {
+                        id: None,
+                        path: p,
+                        why,
+                        meta: None,
+                        moved,
+                    });
+                    continue;
+                }
+                Err(_) => continue,
+            }
+            if act
+                && let Ok(f) = open_checked(&p)
                 && try_lock(&f)
-                && !self.meta_path(id).exists()
+                && fs::symlink_metadata(self.meta_path(id)).is_err()
             {
                 // Metadata is written before the submitter unlocks, so under our lock its
                 // absence is final: nobody reported this message as queued.
                 let _ = fs::remove_file(&p);
             }
         }
-        // Metadata without a message: an interrupted move to failed/ or delete.
+        // Metadata without a message: an interrupted move to failed/, or a lost message file.
         for id in self.ids() {
-            if !self.msg_path(&id).exists() {
-                let failed = self.dir.join("failed");
-                if failed.join(format!("{id}.msg")).exists() {
+            if fs::symlink_metadata(self.msg_path(&id)).is_ok() {
+                continue;
+            }
+            let failed = self.dir.join("failed");
+            if fs::symlink_metadata(failed.join(format!("{id}.msg"))).is_ok() {
+                if act {
                     let _ = fs::rename(self.meta_path(&id), failed.join(format!("{id}.toml")));
-                } else {
-                    let _ = fs::remove_file(self.meta_path(&id));
                 }
+            } else if self.message_lost(&id) {
+                let meta = self.read_meta(&id).ok();
+                let d = Damaged {
+                    queue: self.clone(),
+                    id: id.clone(),
+                    meta,
+                    why: format!("{id}.msg is missing"),
+                    _lock: None,
+                };
+                found.push(if act {
+                    d.set_aside()
+                } else {
+                    Damage {
+                        id: Some(d.id),
+                        path: self.msg_path(&id),
+                        why: d.why,
+                        meta: d.meta,
+                        moved: would(),
+                    }
+                });
             }
         }
+        found
     }
 
     /// Writes metadata atomically: temp file, fsync, rename, directory fsync.
     fn write_meta(&self, meta: &Meta) -> Result<()> {
+        if !valid_id(&meta.id) {
+            return Err(Error::io(format!(
+                "invalid queue ID {} in metadata",
+                crate::ui::sanitize(&meta.id)
+            )));
+        }
         let tmp = self
             .dir
             .join("tmp")
@@ -413,14 +708,138 @@ fn check_file(f: &File, path: &Path) -> Result<()> {
     )))
 }
 
-fn read_meta_at(path: &Path) -> Result<Meta> {
-    let mut text = String::new();
-    let mut f = open_nofollow(path).map_err(|e| io_error("cannot read queue file", path, &e))?;
-    check_file(&f, path)?;
-    f.read_to_string(&mut text)
-        .map_err(|e| io_error("cannot read queue file", path, &e))?;
-    Meta::from_toml(&text)
-        .map_err(|e| Error::io(format!("invalid queue file {}: {e}", path.display())))
+/// Reads and checks `ID.toml`: a regular private file of at most [`MAX_META_BYTES`], valid
+/// TOML, naming the same ID (metadata chooses file names when it is rewritten).
+fn read_meta_at(path: &Path, id: &str) -> std::result::Result<Meta, FileError> {
+    let f = open_checked(path)?;
+    let name = file_name(path);
+    let too_big = |n: u64| {
+        FileError::Damaged(format!(
+            "{name} is {n} bytes, more than the 1 MiB a metadata file may have"
+        ))
+    };
+    let len = f
+        .metadata()
+        .map_err(|e| FileError::Refused(io_error("cannot read queue file", path, &e)))?
+        .len();
+    if len > MAX_META_BYTES {
+        return Err(too_big(len));
+    }
+    let mut bytes = Vec::new();
+    // Bounded again while reading: the file may grow after the check.
+    f.take(MAX_META_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| FileError::Refused(io_error("cannot read queue file", path, &e)))?;
+    if bytes.len() as u64 > MAX_META_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| FileError::Damaged(format!("{name} is not UTF-8 text")))?;
+    let meta = Meta::from_toml(&text).map_err(|e| {
+        let first = e.lines().next().unwrap_or_default().to_owned();
+        FileError::Damaged(format!("{name} cannot be parsed: {first}"))
+    })?;
+    if meta.id != id {
+        return Err(FileError::Damaged(format!(
+            "{name} names another queue ID ({})",
+            meta.id
+        )));
+    }
+    Ok(meta)
+}
+
+/// [`Locked::verify`] on any descriptor of the message file.
+fn verify_file(file: &File, id: &str, meta: &Meta) -> std::result::Result<bool, String> {
+    let name = format!("{id}.msg");
+    let unreadable = |e: io::Error| format!("{name} cannot be read: {}", strerror(&e));
+    let len = file.metadata().map_err(unreadable)?.len();
+    if len != meta.size {
+        return Err(format!("{name} has {len} bytes, {} were queued", meta.size));
+    }
+    let Some(expected) = &meta.sha256 else {
+        return Ok(false);
+    };
+    let mut hash = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut at = 0u64;
+    while at < len {
+        let want = usize::try_from(len - at).map_or(buf.len(), |n| n.min(buf.len()));
+        match file.read_at(&mut buf[..want], at) {
+            Ok(0) => return Err(format!("{name} became shorter while being checked")),
+            Ok(n) => {
+                hash.update(&buf[..n]);
+                at += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(unreadable(e)),
+        }
+    }
+    if hex(&hash.finalize()) != *expected {
+        return Err(format!(
+            "{name} changed since it was queued (SHA-256 mismatch)"
+        ));
+    }
+    Ok(true)
+}
+
+/// Lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `write_all` that adds every byte that reached the file to `written`, also when it fails.
+fn write_counted(mut f: &File, mut buf: &[u8], written: &mut u64) -> io::Result<()> {
+    while !buf.is_empty() {
+        match f.write(buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                *written += n as u64;
+                buf = &buf[n..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Why a message could not be spooled, and what a direct send needs to go on without the
+/// queue.
+#[derive(Debug)]
+pub struct Unspooled {
+    /// The error (`cannot write to queue file ...`, or the input's).
+    pub error: Error,
+    /// Nothing can be sent without the queue either: reading the input failed, or bytes
+    /// taken from it cannot be read back.
+    pub no_fallback: bool,
+    /// The body bytes taken from the input before the queue failed: a descriptor of the
+    /// removed temp file at the start of the body, and how many bytes follow.
+    taken: Option<(File, u64)>,
+}
+
+impl From<Error> for Unspooled {
+    /// The queue directory itself cannot be used; nothing was read.
+    fn from(error: Error) -> Unspooled {
+        Unspooled::queue(error)
+    }
+}
+
+impl Unspooled {
+    fn queue(error: Error) -> Unspooled {
+        Unspooled {
+            error,
+            no_fallback: false,
+            taken: None,
+        }
+    }
+
+    /// The part of the body already read from the input, to be sent before the rest of it;
+    /// `None` when nothing of the body was taken.
+    pub fn taken(&mut self) -> Option<io::Take<io::BufReader<File>>> {
+        self.taken
+            .take()
+            .map(|(f, n)| io::BufReader::with_capacity(64 * 1024, f).take(n))
+    }
 }
 
 /// A message being submitted: spooled to `tmp/`, locked, not yet queued. Dropping it without
@@ -433,10 +852,45 @@ pub struct Spool {
     file: File,
     head_len: u64,
     size: u64,
+    sha256: String,
     done: bool,
 }
 
 impl Spool {
+    /// Gives up spooling after `e`, with `written` bytes in the file: the body part of them is
+    /// kept readable through a new descriptor (the file itself is removed on drop).
+    fn salvage(self, e: &io::Error, written: u64) -> Unspooled {
+        let error = io_error("cannot write to queue file", &self.path, e);
+        let body = written.saturating_sub(self.head_len);
+        let taken = if body == 0 {
+            None
+        } else {
+            match open_nofollow(&self.path).and_then(|mut f| {
+                f.seek(SeekFrom::Start(self.head_len))?;
+                Ok(f)
+            }) {
+                Ok(f) => Some((f, body)),
+                Err(re) => {
+                    // Part of the input is gone with no way back: nothing may be sent.
+                    return Unspooled {
+                        error: Error::io(format!(
+                            "{}; cannot read back what was written: {}",
+                            error.message,
+                            strerror(&re)
+                        )),
+                        no_fallback: true,
+                        taken: None,
+                    };
+                }
+            }
+        };
+        Unspooled {
+            error,
+            no_fallback: false,
+            taken,
+        }
+    }
+
     /// The ID the message gets when committed.
     pub fn id(&self) -> &str {
         &self.id
@@ -456,13 +910,17 @@ impl Spool {
     pub fn commit(mut self, meta: &mut Meta) -> Result<String> {
         meta.id = self.id.clone();
         meta.size = self.size;
+        meta.sha256 = Some(self.sha256.clone());
         let dest = self.queue.msg_path(&self.id);
         fs::rename(&self.path, &dest)
             .map_err(|e| io_error("cannot write to queue file", &dest, &e))?;
         self.path = dest;
         let res = self.queue.write_meta(meta);
         if let Err(e) = res {
-            // Without metadata the message is not queued; do not leave a half entry.
+            // Without metadata the message is not queued; do not leave a half entry. The
+            // metadata may exist if only the directory fsync failed: it goes first, as in
+            // every removal, so metadata never points to a missing message.
+            let _ = fs::remove_file(self.queue.meta_path(&self.id));
             let _ = fs::remove_file(&self.path);
             self.done = true;
             return Err(e);
@@ -496,8 +954,11 @@ impl Locked {
         &self.id
     }
 
-    /// The raw message from its start.
-    pub fn reader(&self) -> Result<io::BufReader<File>> {
+    /// The raw message from its start, as recorded: reading stops after the queued size, and
+    /// a file that ends early or whose bytes do not match the recorded SHA-256 makes the read
+    /// fail (an error of kind `InvalidData` whose text says why) instead of reaching its
+    /// end, so a message changed after [`Locked::verify`] never gets its final dot.
+    pub fn reader(&self) -> Result<io::BufReader<Verifying>> {
         let p = self.queue.msg_path(&self.id);
         let mut f = self
             .file
@@ -505,7 +966,40 @@ impl Locked {
             .map_err(|e| io_error("cannot read queue file", &p, &e))?;
         f.seek(SeekFrom::Start(0))
             .map_err(|e| io_error("cannot read queue file", &p, &e))?;
-        Ok(io::BufReader::with_capacity(64 * 1024, f))
+        Ok(io::BufReader::with_capacity(
+            64 * 1024,
+            Verifying {
+                file: f,
+                name: format!("{}.msg", self.id),
+                left: self.meta.size,
+                size: self.meta.size,
+                hash: Sha256::new(),
+                expected: self.meta.sha256.clone(),
+            },
+        ))
+    }
+
+    /// Checks the message file against the size and SHA-256 recorded when it was queued,
+    /// reading it once. `Ok(false)`: metadata of an older postie without a checksum, only the
+    /// size could be checked. `Err(why)`: the entry is damaged.
+    pub fn verify(&self) -> std::result::Result<bool, String> {
+        verify_file(&self.file, &self.id, &self.meta)
+    }
+
+    /// Sets the entry aside in `failed/` as damaged, the reason recorded as its last error.
+    pub fn set_aside_damaged(mut self, why: &str) -> Damage {
+        self.meta.last_error = Some(format!("damaged: {why}"));
+        let meta = self.meta.clone();
+        let path = self.queue.msg_path(&self.id);
+        let id = self.id.clone();
+        let moved = self.move_to_failed().map_err(|e| e.message);
+        Damage {
+            id: Some(id),
+            path,
+            why: why.to_owned(),
+            meta: Some(meta),
+            moved,
+        }
     }
 
     /// Writes the changed metadata.
@@ -531,14 +1025,189 @@ impl Locked {
         fs::rename(self.queue.msg_path(&self.id), &msg_dest)
             .map_err(|e| io_error("cannot move queue file to", &failed, &e))?;
         self.queue.write_meta(&self.meta)?;
-        fs::rename(
-            self.queue.meta_path(&self.id),
-            failed.join(format!("{}.toml", self.id)),
-        )
-        .map_err(|e| io_error("cannot move queue file to", &failed, &e))?;
+        let meta_dest = failed.join(format!("{}.toml", self.id));
+        if let Err(e) = fs::rename(self.queue.meta_path(&self.id), &meta_dest) {
+            // A concurrent cleanup finishes what looks like an interrupted move.
+            if !(e.kind() == io::ErrorKind::NotFound && meta_dest.exists()) {
+                return Err(io_error("cannot move queue file to", &failed, &e));
+            }
+        }
         let _ = sync_dir(&failed);
         let _ = sync_dir(&self.queue.dir);
         Ok(msg_dest)
+    }
+}
+
+/// The result of [`Queue::lock`].
+pub enum Claim {
+    /// Locked for this process.
+    Mine(Locked),
+    /// Another process holds it, or it was delivered or removed in the meantime.
+    Gone,
+    /// The entry is damaged: it must be set aside (or deleted), never sent.
+    Damaged(Damaged),
+}
+
+/// A damaged queue entry (its message file missing or not a regular file, its metadata not a
+/// regular file, too large or unparseable), locked when its message file could be.
+pub struct Damaged {
+    queue: Queue,
+    id: String,
+    /// The metadata, when it could be read (for the log line).
+    meta: Option<Meta>,
+    why: String,
+    _lock: Option<File>,
+}
+
+impl Damaged {
+    /// The queue ID.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// What is wrong, naming the file.
+    pub fn why(&self) -> &str {
+        &self.why
+    }
+
+    /// Moves whatever exists of the entry to `failed/`, the message first (as
+    /// [`Locked::move_to_failed`]); readable metadata gets the reason as its last error.
+    pub fn set_aside(self) -> Damage {
+        let failed = self.queue.dir.join("failed");
+        let path = self.queue.msg_path(&self.id);
+        let moved = self.move_aside(&failed).map(|()| failed);
+        Damage {
+            id: Some(self.id),
+            path,
+            why: self.why,
+            meta: self.meta,
+            moved,
+        }
+    }
+
+    fn move_aside(&self, failed: &Path) -> std::result::Result<(), String> {
+        let q = &self.queue;
+        let mv = |from: PathBuf, to: PathBuf| match fs::rename(&from, &to) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(format!(
+                "cannot move {} to {}: {}",
+                from.display(),
+                failed.display(),
+                strerror(&e)
+            )),
+            _ => Ok(()),
+        };
+        mv(
+            q.msg_path(&self.id),
+            failed.join(format!("{}.msg", self.id)),
+        )?;
+        if let Some(m) = &self.meta {
+            let mut m = m.clone();
+            m.last_error = Some(format!("damaged: {}", self.why));
+            // The reason is worth keeping, but the metadata is moved even if it cannot be
+            // rewritten.
+            let _ = q.write_meta(&m);
+        }
+        mv(
+            q.meta_path(&self.id),
+            failed.join(format!("{}.toml", self.id)),
+        )?;
+        let _ = sync_dir(failed);
+        let _ = sync_dir(&q.dir);
+        Ok(())
+    }
+
+    /// Removes whatever exists of the entry (`postie queue delete`), metadata first.
+    pub fn remove(self) -> Result<()> {
+        for p in [
+            self.queue.meta_path(&self.id),
+            self.queue.msg_path(&self.id),
+        ] {
+            match fs::remove_file(&p) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(io_error("cannot remove queue file", &p, &e));
+                }
+                _ => {}
+            }
+        }
+        let _ = sync_dir(&self.queue.dir);
+        Ok(())
+    }
+}
+
+/// A damaged entry or stray file found and dealt with, for the report and the log line.
+#[derive(Debug)]
+pub struct Damage {
+    /// The queue ID; `None` for a file that is not part of an entry.
+    pub id: Option<String>,
+    /// The message file (or the stray file).
+    pub path: PathBuf,
+    /// What is wrong, naming the file.
+    pub why: String,
+    /// The entry's metadata, when it could be read.
+    pub meta: Option<Meta>,
+    /// Where it was moved, or why it stayed where it is.
+    pub moved: std::result::Result<PathBuf, String>,
+}
+
+impl Damage {
+    /// The line for stderr (and the log line's error message).
+    pub fn line(&self) -> String {
+        let what = match &self.id {
+            Some(id) => format!("queued message {id} is damaged: {}", self.why),
+            None => format!(
+                "queue file {} is damaged: {}",
+                self.path.display(),
+                self.why
+            ),
+        };
+        let not_sent = if self.id.is_some() { ", not sent" } else { "" };
+        match &self.moved {
+            Ok(dir) => format!("{what}; set aside in {}{not_sent}", dir.display()),
+            Err(why) => format!("{what}; {why}{not_sent}"),
+        }
+    }
+}
+
+/// The message file as it is sent: at most the queued size, failing with `InvalidData` (the
+/// reason as its text) if the file ends early or its SHA-256 differs from the recorded one.
+pub struct Verifying {
+    file: File,
+    name: String,
+    left: u64,
+    size: u64,
+    hash: Sha256,
+    expected: Option<String>,
+}
+
+impl Read for Verifying {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            if let Some(want) = self.expected.take()
+                && hex(&self.hash.clone().finalize()) != want
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} changed while it was sent (SHA-256 mismatch)", self.name),
+                ));
+            }
+            return Ok(0);
+        }
+        let want = usize::try_from(self.left).map_or(buf.len(), |n| n.min(buf.len()));
+        let n = self.file.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} ended after {} of {} bytes while it was sent",
+                    self.name,
+                    self.size - self.left,
+                    self.size
+                ),
+            ));
+        }
+        self.hash.update(&buf[..n]);
+        self.left -= n as u64;
+        Ok(n)
     }
 }
 
@@ -558,6 +1227,16 @@ mod tests {
             },
             StoredRewrite::default(),
         )
+    }
+
+    impl Claim {
+        fn mine(self) -> Locked {
+            match self {
+                Claim::Mine(l) => l,
+                Claim::Gone => panic!("gone"),
+                Claim::Damaged(d) => panic!("damaged: {}", d.why()),
+            }
+        }
     }
 
     fn enqueue(q: &Queue, text: &str) -> String {
@@ -647,10 +1326,10 @@ mod tests {
         let t = tempfile::tempdir().expect("tempdir");
         let q = Queue::open(t.path()).expect("open");
         let id = enqueue(&q, "x");
-        let l = q.lock(&id).expect("lock").expect("free");
-        assert!(q.lock(&id).expect("lock").is_none());
+        let l = q.lock(&id).expect("lock").mine();
+        assert!(matches!(q.lock(&id).expect("lock"), Claim::Gone));
         drop(l);
-        assert!(q.lock(&id).expect("lock").is_some());
+        assert!(matches!(q.lock(&id).expect("lock"), Claim::Mine(_)));
     }
 
     #[test]
@@ -658,12 +1337,8 @@ mod tests {
         let t = tempfile::tempdir().expect("tempdir");
         let q = Queue::open(t.path()).expect("open");
         let id = enqueue(&q, "x");
-        q.lock(&id)
-            .expect("lock")
-            .expect("free")
-            .remove()
-            .expect("rm");
-        assert!(q.lock(&id).expect("lock").is_none());
+        q.lock(&id).expect("lock").mine().remove().expect("rm");
+        assert!(matches!(q.lock(&id).expect("lock"), Claim::Gone));
         assert!(q.ids().is_empty());
     }
 
@@ -684,7 +1359,7 @@ mod tests {
         let t = tempfile::tempdir().expect("tempdir");
         let q = Queue::open(t.path()).expect("open");
         let id = enqueue(&q, "x");
-        let l = q.lock(&id).expect("lock").expect("free");
+        let l = q.lock(&id).expect("lock").mine();
         l.move_to_failed().expect("move");
         assert!(q.ids().is_empty());
         assert_eq!(q.failed_ids(), vec![id.clone()]);
@@ -794,7 +1469,10 @@ mod tests {
         let q = Queue::open(t.path()).expect("open");
         let id = enqueue(&q, "x");
         chmod(&q.meta_path(&id), 0o620);
-        let e = q.read_meta(&id).expect_err("metadata must be refused");
+        let e = q
+            .read_meta(&id)
+            .expect_err("metadata must be refused")
+            .into_error(&id);
         assert!(
             e.message.starts_with("ignoring queue file"),
             "{}",
@@ -807,10 +1485,266 @@ mod tests {
         assert!(q.lock(&id).is_err(), "message file must be refused");
         assert!(q.open_message(&id).is_err());
         chmod(&q.msg_path(&id), 0o600);
-        assert!(q.lock(&id).expect("lock").is_some());
+        assert!(matches!(q.lock(&id).expect("lock"), Claim::Mine(_)));
         if give_away(&q.meta_path(&id)) {
-            let e = q.read_meta(&id).expect_err("foreign owner");
+            let e = q.read_meta(&id).expect_err("foreign owner").into_error(&id);
             assert!(e.message.contains("not by you"), "{}", e.message);
+        }
+    }
+
+    fn mkfifo(p: &Path) {
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("path");
+        // SAFETY: mkfifo reads the NUL-terminated path, which outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    }
+
+    fn damaged(c: Claim) -> Damaged {
+        match c {
+            Claim::Damaged(d) => d,
+            Claim::Mine(_) => panic!("mine"),
+            Claim::Gone => panic!("gone"),
+        }
+    }
+
+    #[test]
+    fn fifos_never_block_and_are_damaged() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(t.path()).expect("open");
+        let id = enqueue(&q, "x");
+        fs::remove_file(q.msg_path(&id)).expect("rm");
+        mkfifo(&q.msg_path(&id));
+        let d = damaged(q.lock(&id).expect("lock"));
+        assert!(
+            d.why().contains("is a FIFO, not a regular file"),
+            "{}",
+            d.why()
+        );
+        assert!(q.open_message(&id).is_err());
+        assert!(q.message_problem(&id).is_some());
+        let set = d.set_aside();
+        assert!(set.moved.is_ok(), "{set:?}");
+        assert_eq!(q.failed_ids(), vec![id.clone()]);
+        let failed = q.read_meta_failed(&id);
+        assert!(failed.contains("damaged: "), "{failed}");
+
+        let id = enqueue(&q, "y");
+        fs::remove_file(q.meta_path(&id)).expect("rm");
+        mkfifo(&q.meta_path(&id));
+        assert!(matches!(q.read_meta(&id), Err(FileError::Damaged(_))));
+        assert!(matches!(q.lock(&id).expect("lock"), Claim::Damaged(_)));
+    }
+
+    #[test]
+    fn symlinks_and_directories_are_damaged_not_followed() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(&t.path().join("q")).expect("open");
+        let id = enqueue(&q, "x");
+        let elsewhere = t.path().join("elsewhere");
+        fs::write(&elsewhere, "x").expect("write");
+        fs::remove_file(q.msg_path(&id)).expect("rm");
+        std::os::unix::fs::symlink(&elsewhere, q.msg_path(&id)).expect("ln");
+        let d = damaged(q.lock(&id).expect("lock"));
+        assert!(d.why().contains("symbolic link"), "{}", d.why());
+        fs::remove_file(q.msg_path(&id)).expect("rm");
+        fs::create_dir(q.msg_path(&id)).expect("mkdir");
+        let d = damaged(q.lock(&id).expect("lock"));
+        assert!(d.why().contains("a directory"), "{}", d.why());
+        d.set_aside();
+        assert!(elsewhere.exists());
+    }
+
+    #[test]
+    fn oversized_or_foreign_id_metadata_is_damaged() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(t.path()).expect("open");
+        let id = enqueue(&q, "x");
+        let text = fs::read_to_string(q.meta_path(&id)).expect("read");
+        let big = format!("{text}# {}\n", "x".repeat(MAX_META_BYTES as usize));
+        fs::write(q.meta_path(&id), big).expect("write");
+        match q.read_meta(&id) {
+            Err(FileError::Damaged(why)) => assert!(why.contains("1 MiB"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // Metadata chooses the file names it is rewritten under: a path must never pass.
+        let evil = text.replace(&format!("id = \"{id}\""), "id = \"../../x\"");
+        fs::write(q.meta_path(&id), evil).expect("write");
+        match q.read_meta(&id) {
+            Err(FileError::Damaged(why)) => assert!(why.contains("another queue ID"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        fs::write(q.meta_path(&id), "format = [").expect("write");
+        assert!(matches!(q.read_meta(&id), Err(FileError::Damaged(_))));
+        fs::write(q.meta_path(&id), b"\xff\xfe").expect("write");
+        assert!(matches!(q.read_meta(&id), Err(FileError::Damaged(_))));
+    }
+
+    #[test]
+    fn size_and_checksum_are_recorded_and_verified() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(t.path()).expect("open");
+        let id = enqueue(&q, "Subject: s\n\nbody\n");
+        let m = q.read_meta(&id).expect("meta");
+        assert_eq!(m.size, 17);
+        assert_eq!(
+            m.sha256.as_deref(),
+            Some(hex(&Sha256::digest(b"Subject: s\n\nbody\n")).as_str())
+        );
+        assert_eq!(q.lock(&id).expect("lock").mine().verify(), Ok(true));
+        fs::write(q.msg_path(&id), "Subject: s\n\nBODY\n").expect("write");
+        let why = q
+            .lock(&id)
+            .expect("lock")
+            .mine()
+            .verify()
+            .expect_err("changed");
+        assert!(why.contains("SHA-256"), "{why}");
+        fs::write(q.msg_path(&id), "Subject: s\n").expect("write");
+        let why = q
+            .lock(&id)
+            .expect("lock")
+            .mine()
+            .verify()
+            .expect_err("short");
+        assert!(why.contains("has 11 bytes, 17 were queued"), "{why}");
+        // Metadata of an older postie: size only.
+        let mut l = q.lock(&id).expect("lock").mine();
+        l.meta.sha256 = None;
+        assert!(l.verify().is_err());
+        fs::write(q.msg_path(&id), "Subject: s\n\nBODY\n").expect("write");
+        assert_eq!(l.verify(), Ok(false));
+    }
+
+    #[test]
+    fn the_sending_reader_fails_on_a_file_changed_after_the_check() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(t.path()).expect("open");
+        let id = enqueue(&q, "Subject: s\n\nbody\n");
+        let l = q.lock(&id).expect("lock").mine();
+        let mut all = Vec::new();
+        l.reader()
+            .expect("reader")
+            .read_to_end(&mut all)
+            .expect("intact");
+        assert_eq!(all, b"Subject: s\n\nbody\n");
+        // Appended bytes are not part of the message.
+        fs::OpenOptions::new()
+            .append(true)
+            .open(q.msg_path(&id))
+            .expect("open")
+            .write_all(b"extra")
+            .expect("append");
+        let mut all = Vec::new();
+        l.reader()
+            .expect("reader")
+            .read_to_end(&mut all)
+            .expect("bounded");
+        assert_eq!(all, b"Subject: s\n\nbody\n");
+        // Truncated, then changed: never a clean end of file.
+        fs::OpenOptions::new()
+            .write(true)
+            .open(q.msg_path(&id))
+            .expect("open")
+            .set_len(5)
+            .expect("truncate");
+        let e = l
+            .reader()
+            .expect("reader")
+            .read_to_end(&mut Vec::new())
+            .expect_err("short");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("ended after 5 of 17 bytes"), "{e}");
+        fs::write(q.msg_path(&id), "Subject: s\n\nBODY\n").expect("write");
+        let e = l
+            .reader()
+            .expect("reader")
+            .read_to_end(&mut Vec::new())
+            .expect_err("changed");
+        assert!(e.to_string().contains("SHA-256"), "{e}");
+    }
+
+    #[test]
+    fn a_lost_message_file_is_damaged_a_removed_entry_is_gone() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(t.path()).expect("open");
+        let id = enqueue(&q, "x");
+        fs::remove_file(q.msg_path(&id)).expect("rm");
+        let d = damaged(q.lock(&id).expect("lock"));
+        assert!(d.why().ends_with(".msg is missing"), "{}", d.why());
+        assert_eq!(q.message_problem(&id), Some(format!("{id}.msg is missing")));
+        // Both files gone: delivered by someone else.
+        fs::remove_file(q.meta_path(&id)).expect("rm");
+        assert!(matches!(q.lock(&id).expect("lock"), Claim::Gone));
+        // Message already in failed/: a move in progress, not a loss.
+        let id = enqueue(&q, "y");
+        fs::rename(
+            q.msg_path(&id),
+            t.path().join("failed").join(format!("{id}.msg")),
+        )
+        .expect("mv");
+        assert!(matches!(q.lock(&id).expect("lock"), Claim::Gone));
+        assert_eq!(q.message_problem(&id), None);
+    }
+
+    #[test]
+    fn cleanup_sets_aside_metadata_whose_message_is_lost_and_non_regular_orphans() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(t.path()).expect("open");
+        let lost = enqueue(&q, "x");
+        fs::remove_file(q.msg_path(&lost)).expect("rm");
+        let orphan = q.msg_path("0000000000000-2");
+        mkfifo(&orphan);
+        mkfifo(&t.path().join("tmp").join("stray"));
+        let found = q.cleanup();
+        assert_eq!(found.len(), 3, "{found:?}");
+        let lines: Vec<String> = found.iter().map(Damage::line).collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("queued message {lost} is damaged"))),
+            "{lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("left in place")),
+            "{lines:?}"
+        );
+        assert!(q.ids().is_empty());
+        assert_eq!(q.failed_ids(), vec![lost]);
+        assert!(!orphan.exists());
+        assert!(t.path().join("failed").join("0000000000000-2.msg").exists());
+    }
+
+    #[test]
+    fn a_damaged_entry_can_be_deleted() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(t.path()).expect("open");
+        let id = enqueue(&q, "x");
+        fs::remove_file(q.msg_path(&id)).expect("rm");
+        mkfifo(&q.msg_path(&id));
+        damaged(q.lock(&id).expect("lock")).remove().expect("rm");
+        assert!(q.ids().is_empty());
+        assert!(fs::symlink_metadata(q.msg_path(&id)).is_err());
+    }
+
+    #[test]
+    fn an_input_error_while_spooling_has_no_fallback_and_leaves_nothing() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("gone"))
+            }
+        }
+        let t = tempfile::tempdir().expect("tempdir");
+        let q = Queue::open(t.path()).expect("open");
+        let mut r = io::BufReader::new(Broken);
+        let mut u = q.spool_or_salvage(b"h", &mut r).expect_err("input error");
+        assert!(u.no_fallback);
+        assert!(u.taken().is_none());
+        assert_eq!(fs::read_dir(t.path().join("tmp")).expect("tmp").count(), 0);
+    }
+
+    impl Queue {
+        fn read_meta_failed(&self, id: &str) -> String {
+            fs::read_to_string(self.dir.join("failed").join(format!("{id}.toml"))).expect("read")
         }
     }
 }
