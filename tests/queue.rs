@@ -1743,3 +1743,36 @@ fn dry_run_reports_damaged_entries_and_the_due_schedule_without_touching_them() 
     );
     assert!(server.finish().is_empty());
 }
+
+/// Queue metadata is state on disk that someone else may have written: an envelope sender
+/// edited to carry ESMTP parameters must never reach the server, however the entry got there.
+#[test]
+fn an_injected_envelope_in_queue_metadata_is_never_sent() {
+    let server = ServerBuilder::smtp().dsn().start();
+    let env = Env::new(server.port());
+    let out = env.run(&["-odq", &rcpt(1)], &mail(1));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let id = env.queued_ids().remove(0);
+    let p = env.queue().join(format!("{id}.toml"));
+    let edited = meta_of(&env.queue(), &id).replace(
+        "from = \"s@x.org\"",
+        "from = \"s@x.org> RET=FULL ENVID=inj <x\"",
+    );
+    assert!(edited.contains("ENVID=inj"), "{edited}");
+    std::fs::write(&p, edited).expect("write metadata");
+    let out = env.run(&["-q"], b"");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("invalid envelope-from address"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        env.queued_ids().is_empty() && env.failed_ids().contains(&id),
+        "set aside: {:?} {:?}\n{}",
+        env.queued_ids(),
+        env.failed_ids(),
+        text(&out.stderr)
+    );
+    assert!(server.finish().is_empty(), "not even a connection");
+}

@@ -220,12 +220,14 @@ fn transaction(link: &mut Link<'_>, m: &Locked, damage: &mut Option<String>) -> 
     let settings = &link.settings;
     let pipelining = link.caps.pipelining;
     let mut out = Outcome::default();
+    let envelope = smtp::Envelope {
+        from: meta.from.clone(),
+        recipients: meta.recipients.clone(),
+    };
+    // The envelope was read back from disk: checked like a direct send's before any command.
+    envelope.check()?;
     // Like a direct send: SMTPUTF8 only when the server offers it and an address needs it.
-    let smtputf8 = link.caps.smtputf8
-        && needs_smtputf8(&smtp::Envelope {
-            from: meta.from.clone(),
-            recipients: meta.recipients.clone(),
-        });
+    let smtputf8 = link.caps.smtputf8 && needs_smtputf8(&envelope);
     s.queue(&session::mail_command(settings, &meta.from, smtputf8))?;
     let rcpt_cmd = |r: &str| session::rcpt_command(settings, r);
     if pipelining {
@@ -296,25 +298,18 @@ fn transaction(link: &mut Link<'_>, m: &Locked, damage: &mut Option<String>) -> 
     let read_recipients = meta.rewrite.read_recipients;
     // The session's body writer buffers and sends in large chunks, flushing once after the
     // final dot, so no buffer of our own goes on top of it.
-    let mut read_error = |e: std::io::Error| {
-        if e.kind() == std::io::ErrorKind::InvalidData {
-            *damage = Some(e.to_string());
-        }
-        Error::io("cannot read queued message")
-    };
     let mut body = |w: &mut dyn Write| -> Result<u64> {
-        let headers = message::read_header_block_for(&mut reader, read_recipients)
-            .map_err(&mut read_error)?;
-        let n =
-            message::write_data(&headers, &rewrite, &mut reader, &mut { w }).map_err(
-                |e| match e {
-                    message::BodyError::Read(e) => read_error(e),
-                    message::BodyError::Write(e) => smtp::write_error(e),
-                },
-            )?;
-        Ok(n)
+        let headers = message::read_header_block_for(&mut reader, read_recipients)?;
+        message::write_data(&headers, &rewrite, &mut reader, &mut { w }).map_err(|e| match e {
+            message::BodyError::Read(_) => Error::io("cannot read queued message"),
+            message::BodyError::Write(e) => smtp::write_error(e),
+        })
     };
-    out.mailsize = s.data(&mut body)?;
+    let sent = s.data(&mut body);
+    if let Some(why) = reader.get_ref().damage() {
+        *damage = Some(why.to_owned());
+    }
+    out.mailsize = sent?;
     match settings.protocol {
         Protocol::Smtp => {
             let r = s.read_reply()?;
@@ -667,6 +662,26 @@ fn flush_group(
             }
         };
         let acct = &r.account;
+        // The envelope was read back from disk and may have been edited: an invalid one is set
+        // aside before it costs a connection, and never sent.
+        let envelope = smtp::Envelope {
+            from: m.meta.from.clone(),
+            recipients: m.meta.recipients.clone(),
+        };
+        if let Err(e) = envelope.check() {
+            log_failure(acct, &m.meta, &e);
+            let msg = meta::error_text(&e);
+            let line = format!("queued message {} refused: {msg}", m.id());
+            set_aside(
+                queue,
+                m,
+                line,
+                ("its envelope is invalid", &msg),
+                report,
+                Some(r),
+            );
+            continue;
+        }
         // RSET between messages; a connection that fails it is replaced.
         if let Some(l) = link.as_mut()
             && l.used

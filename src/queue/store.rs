@@ -975,6 +975,7 @@ impl Locked {
                 size: self.meta.size,
                 hash: Sha256::new(),
                 expected: self.meta.sha256.clone(),
+                damage: None,
             },
         ))
     }
@@ -1177,6 +1178,21 @@ pub struct Verifying {
     size: u64,
     hash: Sha256,
     expected: Option<String>,
+    /// Why the file was found damaged, once it was: the message readers above this one turn
+    /// read errors into their own texts, so the flush asks here.
+    damage: Option<String>,
+}
+
+impl Verifying {
+    /// The damage found while reading, if any.
+    pub fn damage(&self) -> Option<&str> {
+        self.damage.as_deref()
+    }
+
+    fn damaged(&mut self, why: String) -> io::Error {
+        self.damage = Some(why.clone());
+        io::Error::new(io::ErrorKind::InvalidData, why)
+    }
 }
 
 impl Read for Verifying {
@@ -1185,25 +1201,23 @@ impl Read for Verifying {
             if let Some(want) = self.expected.take()
                 && hex(&self.hash.clone().finalize()) != want
             {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{} changed while it was sent (SHA-256 mismatch)", self.name),
-                ));
+                return Err(self.damaged(format!(
+                    "{} changed while it was sent (SHA-256 mismatch)",
+                    self.name
+                )));
             }
             return Ok(0);
         }
         let want = usize::try_from(self.left).map_or(buf.len(), |n| n.min(buf.len()));
         let n = self.file.read(&mut buf[..want])?;
         if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "{} ended after {} of {} bytes while it was sent",
-                    self.name,
-                    self.size - self.left,
-                    self.size
-                ),
-            ));
+            let why = format!(
+                "{} ended after {} of {} bytes while it was sent",
+                self.name,
+                self.size - self.left,
+                self.size
+            );
+            return Err(self.damaged(why));
         }
         self.hash.update(&buf[..n]);
         self.left -= n as u64;

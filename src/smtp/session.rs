@@ -647,7 +647,10 @@ impl<S: Transport> BodyWriter<'_, '_, S> {
                 let _ = d.write_all(b"--> ");
                 self.mid_line = true;
             }
-            let end = buf.iter().position(|&b| b == b'\n').map_or(buf.len(), |i| i + 1);
+            let end = buf
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(buf.len(), |i| i + 1);
             let _ = d.write_all(&buf[..end]);
             if buf[end - 1] == b'\n' {
                 self.mid_line = false;
