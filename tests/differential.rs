@@ -220,13 +220,13 @@ fn one_of(vs: &[&str]) -> Expect {
 }
 
 /// Why postie turns a bare CR into a line end where msmtp sends it as it is.
-const BARE_CR: &str = "(issue 9.13) a bare CR ends a line (CRLF on the wire, a following dot stuffed): no bare CR reaches the server, so `<CR>.<CR>` cannot end the data early at a lenient receiver (SMTP smuggling); mailsize is unchanged";
+const BARE_CR: &str = "(k) a bare CR ends a line (CRLF on the wire, a following dot stuffed): no bare CR reaches the server, so `<CR>.<CR>` cannot end the data early at a lenient receiver (SMTP smuggling); mailsize is unchanged";
 
 /// Why postie takes `Bcc :` for a Bcc header where msmtp ignores it.
-const OBS_COLON: &str = "(issue 9.12) white space before the colon (RFC 5322 obs-optional) is the same header for receivers: `Bcc :` is removed and, with -t, its addresses are recipients; msmtp transmits it";
+const OBS_COLON: &str = "(ag) white space before the colon (RFC 5322 obs-optional) is the same header for receivers: `Bcc :` is removed and, with -t, its addresses are recipients; msmtp transmits it";
 
 /// Why postie refuses a huge header block that msmtp sends.
-const HEADER_LIMIT: &str = "(issue 9.7) more than 1 MiB of header lines without an empty line is refused before connecting (exit 65); memory stays bounded";
+const HEADER_LIMIT: &str = "(ah) more than 1 MiB of header lines without an empty line is refused before connecting (exit 65); memory stays bounded";
 
 /// Why a connection dropped in the middle of DATA has more than one right outcome.
 const DROP_RACE: &str = "(timing) the server closes while the client may still be writing";
@@ -536,7 +536,7 @@ fn cases() -> Vec<Case> {
         c("body_cr_dot_smuggle")
             .stdin("Subject: s\n\nbody\r.\rMAIL FROM:<evil@x.org>\r\n.\r")
             .postie(Field::Data, eq("From: sender@example.com\\r\\nDate: <generated>\\r\\nMessage-ID: <generated>\\r\\nSubject: s\\r\\n\\r\\nbody\\r\\n..\\r\\nMAIL FROM:<evil@x.org>\\r\\n..\\r\\n"), BARE_CR)
-            .postie(Field::Log, has("mailsize=69+generated"), "(issue 9.13) a bare CR at the very end of the input is a line end, not a byte of a line: mailsize is one less than msmtp's"),
+            .postie(Field::Log, has("mailsize=69+generated"), "(k) a bare CR at the very end of the input is a line end, not a byte of a line: mailsize is one less than msmtp's"),
         c("body_dots").stdin("Subject: s\n\n.leading\n..two\nmid.dle\n"),
         c("body_lone_dot").stdin("Subject: s\n\nbefore\n.\nafter\n"),
         c("body_no_final_newline").stdin("Subject: s\n\nno newline"),

@@ -12,7 +12,7 @@ _postie() {
             COMPREPLY=($(compgen -W "$(sed -n 's/^[[:space:]]*account[[:space:]]\+\([^:]*\).*/\1/p' "$rc" 2>/dev/null)" -- "$cur"))
             return ;;
         queue)
-            COMPREPLY=($(compgen -W "list flush show delete hold release" -- "$cur")); return ;;
+            COMPREPLY=($(compgen -W "list flush show delete hold release help --help" -- "$cur")); return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "--version --help --pretend --debug --serverinfo --rmqs= --configure=

@@ -529,6 +529,13 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
         }
         Opt::ReadRecipients => cli.read_recipients = true,
         Opt::FullName => cli.full_name = Some(v),
+        // A listing must never send, whichever of the two comes last.
+        Opt::OpMode if v == "p" && cli.mode == Some(Mode::FlushQueue) => {
+            return Err(Error::usage("cannot use both -bp and -q"));
+        }
+        Opt::Queue if cli.mode == Some(Mode::ListQueue) => {
+            return Err(Error::usage("cannot use both -bp and -q"));
+        }
         Opt::OpMode if v == "p" => cli.mode = Some(Mode::ListQueue),
         Opt::SendmailOption => cli.queue_only |= v == "dq",
         // sendmail's -q takes an interval or a selector; postie flushes once either way.
@@ -1043,6 +1050,13 @@ mod tests {
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn list_and_flush_together_are_refused_in_either_order() {
+        assert_eq!(usage_error(&["-bp", "-q"]), "cannot use both -bp and -q");
+        assert_eq!(usage_error(&["-q", "-bp"]), "cannot use both -bp and -q");
+        assert_eq!(usage_error(&["-q1h", "-bp"]), "cannot use both -bp and -q");
     }
 
     #[test]
