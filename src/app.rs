@@ -409,9 +409,9 @@ pub(crate) fn resolve_account(
 /// passwordeval (only when authentication is on and no password is set), then derived
 /// defaults and validation.
 pub(crate) fn finish_account(cli: &Cli, account: &mut Account, sendmail_mode: bool) -> Result<()> {
-    // A dry run or a queue-only submission must not have side effects such as a gpg
-    // passphrase prompt: the password is resolved when the message is actually sent.
-    if !cli.no_send && !cli.queue_only {
+    // A dry run (`--no-send`, `-P`) or a queue-only submission must not have side effects
+    // such as a gpg passphrase prompt: the password is resolved when the message is sent.
+    if !cli.no_send && !cli.queue_only && !cli.pretend {
         secret::apply_passwordeval(&mut account.settings)?;
     }
     account::finalize(account, sendmail_mode, cli.pretend)

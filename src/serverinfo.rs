@@ -45,7 +45,8 @@ pub fn run(prog: &str, cli: &Cli) -> u8 {
 /// Selects and finishes the account as msmtp does outside sendmail mode. `None` means `-P`
 /// printed everything there is to do.
 fn account_for(cli: &Cli) -> Result<Option<Account>> {
-    let mut out = Output::new(cli.pretend || cli.debug);
+    // `--no-send` shows what would be asked of which server, as it does for a message.
+    let mut out = Output::new(cli.pretend || cli.debug || cli.no_send);
     let mut account = crate::app::resolve_account(cli, None, &mut out)?;
     crate::app::finish_account(cli, &mut account, false)?;
     out.text(&account::describe(&account, false, false));

@@ -353,3 +353,48 @@ fn postie_is_not_dumpable_while_a_password_source_runs() {
         "postie (uid {uid}) was dumpable while its password helper ran"
     );
 }
+
+// --- dry runs ------------------------------------------------------------------------------
+
+/// `-P` and `--no-send` run no password helper and connect nowhere, in every mode (msmtp runs
+/// passwordeval for `-P`, which can mean a gpg prompt).
+#[test]
+fn dry_runs_run_no_helper_and_connect_nowhere_in_any_mode() {
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new("");
+    let marker = home.path().join("ran");
+    home.write(
+        ".msmtprc",
+        &format!(
+            "account default\nhost 127.0.0.1\nport {}\nfrom a@b.c\nauth plain\nuser u\n\
+             passwordeval touch {}; echo pw\nlogfile {}\n",
+            server.port(),
+            marker.display(),
+            home.path().join("log").display()
+        ),
+        0o600,
+    );
+    for args in [
+        vec!["-P", "rcpt@x.org"],
+        vec!["-P", "-t"],
+        vec!["--no-send", "rcpt@x.org"],
+        vec!["-P", "-S"],
+        vec!["--no-send", "-S"],
+        vec!["-P", "--rmqs=x.org"],
+        vec!["--no-send", "--rmqs=x.org"],
+        vec!["-P", "-d", "rcpt@x.org"],
+        vec!["--no-send", "-d", "-X", "-", "rcpt@x.org"],
+    ] {
+        let r = home.run(&args, b"To: rcpt@x.org\n\nbody\n");
+        assert_eq!(r.code, 0, "{args:?}: {r:?}");
+        assert!(
+            r.stdout.contains("passwordeval = touch")
+                || r.stdout.contains("password from passwordeval"),
+            "{args:?} shows the settings: {}",
+            r.stdout
+        );
+        assert!(!marker.exists(), "{args:?} ran passwordeval");
+    }
+    assert!(!home.path().join("log").exists(), "no log line");
+    assert!(server.finish().is_empty(), "no connection");
+}

@@ -55,7 +55,10 @@ pub fn describe(account: &Account, sendmail_mode: bool, read_recipients: bool) -
         },
     );
     line("user", opt(&s.user));
-    line("password", if s.password.is_some() { "*" } else { NOT_SET });
+    // msmtp runs passwordeval for -P and shows `*` for its result; postie runs no helper in a
+    // dry run, and `*` stands for "set, or produced by passwordeval at send time".
+    let password_set = s.password.is_some() || s.passwordeval.is_some();
+    line("password", if password_set { "*" } else { NOT_SET });
     line("passwordeval", opt(&s.passwordeval));
     line("ntlmdomain", opt(&s.ntlmdomain));
     line("tls", onoff(s.tls));
