@@ -3,14 +3,15 @@
 //! from stdin → error report and log line → exit code. Each step is one call into its module;
 //! this file decides the order and what is printed, nothing else.
 
-use crate::account::{self, Request};
+use crate::account;
 use crate::cli::{self, Cli, GetoptError, Mode};
-use crate::config::{self, Account, Auth, AutoOff, SetFromHeader, TlsTrust};
+use crate::config::{self, Account, AutoOff, SetFromHeader};
+use crate::delivery;
+use crate::envelope::{Envelope, Outcome, RecipientPolicy};
 use crate::error::{Error, Result, Sysexit};
 use crate::log::{self, Attempt};
 use crate::message::{self, HeaderBlock, Rewrite};
-use crate::secret;
-use crate::smtp::{self, Envelope, SessionSettings};
+use crate::smtp;
 use crate::ui::{Output, Ui};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
@@ -178,8 +179,8 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     }
 
     let mut out = Output::new(cli.pretend || cli.debug);
-    let mut account = resolve_account(cli, Some(&headers), &mut out).map_err(&fail)?;
-    finish_account(cli, &mut account, true).map_err(&fail)?;
+    let mut account = account::resolve::select_for(cli, Some(&headers), &mut out).map_err(&fail)?;
+    account::resolve::finish(cli, &mut account, true).map_err(&fail)?;
     if cli.pretend || cli.debug {
         out.text(&account::describe(&account, true, cli.read_recipients));
     }
@@ -289,7 +290,7 @@ fn send<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> std::result::Result<()
     match result {
         Ok(delivery) if !delivery.all_accepted() => {
             // LMTP: the server answered each recipient separately after the final dot.
-            for (rcpt, reply) in delivery.lmtp.iter().filter(|(_, r)| r.code != 250) {
+            for (rcpt, reply) in &delivery.refusals {
                 ui.error(&format!("the server refuses to send the mail to {rcpt}"));
                 for l in &reply.lines {
                     ui.error(&format!("LMTP server message: {l}"));
@@ -364,57 +365,6 @@ fn mistyped(word: &str, cmd: &str, empty: bool) -> Error {
              (to write to a local user of that name, give the full address)"
         )
     })
-}
-
-/// Select the account (msmtp.md section 3) with the command-line overrides applied; `headers`
-/// is the mail's header block in sendmail mode, `None` in the modes that read no mail. Info
-/// lines are printed as they arise, so that `-P` shows them even when a later step fails.
-pub(crate) fn resolve_account(
-    cli: &Cli,
-    headers: Option<&HeaderBlock>,
-    out: &mut Output,
-) -> Result<Account> {
-    let mut info = Vec::new();
-    let config = match &cli.host {
-        Some(_) => None,
-        None => {
-            let c = config::load_collecting(
-                cli.config_file.as_deref().map(std::path::Path::new),
-                &mut info,
-            );
-            out.lines(&info);
-            info.clear();
-            Some(c?)
-        }
-    };
-    let from_header = headers.and_then(|h| h.from.as_deref());
-    let read_envelope_from = headers.is_some() && cli.read_envelope_from;
-    let request = Request {
-        account: cli.account.as_deref(),
-        host: cli.host.as_deref(),
-        envelope_from: cli
-            .from
-            .as_deref()
-            .or(from_header.filter(|_| read_envelope_from)),
-        read_envelope_from,
-        from_header,
-        overrides: &cli.overrides,
-        sendmail_mode: headers.is_some(),
-    };
-    let account = account::select_collecting(config.as_ref(), &request, &mut info);
-    out.lines(&info);
-    account
-}
-
-/// passwordeval (only when authentication is on and no password is set), then derived
-/// defaults and validation.
-pub(crate) fn finish_account(cli: &Cli, account: &mut Account, sendmail_mode: bool) -> Result<()> {
-    // A dry run (`--no-send`, `-P`) or a queue-only submission must not have side effects
-    // such as a gpg passphrase prompt: the password is resolved when the message is sent.
-    if !cli.no_send && !cli.queue_only && !cli.pretend {
-        secret::apply_passwordeval(&mut account.settings)?;
-    }
-    account::finalize(account, sendmail_mode, cli.pretend)
 }
 
 fn add_from_header(account: &Account, headers: &HeaderBlock) -> bool {
@@ -495,9 +445,7 @@ fn deliver<R: BufRead>(
     rewrite: &Rewrite,
     input: &mut R,
     out: &mut Output,
-) -> Result<smtp::Delivery> {
-    let (target, tls, session) = transport(account);
-    let mut password = |_: smtp::Mechanism| secret::auth_password(&account.settings);
+) -> Result<Outcome> {
     let mut body = |w: &mut dyn Write| -> Result<u64> {
         message::write_data(headers, rewrite, input, &mut { w }).map_err(|e| match e {
             message::BodyError::Read(_) => {
@@ -511,15 +459,13 @@ fn deliver<R: BufRead>(
     } else {
         None
     };
-    smtp::send(
-        &target,
-        &tls,
-        &session,
-        envelope,
-        &mut password,
-        &mut body,
-        debug,
-    )
+    let mut transport = delivery::open(account, debug)?;
+    let outcome = transport.send(envelope, RecipientPolicy::AllOrNothing, &mut body)?;
+    // msmtp sends no QUIT after an LMTP refusal.
+    if outcome.all_accepted() {
+        transport.quit();
+    }
+    Ok(outcome)
 }
 
 /// `--no-send`: what would be sent, byte for byte, without connecting or running helpers.
@@ -530,46 +476,11 @@ fn dry_run<R: BufRead>(
     rewrite: &Rewrite,
     input: &mut R,
 ) -> Result<()> {
-    let s = &account.settings;
     let mut text = String::new();
-    match &account.file {
-        Some(f) => text.push_str(&format!(
-            "account: {} (from {})\n",
-            account.name,
-            f.display()
-        )),
-        None => text.push_str(&format!("account: {} (command line)\n", account.name)),
+    for line in delivery::describe(account, true) {
+        text.push_str(&line);
+        text.push('\n');
     }
-    let (target, tls, session) = transport(account);
-    let server = match (&target.host, &target.socket) {
-        (_, Some(sock)) => format!("unix socket {}", sock.display()),
-        (Some(h), None) => format!("{h} port {}", target.port),
-        (None, None) => "(not set)".to_owned(),
-    };
-    let tls_mode = match (tls.enabled, tls.starttls) {
-        (false, _) => "off (cleartext)",
-        (true, true) => "STARTTLS (required)",
-        (true, false) => "implicit TLS",
-    };
-    text.push_str(&format!("server: {server}, TLS: {tls_mode}\n"));
-    let auth = match &session.auth {
-        smtp::AuthSetting::Off => "off".to_owned(),
-        smtp::AuthSetting::Auto => "on (method chosen from the server's offer)".to_owned(),
-        smtp::AuthSetting::Method(m) => format!("{m:?}"),
-    };
-    text.push_str(&format!("auth: {auth}"));
-    if s.auth.enabled() {
-        let user = s.user.as_deref().unwrap_or("(not set)");
-        let source = if s.password.is_some() {
-            "the configuration".to_owned()
-        } else if let Some(cmd) = &s.passwordeval {
-            format!("passwordeval '{cmd}' (not run in a dry run)")
-        } else {
-            "netrc or a terminal prompt at send time".to_owned()
-        };
-        text.push_str(&format!(", user {user}, password from {source}"));
-    }
-    text.push('\n');
     text.push_str(&format!("MAIL FROM:<{}>\n", envelope.from));
     for r in &envelope.recipients {
         text.push_str(&format!("RCPT TO:<{r}>\n"));
@@ -591,65 +502,6 @@ fn dry_run<R: BufRead>(
         .write_all(b".\r\n")
         .and_then(|()| stdout.flush())
         .map_err(io)
-}
-
-/// The account's settings in the shape the SMTP client takes; `smtp/` knows nothing of msmtprc.
-pub(crate) fn transport(account: &Account) -> (smtp::Target, smtp::TlsSettings, SessionSettings) {
-    let s = &account.settings;
-    let path = |p: &Option<String>| p.as_ref().map(std::path::PathBuf::from);
-    let target = smtp::Target {
-        host: s.host.clone(),
-        port: s.port.unwrap_or(25),
-        socket: path(&s.socket),
-        timeout: s
-            .timeout
-            .map(|t| std::time::Duration::from_secs(u64::from(t))),
-        source_ip: s.source_ip.clone(),
-        proxy_host: s.proxy_host.clone(),
-        proxy_port: s.proxy_port.unwrap_or(1080),
-    };
-    let tls = smtp::TlsSettings {
-        enabled: s.tls,
-        starttls: s.tls_starttls,
-        trust: match &s.tls_trust_file {
-            Some(TlsTrust::System) => smtp::Trust::System,
-            Some(TlsTrust::File(f)) => smtp::Trust::File(f.into()),
-            None => smtp::Trust::None,
-        },
-        fingerprint: s.tls_fingerprint.as_ref().map(|fp| {
-            fp.iter()
-                .map(|b| format!("{b:02X}"))
-                .collect::<Vec<_>>()
-                .join(":")
-        }),
-        certcheck: s.tls_certcheck,
-        host_override: s.tls_host_override.clone(),
-        cert_file: path(&s.tls_cert_file),
-        key_file: path(&s.tls_key_file),
-        crl_file: path(&s.tls_crl_file),
-        priorities: s.tls_priorities.clone(),
-        min_dh_prime_bits: s.tls_min_dh_prime_bits,
-    };
-    let auth = match s.auth {
-        Auth::Off => smtp::AuthSetting::Off,
-        Auth::Choose => smtp::AuthSetting::Auto,
-        Auth::Method(m) => match smtp::Mechanism::from_name(&m.name().to_lowercase()) {
-            Some(m) => smtp::AuthSetting::Method(m),
-            None => smtp::AuthSetting::Auto,
-        },
-    };
-    let session = SessionSettings {
-        protocol: match s.protocol {
-            config::Protocol::Smtp => smtp::Protocol::Smtp,
-            config::Protocol::Lmtp => smtp::Protocol::Lmtp,
-        },
-        domain: s.domain.clone(),
-        auth,
-        user: s.user.clone(),
-        dsn_notify: s.dsn_notify.as_ref().map(|d| d.keyword()),
-        dsn_return: s.dsn_return.map(|d| d.keyword().to_owned()),
-    };
-    (target, tls, session)
 }
 
 fn log_attempt(ui: &Ui, account: &Account, attempt: &Attempt<'_>, success: bool) {

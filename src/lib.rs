@@ -18,6 +18,8 @@ pub mod account;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod delivery;
+pub mod envelope;
 pub mod error;
 pub mod fsread;
 pub mod log;

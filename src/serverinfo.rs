@@ -47,8 +47,8 @@ pub fn run(prog: &str, cli: &Cli) -> u8 {
 fn account_for(cli: &Cli) -> Result<Option<Account>> {
     // `--no-send` shows what would be asked of which server, as it does for a message.
     let mut out = Output::new(cli.pretend || cli.debug || cli.no_send);
-    let mut account = crate::app::resolve_account(cli, None, &mut out)?;
-    crate::app::finish_account(cli, &mut account, false)?;
+    let mut account = account::resolve::select_for(cli, None, &mut out)?;
+    account::resolve::finish(cli, &mut account, false)?;
     out.text(&account::describe(&account, false, false));
     if let Mode::Rmqs(arg) = cli.mode() {
         out.text(&format!("RMQS argument = {arg}\n"));
@@ -63,7 +63,7 @@ fn server_info_mode(cli: &Cli) -> Result<()> {
     let Some(account) = account_for(cli)? else {
         return Ok(());
     };
-    let (target, tls, session) = crate::app::transport(&account);
+    let (target, tls, session) = crate::delivery::smtp_settings(&account);
     let mut stdout = std::io::stdout();
     let debug: Option<&mut dyn Write> = if cli.debug { Some(&mut stdout) } else { None };
     let info = smtp::server_info(&target, &tls, &session, debug)?;
@@ -90,7 +90,7 @@ fn rmqs_mode(cli: &Cli, arg: &str) -> Result<()> {
     let Some(account) = account_for(cli)? else {
         return Ok(());
     };
-    let (target, tls, session) = crate::app::transport(&account);
+    let (target, tls, session) = crate::delivery::smtp_settings(&account);
     let mut password = |_: smtp::Mechanism| secret::auth_password(&account.settings);
     let mut stdout = std::io::stdout();
     let debug: Option<&mut dyn Write> = if cli.debug { Some(&mut stdout) } else { None };

@@ -4,6 +4,7 @@
 
 pub mod finalize;
 pub mod pretend;
+pub mod resolve;
 pub mod select;
 
 pub use crate::config::Account;

@@ -135,6 +135,49 @@ fn io_timeout(target: &Target) -> Option<Duration> {
     Some(target.timeout.unwrap_or(IDLE_LIMIT))
 }
 
+/// When the TLS files (trust, CRL, client key and certificate) are loaded relative to the
+/// connection: msmtp loads them before connecting when sending, but only after connecting for
+/// `--serverinfo` and `--rmqs` (observed: there a refused connection is reported instead of an
+/// unreadable key or trust file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsFiles {
+    BeforeConnect,
+    AfterConnect,
+}
+
+/// The connection step, in one place for every dialogue: the TLS context (when TLS is on) and
+/// the byte stream (TCP, Unix socket or SOCKS5), wrapped so the session can start TLS on it.
+/// Returns the peer's address for direct TCP connections.
+pub fn open(
+    target: &Target,
+    tls: &TlsSettings,
+    files: TlsFiles,
+) -> Result<(tls::Conn, Option<std::net::SocketAddr>)> {
+    let host = target.display_host();
+    let context = || -> Result<Option<tls::TlsContext>> {
+        if tls.enabled {
+            Ok(Some(tls::TlsContext::new(tls, &host)?))
+        } else {
+            Ok(None)
+        }
+    };
+    let early = match files {
+        TlsFiles::BeforeConnect => Some(context()?),
+        TlsFiles::AfterConnect => None,
+    };
+    let stream = connect(target)?;
+    let ctx = match early {
+        Some(ctx) => ctx,
+        None => context()?,
+    };
+    let peer = if target.proxy_host.is_none() {
+        stream.peer_addr()
+    } else {
+        None
+    };
+    Ok((tls::Conn::new(stream, ctx), peer))
+}
+
 /// Connects to the target: the Unix socket if set, else through the SOCKS5 proxy if set, else
 /// to every address of the host in turn. With a timeout, the socket also gets read and write
 /// timeouts. Every error is marked as belonging to the send stage.

@@ -2,9 +2,10 @@
 //! "localhost", driven through `smtp::send` (implicit TLS, STARTTLS, trust file, fingerprint
 //! pinning, certcheck off, wrong CA).
 
+use crate::envelope::{Envelope, Outcome, RecipientPolicy};
 use crate::error::Sysexit;
 use crate::net::{Target, TlsSettings, Trust};
-use crate::smtp::{self, Envelope, SessionSettings};
+use crate::smtp::{self, SessionSettings};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use sha2::Digest;
@@ -149,7 +150,7 @@ fn deliver(
     port: u16,
     tls: &TlsSettings,
     transcript: &mut Vec<u8>,
-) -> crate::error::Result<smtp::Delivery> {
+) -> crate::error::Result<Outcome> {
     let target = Target {
         host: Some("127.0.0.1".into()),
         port,
@@ -160,19 +161,21 @@ fn deliver(
         from: "a@b.c".into(),
         recipients: vec!["r@x.y".into()],
     };
-    smtp::send(
+    let mut password = |_| Ok(Some("unused".to_string()));
+    let mut client = smtp::Client::open(
         &target,
         tls,
         &SessionSettings::default(),
-        &env,
-        &mut |_| Ok(Some("unused".to_string())),
-        &mut |w| {
-            w.write_all(b"Subject: t\r\n\r\nhello\r\n")
-                .map_err(smtp::write_error)?;
-            Ok(20)
-        },
+        &mut password,
         Some(transcript),
-    )
+    )?;
+    let outcome = client.send(&env, RecipientPolicy::AllOrNothing, &mut |w| {
+        w.write_all(b"Subject: t\r\n\r\nhello\r\n")
+            .map_err(smtp::write_error)?;
+        Ok(20)
+    })?;
+    client.quit();
+    Ok(outcome)
 }
 
 fn trust_file(pem: &str) -> tempfile::NamedTempFile {

@@ -683,7 +683,7 @@ mod tests {
                 overrides,
                 ..Default::default()
             },
-            &crate::smtp::Envelope {
+            &crate::envelope::Envelope {
                 from: "a\u{1b}[2J@x.org".into(),
                 recipients: vec!["b\r\nX-Evil: 1@y.org".into()],
             },

@@ -13,13 +13,13 @@ use super::notify;
 use super::store::{Claim, Damage, FileError, Locked, Queue};
 use crate::account::{self, Account, Request};
 use crate::config::{self, Config};
+use crate::delivery::{self, Transport};
+use crate::envelope::{Envelope, Outcome, RecipientPolicy};
 use crate::error::{Error, Result, Sysexit};
 use crate::log::{self, Attempt};
 use crate::message;
-use crate::net;
 use crate::secret;
-use crate::smtp::session::{self, Session, needs_smtputf8};
-use crate::smtp::{self, Capabilities, Mechanism, Protocol, Reply, SessionSettings};
+use crate::smtp::{self, Reply};
 use std::io::Write;
 
 /// How a flush runs.
@@ -155,144 +155,21 @@ pub fn log_line(account: &Account, attempt: &Attempt<'_>, success: bool) {
     let _ = log::record(&account.settings, attempt, success);
 }
 
-/// An open, greeted, authenticated connection.
-struct Link<'d> {
-    s: Session<'d, net::tls::Conn>,
-    caps: Capabilities,
-    settings: SessionSettings,
-    used: bool,
-}
-
-fn open_link<'d>(account: &Account, debug: Option<&'d mut dyn Write>) -> Result<Link<'d>> {
-    let (target, tls, settings) = crate::app::transport(account);
-    let host = target.display_host();
-    let ctx = if tls.enabled {
-        Some(net::tls::TlsContext::new(&tls, &host)?)
-    } else {
-        None
-    };
-    let stream = net::connect(&target)?;
-    let mut s = Session::new(net::tls::Conn::new(stream, ctx), debug);
-    let mut password = |_: Mechanism| secret::auth_password(&account.settings);
-    let caps =
-        session::open_for_mail(&mut s, &tls, &settings, (&host, target.port), &mut password)?;
-    Ok(Link {
-        s,
-        caps,
-        settings,
-        used: false,
-    })
-}
-
-/// The outcome of one transaction for one message.
-#[derive(Debug, Default)]
-struct Outcome {
-    /// Recipients the server took responsibility for.
-    accepted: Vec<String>,
-    /// Recipients refused with 4xx (kept).
-    deferred: Vec<(String, Reply)>,
-    /// Recipients refused with 5xx (dropped).
-    refused: Vec<(String, Reply)>,
-    /// A failure of the whole message (MAIL, DATA or end-of-data reply).
-    message_error: Option<Error>,
-    /// The reply to the final dot (for the log line).
-    final_reply: Option<Reply>,
-    mailsize: u64,
-}
-
 fn reply_text(r: &Reply) -> String {
     format!("{} {}", r.code, r.texts().collect::<Vec<_>>().join(" "))
 }
 
-fn message_error(msg: &str, r: Reply) -> Error {
-    let transient = r.is_transient();
-    let e = Error::new(Sysexit::Unavailable, msg).with_reply(r);
-    if transient { e.transient() } else { e }
-}
-
-/// MAIL, RCPT per recipient, DATA, body, end of data. `Err` means the connection is unusable
-/// (the message's state is unknown only if the error came after the final dot). If the message
-/// file turns out to be damaged while it is sent, `damage` says why and the final dot was not
-/// sent (the connection must be dropped so the server discards the partial message).
-fn transaction(link: &mut Link<'_>, m: &Locked, damage: &mut Option<String>) -> Result<Outcome> {
+/// Sends one queued message on `t` under the queue's [`RecipientPolicy::EachRecipient`].
+/// `Err` means the transport is unusable (the message's state is unknown only if the error
+/// came after the final dot). If the message file turns out to be damaged while it is sent,
+/// `damage` says why and the final dot was not sent (the transport must be dropped so the
+/// server discards the partial message).
+fn send_queued(t: &mut dyn Transport, m: &Locked, damage: &mut Option<String>) -> Result<Outcome> {
     let meta = &m.meta;
-    let s = &mut link.s;
-    let settings = &link.settings;
-    let pipelining = link.caps.pipelining;
-    let mut out = Outcome::default();
-    let envelope = smtp::Envelope {
+    let envelope = Envelope {
         from: meta.from.clone(),
         recipients: meta.recipients.clone(),
     };
-    // The envelope was read back from disk: checked like a direct send's before any command.
-    envelope.check()?;
-    // Like a direct send: SMTPUTF8 only when the server offers it and an address needs it.
-    let smtputf8 = link.caps.smtputf8 && needs_smtputf8(&envelope);
-    s.queue(&session::mail_command(settings, &meta.from, smtputf8))?;
-    let rcpt_cmd = |r: &str| session::rcpt_command(settings, r);
-    if pipelining {
-        for r in &meta.recipients {
-            s.queue(&rcpt_cmd(r))?;
-        }
-        s.queue("DATA")?;
-    }
-    s.flush()?;
-    let mail = s.read_reply()?;
-    if mail.code != 250 {
-        if pipelining {
-            // Stay in step with the server: it answers every pipelined command.
-            for _ in 0..=meta.recipients.len() {
-                let r = s.read_reply()?;
-                if r.code == 354 {
-                    s.queue(".")?;
-                    s.flush()?;
-                    s.read_reply()?;
-                }
-            }
-        }
-        out.message_error = Some(message_error(
-            &format!(
-                "envelope from address {} not accepted by the server",
-                meta.from
-            ),
-            mail,
-        ));
-        return Ok(out);
-    }
-    for r in &meta.recipients {
-        if !pipelining {
-            s.queue(&rcpt_cmd(r))?;
-            s.flush()?;
-        }
-        let reply = s.read_reply()?;
-        match reply.code {
-            250 | 251 => out.accepted.push(r.clone()),
-            400..=499 => out.deferred.push((r.clone(), reply)),
-            _ => out.refused.push((r.clone(), reply)),
-        }
-    }
-    if out.accepted.is_empty() {
-        if pipelining {
-            let r = s.read_reply()?;
-            if r.code == 354 {
-                // A server that accepts DATA without recipients gets an empty message.
-                s.queue(".")?;
-                s.flush()?;
-                s.read_reply()?;
-            }
-        }
-        return Ok(out);
-    }
-    if !pipelining {
-        s.queue("DATA")?;
-        s.flush()?;
-    }
-    let data = s.read_reply()?;
-    if data.code != 354 {
-        out.message_error = Some(message_error("the server does not accept mail data", data));
-        out.accepted.clear();
-        return Ok(out);
-    }
     let mut reader = m.reader()?;
     let rewrite = meta.rewrite.to_rewrite();
     let read_recipients = meta.rewrite.read_recipients;
@@ -305,37 +182,11 @@ fn transaction(link: &mut Link<'_>, m: &Locked, damage: &mut Option<String>) -> 
             message::BodyError::Write(e) => smtp::write_error(e),
         })
     };
-    let sent = s.data(&mut body);
+    let sent = t.send(&envelope, RecipientPolicy::EachRecipient, &mut body);
     if let Some(why) = reader.get_ref().damage() {
         *damage = Some(why.to_owned());
     }
-    out.mailsize = sent?;
-    match settings.protocol {
-        Protocol::Smtp => {
-            let r = s.read_reply()?;
-            if r.code != 250 {
-                out.message_error = Some(message_error("the server did not accept the mail", r));
-                out.accepted.clear();
-            } else {
-                out.final_reply = Some(r);
-            }
-        }
-        Protocol::Lmtp => {
-            let accepted = std::mem::take(&mut out.accepted);
-            for rcpt in accepted {
-                let r = s.read_reply()?;
-                match r.code {
-                    250 => {
-                        out.final_reply = Some(r);
-                        out.accepted.push(rcpt);
-                    }
-                    400..=499 => out.deferred.push((rcpt, r)),
-                    _ => out.refused.push((rcpt, r)),
-                }
-            }
-        }
-    }
-    Ok(out)
+    sent
 }
 
 /// Flushes one queue directory, loading each configuration it needs once.
@@ -536,39 +387,9 @@ pub fn dry_run(
 /// The account, server, authentication and envelope of a dry run, indented under its message.
 fn describe(account: &Account, m: &Meta) -> String {
     let san = crate::ui::sanitize;
-    let s = &account.settings;
-    let mut t = match &account.file {
-        Some(f) => format!("  account: {} (from {})\n", san(&account.name), f.display()),
-        None => format!("  account: {} (command line)\n", san(&account.name)),
-    };
-    let (target, tls, _) = crate::app::transport(account);
-    let server = match (&target.host, &target.socket) {
-        (_, Some(sock)) => format!("unix socket {}", sock.display()),
-        (Some(h), None) => format!("{} port {}", san(h), target.port),
-        (None, None) => "(not set)".to_owned(),
-    };
-    let tls_mode = match (tls.enabled, tls.starttls) {
-        (false, _) => "off (cleartext)",
-        (true, true) => "STARTTLS (required)",
-        (true, false) => "implicit TLS",
-    };
-    t.push_str(&format!("  server: {server}, TLS: {tls_mode}\n"));
-    if s.auth.enabled() {
-        // Never the passwordeval command: it may come from the command line of the
-        // submission, which `show` redacts too.
-        let source = if s.password.is_some() {
-            "the configuration"
-        } else if s.passwordeval.is_some() {
-            "passwordeval (not run in a dry run)"
-        } else {
-            "the keyring, netrc or a prompt at send time"
-        };
-        t.push_str(&format!(
-            "  auth: on, user {}, password from {source}\n",
-            san(s.user.as_deref().unwrap_or("(not set)"))
-        ));
-    } else {
-        t.push_str("  auth: off\n");
+    let mut t = String::new();
+    for line in delivery::describe(account, false) {
+        t.push_str(&format!("  {line}\n"));
     }
     t.push_str(&format!("  MAIL FROM:<{}>\n", san(&m.from)));
     for r in &m.recipients {
@@ -598,7 +419,7 @@ fn flush_group(
 ) {
     let mut stdout = std::io::stdout();
     let mut resolved: Option<Result<Resolved>> = None;
-    let mut link: Option<Link<'_>> = None;
+    let mut link: Option<Box<dyn Transport + '_>> = None;
     let mut debug: Option<&mut dyn Write> = if opts.verbose {
         Some(&mut stdout)
     } else {
@@ -664,7 +485,7 @@ fn flush_group(
         let acct = &r.account;
         // The envelope was read back from disk and may have been edited: an invalid one is set
         // aside before it costs a connection, and never sent.
-        let envelope = smtp::Envelope {
+        let envelope = Envelope {
             from: m.meta.from.clone(),
             recipients: m.meta.recipients.clone(),
         };
@@ -684,13 +505,12 @@ fn flush_group(
         }
         // RSET between messages; a connection that fails it is replaced.
         if let Some(l) = link.as_mut()
-            && l.used
-            && !matches!(l.s.command("RSET"), Ok(r) if r.code == 250)
+            && !l.reset()
         {
             link = None;
         }
         if link.is_none() {
-            match open_link(acct, debug.take()) {
+            match delivery::open(acct, debug.take()) {
                 Ok(l) => link = Some(l),
                 Err(e) => {
                     // The connection failed: every message of this account waits.
@@ -718,9 +538,8 @@ fn flush_group(
         let Some(l) = link.as_mut() else {
             continue;
         };
-        l.used = true;
         let mut damage = None;
-        let outcome = transaction(l, &m, &mut damage);
+        let outcome = send_queued(l.as_mut(), &m, &mut damage);
         let outcome = match outcome {
             Ok(o) => o,
             Err(_) if damage.is_some() => {
@@ -742,7 +561,7 @@ fn flush_group(
         settle(queue, m, outcome, r, opts, report);
     }
     if let Some(mut l) = link {
-        l.s.quit();
+        l.quit();
     }
 }
 
@@ -888,7 +707,7 @@ fn settle(
             ));
         }
     }
-    for (r, reply) in &o.refused {
+    for (r, reply) in o.refused() {
         let line = format!(
             "queued message {}: recipient address {r} not accepted by the server ({})",
             m.id(),
@@ -915,7 +734,7 @@ fn settle(
     let done: Vec<&String> = o
         .accepted
         .iter()
-        .chain(o.refused.iter().map(|(r, _)| r))
+        .chain(o.refused().map(|(r, _)| r))
         .collect();
     m.meta.recipients.retain(|r| !done.contains(&r));
     if let Some((line, error)) = aside {
@@ -967,8 +786,8 @@ fn settle(
         .as_ref()
         .map(meta::error_text)
         .or_else(|| {
-            o.deferred
-                .first()
+            o.deferred()
+                .next()
                 .map(|(r, reply)| format!("recipient address {r} deferred: {}", reply_text(reply)))
         })
         .unwrap_or_else(|| "not all recipients done".to_owned());
@@ -987,26 +806,6 @@ mod tests {
         };
         assert!(!reply_text(&r).contains('\n'));
         assert!(reply_text(&r).starts_with("451 "));
-    }
-
-    #[test]
-    fn five_hundreds_are_permanent_four_hundreds_transient() {
-        let e = message_error(
-            "x",
-            Reply {
-                code: 452,
-                lines: vec!["452 full".into()],
-            },
-        );
-        assert!(e.is_transient());
-        let e = message_error(
-            "x",
-            Reply {
-                code: 554,
-                lines: vec!["554 no".into()],
-            },
-        );
-        assert!(!e.is_transient());
     }
 
     fn planted(q: &Queue, marker: &std::path::Path) -> String {
@@ -1030,7 +829,7 @@ mod tests {
         let mut m = Meta::new(
             "",
             origin,
-            &smtp::Envelope {
+            &Envelope {
                 from: "a@x.org".into(),
                 recipients: vec!["b@y.org".into()],
             },

@@ -2,8 +2,8 @@
 //! message later except the password, which is resolved at flush time. The message file itself
 //! is the raw input and never changes; only this file is rewritten (atomically) after attempts.
 
+use crate::envelope::Envelope;
 use crate::message::Rewrite;
-use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -26,8 +26,8 @@ pub use store::{Locked, Queue, Spool, Unspooled};
 
 use crate::cli::Cli;
 use crate::config::{Account, Settings};
+use crate::envelope::Envelope;
 use crate::message::Rewrite;
-use crate::smtp::Envelope;
 use std::path::{Path, PathBuf};
 
 /// The default queue directory: `$XDG_STATE_HOME/postie/queue`, else

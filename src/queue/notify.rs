@@ -13,8 +13,8 @@ use super::meta::{Meta, Origin, StoredRewrite};
 use super::store::Queue;
 use crate::account::{self, Account, Request};
 use crate::config::Config;
+use crate::envelope::Envelope;
 use crate::error::Result;
-use crate::smtp::Envelope;
 use std::io::{BufRead, Read};
 
 /// The most header bytes copied into a notice (a pathological header block is cut there).

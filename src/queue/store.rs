@@ -1228,8 +1228,8 @@ impl Read for Verifying {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelope::Envelope;
     use crate::queue::meta::{Origin, StoredRewrite};
-    use crate::smtp::Envelope;
 
     fn meta() -> Meta {
         Meta::new(

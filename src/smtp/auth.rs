@@ -31,6 +31,26 @@ pub enum Mechanism {
     XOAuth2,
 }
 
+/// Where AUTH gets its password: asked only when the chosen mechanism needs one, with the
+/// mechanism (an OAuth2 source answers with a token). `Ok(None)`: there is none, which becomes
+/// msmtp's `authentication method M needs a password` (69).
+pub trait PasswordSource {
+    /// The password (or token) for `mech`.
+    fn password(&mut self, mech: Mechanism) -> Result<Option<String>>;
+
+    /// The server refused the secret given last. `true` means a fresher one can be asked for
+    /// (a cached secret was evicted, a token refreshed); AUTH is then tried once more.
+    fn refused(&mut self) -> bool {
+        false
+    }
+}
+
+impl<F: FnMut(Mechanism) -> Result<Option<String>>> PasswordSource for F {
+    fn password(&mut self, mech: Mechanism) -> Result<Option<String>> {
+        self(mech)
+    }
+}
+
 /// The `auth` setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthSetting {

@@ -2,8 +2,6 @@
 //! line-by-line parser that builds them with msmtp's limits (1023 bytes per line including the
 //! line end, at most 50 lines) and msmtp's error texts (all exit 76).
 
-use crate::error::{Error, Result, Sysexit};
-
 /// One complete (possibly multi-line) server reply.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reply {
@@ -30,26 +28,14 @@ pub const MAX_LINE_LEN: usize = 1023;
 /// The most lines one reply may have.
 pub const MAX_LINES: usize = 50;
 
-/// `the server sent an invalid reply` (76).
-pub fn invalid_reply() -> Error {
-    Error::new(Sysexit::Protocol, "the server sent an invalid reply").in_send_stage()
-}
-
-/// `the server sent an empty reply` (76): the connection closed where a reply was due.
-pub fn empty_reply() -> Error {
-    Error::new(Sysexit::Protocol, "the server sent an empty reply")
-        .transient()
-        .in_send_stage()
-}
-
-fn too_many_lines() -> Error {
-    Error::new(
-        Sysexit::Protocol,
-        format!(
-            "Rejecting server reply that is longer than {MAX_LINES} lines. Increase SMTP_MAXLINES."
-        ),
-    )
-    .in_send_stage()
+/// Why a reply line was not accepted. The session turns it into msmtp's error text; keeping
+/// it a plain value leaves this module free of the error type, which itself carries replies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadReply {
+    /// Not `NNN ` or `NNN-` followed by text.
+    Invalid,
+    /// More than [`MAX_LINES`] lines.
+    TooManyLines,
 }
 
 /// Collects the lines of one reply; feed it lines (without their line end) until it returns
@@ -67,18 +53,18 @@ impl ReplyParser {
     }
 
     /// Adds one line; `Ok(Some(reply))` once the final line (`NNN ` form) arrived.
-    pub fn push_line(&mut self, line: &[u8]) -> Result<Option<Reply>> {
+    pub fn push_line(&mut self, line: &[u8]) -> Result<Option<Reply>, BadReply> {
         if line.len() < 4
             || !line[..3].iter().all(u8::is_ascii_digit)
             || (line[3] != b' ' && line[3] != b'-')
         {
-            return Err(invalid_reply());
+            return Err(BadReply::Invalid);
         }
         let code = line[..3]
             .iter()
             .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
         if self.lines.len() >= MAX_LINES {
-            return Err(too_many_lines());
+            return Err(BadReply::TooManyLines);
         }
         // Like msmtp, the first line's code counts; later lines are not compared to it.
         let code = *self.code.get_or_insert(code);
@@ -121,8 +107,7 @@ mod tests {
     fn garbage_is_invalid_reply() {
         for bad in [&b"hello"[..], b"25", b"250", b"2x0 ok", b"250:ok", b""] {
             let e = ReplyParser::new().push_line(bad).expect_err("invalid");
-            assert_eq!(e.message, "the server sent an invalid reply");
-            assert_eq!(e.exit, Sysexit::Protocol);
+            assert_eq!(e, BadReply::Invalid);
         }
     }
 
@@ -141,10 +126,7 @@ mod tests {
             assert_eq!(p.push_line(b"250-x").expect("valid"), None);
         }
         let e = p.push_line(b"250 y").expect_err("too long");
-        assert_eq!(
-            e.message,
-            "Rejecting server reply that is longer than 50 lines. Increase SMTP_MAXLINES."
-        );
+        assert_eq!(e, BadReply::TooManyLines);
         let mut p = ReplyParser::new();
         for _ in 0..49 {
             p.push_line(b"250-x").expect("valid");

@@ -9,16 +9,17 @@
 //! debug transcript (`-d`) mirrors msmtp's `<-- `/`--> ` lines, with AUTH secrets redacted
 //! and the server's lines sanitised (control characters become `?`).
 
-use super::auth::{self, AuthSetting, Mechanism, Scram};
+use super::auth::{self, AuthSetting, Mechanism, PasswordSource, Scram};
 use super::caps::Capabilities;
-use super::reply::{MAX_LINE_LEN, Reply, ReplyParser, empty_reply, invalid_reply};
-use super::{Delivery, Envelope, Protocol, SessionSettings};
+use super::reply::{BadReply, MAX_LINE_LEN, MAX_LINES, Reply, ReplyParser};
+use super::{Protocol, SessionSettings};
+use crate::envelope::{Envelope, Outcome, RecipientPolicy};
 use crate::error::{Error, Result, Sysexit};
 use crate::net;
 use std::io::{self, Read, Write};
 
 /// A connection the dialogue can run on: bytes both ways, plus an in-place TLS upgrade.
-pub trait Transport: Read + Write {
+pub trait Stream: Read + Write {
     /// Whether TLS is active.
     fn is_tls(&self) -> bool;
     /// Performs the TLS handshake in place; returns the `-d` description lines.
@@ -29,7 +30,7 @@ pub trait Transport: Read + Write {
     }
 }
 
-impl Transport for net::tls::Conn {
+impl Stream for net::tls::Conn {
     fn is_tls(&self) -> bool {
         net::tls::Conn::is_tls(self)
     }
@@ -59,6 +60,31 @@ fn command_too_long() -> Error {
     )
 }
 
+/// `the server sent an invalid reply` (76).
+fn invalid_reply() -> Error {
+    Error::new(Sysexit::Protocol, "the server sent an invalid reply").in_send_stage()
+}
+
+/// `the server sent an empty reply` (76): the connection closed where a reply was due.
+fn empty_reply() -> Error {
+    Error::new(Sysexit::Protocol, "the server sent an empty reply")
+        .transient()
+        .in_send_stage()
+}
+
+fn bad_reply(bad: BadReply) -> Error {
+    match bad {
+        BadReply::Invalid => invalid_reply(),
+        BadReply::TooManyLines => Error::new(
+            Sysexit::Protocol,
+            format!(
+                "Rejecting server reply that is longer than {MAX_LINES} lines. Increase SMTP_MAXLINES."
+            ),
+        )
+        .in_send_stage(),
+    }
+}
+
 /// Maps a failed reply to its error: 4xx → 69 (transient), anything else → `other`.
 fn rejected(msg: String, reply: Reply, other: Sysexit) -> Error {
     let transient = reply.is_transient();
@@ -75,7 +101,7 @@ fn rejected(msg: String, reply: Reply, other: Sysexit) -> Error {
 }
 
 /// A buffered SMTP connection with an optional debug transcript.
-pub struct Session<'d, S: Transport> {
+pub struct Session<'d, S: Stream> {
     stream: S,
     rbuf: Vec<u8>,
     rpos: usize,
@@ -86,7 +112,7 @@ pub struct Session<'d, S: Transport> {
     reply_deadline: Option<std::time::Instant>,
 }
 
-impl<'d, S: Transport> Session<'d, S> {
+impl<'d, S: Stream> Session<'d, S> {
     /// Wraps a connected stream; `debug` receives the transcript.
     pub fn new(stream: S, debug: Option<&'d mut dyn Write>) -> Session<'d, S> {
         Session {
@@ -247,7 +273,7 @@ impl<'d, S: Transport> Session<'d, S> {
         loop {
             let (raw, len) = self.read_line()?;
             self.trace_server_line(&raw, len);
-            if let Some(reply) = parser.push_line(&raw[..len])? {
+            if let Some(reply) = parser.push_line(&raw[..len]).map_err(bad_reply)? {
                 return Ok(reply);
             }
         }
@@ -380,7 +406,7 @@ impl<'d, S: Transport> Session<'d, S> {
         caps: &Capabilities,
         user: Option<&str>,
         oauth_target: (&str, u16),
-        password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
+        password: &mut dyn PasswordSource,
     ) -> Result<()> {
         if setting == AuthSetting::Off {
             return Ok(());
@@ -415,19 +441,39 @@ impl<'d, S: Transport> Session<'d, S> {
                 ));
             }
         };
-        let pass = if mech.needs_password() {
-            match password(mech)? {
-                Some(p) => p,
-                None => {
-                    return Err(Error::new(
-                        Sysexit::Unavailable,
-                        format!("authentication method {name} needs a password"),
-                    ));
-                }
+        let ask = |password: &mut dyn PasswordSource| -> Result<String> {
+            if !mech.needs_password() {
+                return Ok(String::new());
             }
-        } else {
-            String::new()
+            password.password(mech)?.ok_or_else(|| {
+                Error::new(
+                    Sysexit::Unavailable,
+                    format!("authentication method {name} needs a password"),
+                )
+            })
         };
+        let pass = ask(password)?;
+        match self.auth_exchange(mech, user, &pass, exporter.as_deref(), oauth_target) {
+            // A source that can produce a fresher secret (a cache that was stale, a token that
+            // can be refreshed) gets one more try; the server is back in command state.
+            Err(e) if e.exit == Sysexit::NoPerm && mech.needs_password() && password.refused() => {
+                let pass = ask(password)?;
+                self.auth_exchange(mech, user, &pass, exporter.as_deref(), oauth_target)
+            }
+            result => result,
+        }
+    }
+
+    /// One AUTH exchange with `mech`: `Err` with 77 when the server refuses the credentials.
+    fn auth_exchange(
+        &mut self,
+        mech: Mechanism,
+        user: &str,
+        pass: &str,
+        exporter: Option<&[u8]>,
+        oauth_target: (&str, u16),
+    ) -> Result<()> {
+        let name = mech.name();
         let failed = |r: Reply| {
             let e = Error::new(
                 Sysexit::NoPerm,
@@ -441,7 +487,7 @@ impl<'d, S: Transport> Session<'d, S> {
         let redacted = "(redacted)";
         let last = match mech {
             Mechanism::Plain => self.secret_command(
-                &format!("AUTH PLAIN {}", auth::plain_response(user, &pass)),
+                &format!("AUTH PLAIN {}", auth::plain_response(user, pass)),
                 &shown_ir,
             )?,
             Mechanism::Login => {
@@ -462,7 +508,7 @@ impl<'d, S: Transport> Session<'d, S> {
                     (334, Some(c)) => c,
                     _ => return Err(failed(r)),
                 };
-                self.secret_command(&auth::cram_md5_response(user, &pass, &challenge), redacted)?
+                self.secret_command(&auth::cram_md5_response(user, pass, &challenge), redacted)?
             }
             Mechanism::ScramSha1
             | Mechanism::ScramSha256
@@ -470,7 +516,7 @@ impl<'d, S: Transport> Session<'d, S> {
             | Mechanism::ScramSha256Plus => {
                 let sha256 = matches!(mech, Mechanism::ScramSha256 | Mechanism::ScramSha256Plus);
                 let nonce = auth::scram_nonce();
-                let mut scram = match &exporter {
+                let mut scram = match exporter {
                     Some(x) => Scram::with_tls_exporter(sha256, user, &nonce, x),
                     None => Scram::new(sha256, user, &nonce),
                 };
@@ -486,7 +532,7 @@ impl<'d, S: Transport> Session<'d, S> {
                     (334, Some(c)) => c,
                     _ => return Err(failed(r)),
                 };
-                let Some(fin) = scram.client_final(&server_first, &pass) else {
+                let Some(fin) = scram.client_final(&server_first, pass) else {
                     return Err(failed(r));
                 };
                 let r = self.secret_command(&fin, redacted)?;
@@ -516,7 +562,7 @@ impl<'d, S: Transport> Session<'d, S> {
                 if r.code != 334 {
                     return Err(failed(r));
                 }
-                let r = self.secret_command(&auth::xoauth2_response(user, &pass), redacted)?;
+                let r = self.secret_command(&auth::xoauth2_response(user, pass), redacted)?;
                 if r.code == 334 {
                     // The server explains the failure in a challenge; an empty answer ends it.
                     self.command("")?
@@ -529,7 +575,7 @@ impl<'d, S: Transport> Session<'d, S> {
                 let r = self.secret_command(
                     &format!(
                         "AUTH OAUTHBEARER {}",
-                        auth::oauthbearer_response(user, host, port, &pass)
+                        auth::oauthbearer_response(user, host, port, pass)
                     ),
                     &shown_ir,
                 )?;
@@ -545,62 +591,144 @@ impl<'d, S: Transport> Session<'d, S> {
         Ok(())
     }
 
-    /// MAIL FROM, RCPT TO for each recipient, DATA: pipelined in batches when the server
-    /// allows it, each reply checked in order; the first bad one aborts. ` SMTPUTF8` is
-    /// appended to MAIL FROM when `smtputf8` is set.
-    pub fn envelope_with(
+    /// One message: MAIL FROM, RCPT TO for each recipient and DATA (pipelined in batches when
+    /// the server allows it, every reply checked in order), the body streamed through `body`,
+    /// the final dot and the end-of-data reply(s). `policy` says what a refusal means (see
+    /// [`RecipientPolicy`]); under [`RecipientPolicy::EachRecipient`] every pipelined reply is
+    /// read, so the session can carry the next message. ` SMTPUTF8` is appended to MAIL FROM
+    /// when `smtputf8` is set.
+    pub fn transaction(
         &mut self,
         settings: &SessionSettings,
         envelope: &Envelope,
         pipelining: bool,
         smtputf8: bool,
-    ) -> Result<()> {
+        policy: RecipientPolicy,
+        body: &mut dyn FnMut(&mut dyn Write) -> Result<u64>,
+    ) -> Result<Outcome> {
         enum Step<'a> {
-            Mail(&'a str),
+            Mail,
             Rcpt(&'a str),
             Data,
         }
         // Checked again here, not only where the envelope is built: a queue entry's envelope
         // was read back from disk.
         envelope.check()?;
-        let mail = mail_command(settings, &envelope.from, smtputf8);
-        let mut steps = vec![(mail, Step::Mail(envelope.from.as_str()))];
+        let strict = policy == RecipientPolicy::AllOrNothing;
+        let mut steps = vec![(mail_command(settings, &envelope.from, smtputf8), Step::Mail)];
         for rcpt in &envelope.recipients {
             steps.push((rcpt_command(settings, rcpt), Step::Rcpt(rcpt)));
         }
         steps.push(("DATA".to_string(), Step::Data));
         let batch = if pipelining { PIPELINE_MAX } else { 1 };
-        for chunk in steps.chunks(batch) {
-            for (cmd, _) in chunk {
-                self.queue(cmd)?;
-            }
-            self.flush()?;
-            for (_, step) in chunk {
-                let r = self.read_reply()?;
-                match step {
-                    Step::Mail(addr) if r.code != 250 => {
-                        return Err(rejected(
-                            format!("envelope from address {addr} not accepted by the server"),
-                            r,
-                            Sysexit::DataErr,
-                        ));
-                    }
-                    Step::Rcpt(addr) if r.code != 250 && r.code != 251 => {
-                        return Err(rejected(
-                            format!("recipient address {addr} not accepted by the server"),
-                            r,
-                            Sysexit::DataErr,
-                        ));
-                    }
-                    Step::Data if r.code != 354 => {
-                        return Err(rejected(
-                            "the server does not accept mail data".to_string(),
-                            r,
-                            Sysexit::DataErr,
-                        ));
-                    }
-                    _ => {}
+        let mut out = Outcome::default();
+        let mut sent = 0;
+        for (k, (_, step)) in steps.iter().enumerate() {
+            if k == sent {
+                // Without pipelining, DATA for a message nobody accepts is not sent at all.
+                if matches!(step, Step::Data) && out.accepted.is_empty() {
+                    return Ok(out);
                 }
+                let end = (sent + batch).min(steps.len());
+                for (cmd, _) in &steps[sent..end] {
+                    self.queue(cmd)?;
+                }
+                self.flush()?;
+                sent = end;
+            }
+            let r = self.read_reply()?;
+            match step {
+                Step::Mail if r.code != 250 => {
+                    let e = rejected(
+                        format!(
+                            "envelope from address {} not accepted by the server",
+                            envelope.from
+                        ),
+                        r,
+                        Sysexit::DataErr,
+                    );
+                    if strict {
+                        return Err(e);
+                    }
+                    out.message_error = Some(e);
+                    self.drain_replies(sent - k - 1)?;
+                    return Ok(out);
+                }
+                Step::Mail => {}
+                Step::Rcpt(addr) if r.code == 250 || r.code == 251 => {
+                    out.accepted.push((*addr).to_owned());
+                }
+                Step::Rcpt(addr) if strict => {
+                    return Err(rejected(
+                        format!("recipient address {addr} not accepted by the server"),
+                        r,
+                        Sysexit::DataErr,
+                    ));
+                }
+                Step::Rcpt(addr) => out.refusals.push(((*addr).to_owned(), r)),
+                Step::Data if out.accepted.is_empty() => {
+                    // Pipelined: DATA went out blind; a server that takes it anyway gets an
+                    // empty message, which it discards for want of recipients.
+                    if r.code == 354 {
+                        self.command(".")?;
+                    }
+                    return Ok(out);
+                }
+                Step::Data if r.code != 354 => {
+                    let e = rejected(
+                        "the server does not accept mail data".to_string(),
+                        r,
+                        Sysexit::DataErr,
+                    );
+                    if strict {
+                        return Err(e);
+                    }
+                    out.message_error = Some(e);
+                    out.accepted.clear();
+                    return Ok(out);
+                }
+                Step::Data => {}
+            }
+        }
+        out.mailsize = self.data(body)?;
+        match settings.protocol {
+            Protocol::Smtp => {
+                let r = self.read_reply()?;
+                if r.code == 250 {
+                    out.final_reply = Some(r);
+                } else {
+                    let e = Error::new(Sysexit::Unavailable, "the server did not accept the mail")
+                        .with_reply(r.clone());
+                    let e = if r.is_transient() { e.transient() } else { e };
+                    if strict {
+                        return Err(e);
+                    }
+                    out.message_error = Some(e);
+                    out.accepted.clear();
+                }
+            }
+            Protocol::Lmtp => {
+                // LMTP answers once per accepted recipient, in order, after the dot. No reply
+                // stands for the message, so none is logged (msmtp logs no smtpstatus here).
+                for rcpt in std::mem::take(&mut out.accepted) {
+                    let r = self.read_reply()?;
+                    if r.code == 250 {
+                        out.accepted.push(rcpt);
+                    } else {
+                        out.refusals.push((rcpt, r));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads `n` replies to commands already sent, to stay in step with the server; a DATA
+    /// that was taken gets an empty message.
+    fn drain_replies(&mut self, n: usize) -> Result<()> {
+        for _ in 0..n {
+            if self.read_reply()?.code == 354 {
+                self.command(".")?;
             }
         }
         Ok(())
@@ -630,14 +758,14 @@ impl<'d, S: Transport> Session<'d, S> {
 /// The writer handed to the body callback: queues into the session's buffer, writes out in
 /// large chunks, and mirrors the lines into the transcript. The transcript is written as the
 /// bytes pass, `--> ` before each line, so a single huge line under `-d` costs no memory.
-struct BodyWriter<'s, 'd, S: Transport> {
+struct BodyWriter<'s, 'd, S: Stream> {
     session: &'s mut Session<'d, S>,
     /// The transcript is in the middle of a line (its `--> ` was written).
     mid_line: bool,
     failed: Option<Error>,
 }
 
-impl<S: Transport> BodyWriter<'_, '_, S> {
+impl<S: Stream> BodyWriter<'_, '_, S> {
     fn trace_bytes(&mut self, mut buf: &[u8]) {
         let Some(d) = self.session.debug.as_mut() else {
             return;
@@ -669,7 +797,7 @@ impl<S: Transport> BodyWriter<'_, '_, S> {
     }
 }
 
-impl<S: Transport> Write for BodyWriter<'_, '_, S> {
+impl<S: Stream> Write for BodyWriter<'_, '_, S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Some(e) = &self.failed {
             return Err(io::Error::other(e.message.clone()));
@@ -718,14 +846,6 @@ pub fn rcpt_command(settings: &SessionSettings, rcpt: &str) -> String {
     }
 }
 
-/// Whether the envelope needs the SMTPUTF8 extension (RFC 6531): some address has a non-ASCII
-/// character. msmtp 1.8.23 never sends the parameter (a server may then refuse or mangle such
-/// addresses); msmtp 1.8.28-1.8.31 sent it always, which made servers bounce (marlam/msmtp#197).
-/// postie sends it only when advertised and needed.
-pub fn needs_smtputf8(envelope: &Envelope) -> bool {
-    !envelope.from.is_ascii() || envelope.recipients.iter().any(|r| !r.is_ascii())
-}
-
 /// What the opening of a session established.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Opened {
@@ -741,7 +861,7 @@ pub struct Opened {
 
 /// Implicit TLS, greeting, EHLO/LHLO, then STARTTLS and the second EHLO when configured. With
 /// `trace_tls` the TLS session description also goes to the transcript (sendmail mode's `-d`).
-pub fn open<S: Transport>(
+pub fn open<S: Stream>(
     s: &mut Session<'_, S>,
     tls: &net::TlsSettings,
     settings: &SessionSettings,
@@ -776,12 +896,12 @@ pub fn open<S: Transport>(
 
 /// [`open`], then a capability check that happens before AUTH (msmtp QUITs and exits 69 when
 /// `missing` names something the server lacks), then AUTH.
-fn open_checked<S: Transport>(
+fn open_checked<S: Stream>(
     s: &mut Session<'_, S>,
     tls: &net::TlsSettings,
     settings: &SessionSettings,
     oauth_target: (&str, u16),
-    password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
+    password: &mut dyn PasswordSource,
     missing: impl Fn(&Capabilities) -> Option<&'static str>,
 ) -> Result<Capabilities> {
     let caps = open(s, tls, settings, true)?.caps;
@@ -802,12 +922,12 @@ fn open_checked<S: Transport>(
 /// Everything before the first transaction: [`open`], the DSN capability check (when DSN is
 /// requested) and AUTH. Shared by a direct send and a queue flush, which then runs one or
 /// more transactions on the session.
-pub fn open_for_mail<S: Transport>(
+pub fn open_for_mail<S: Stream>(
     s: &mut Session<'_, S>,
     tls: &net::TlsSettings,
     settings: &SessionSettings,
     oauth_target: (&str, u16),
-    password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
+    password: &mut dyn PasswordSource,
 ) -> Result<Capabilities> {
     let wants_dsn = settings.dsn_notify.is_some() || settings.dsn_return.is_some();
     open_checked(s, tls, settings, oauth_target, password, |caps| {
@@ -817,13 +937,13 @@ pub fn open_for_mail<S: Transport>(
 
 /// `--rmqs` after connecting (msmtp.md 9.2): open, ETRN capability check (before AUTH), AUTH
 /// when configured, `ETRN ARG`, QUIT.
-pub fn rmqs<S: Transport>(
+pub fn rmqs<S: Stream>(
     s: &mut Session<'_, S>,
     tls: &net::TlsSettings,
     settings: &SessionSettings,
     arg: &str,
     oauth_target: (&str, u16),
-    password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
+    password: &mut dyn PasswordSource,
 ) -> Result<()> {
     open_checked(s, tls, settings, oauth_target, password, |caps| {
         (!caps.etrn).then_some("the server does not support Remote Message Queue Starting")
@@ -834,7 +954,7 @@ pub fn rmqs<S: Transport>(
 }
 
 /// `--serverinfo` after connecting (msmtp.md 9.1): open, then QUIT.
-pub fn server_info<S: Transport>(
+pub fn server_info<S: Stream>(
     s: &mut Session<'_, S>,
     tls: &net::TlsSettings,
     settings: &SessionSettings,
@@ -844,47 +964,30 @@ pub fn server_info<S: Transport>(
     Ok(opened)
 }
 
-/// The whole dialogue after connecting: greeting, EHLO, STARTTLS, DSN check, AUTH, envelope,
-/// data, end-of-data reply(s), QUIT.
-pub fn run<S: Transport>(
+/// The whole dialogue of a message sent now, after connecting: greeting, EHLO, STARTTLS, DSN
+/// check, AUTH, one transaction under msmtp's [`RecipientPolicy::AllOrNothing`], QUIT (not
+/// after an LMTP refusal, as msmtp).
+pub fn run<S: Stream>(
     s: &mut Session<'_, S>,
     tls: &net::TlsSettings,
     settings: &SessionSettings,
     envelope: &Envelope,
     oauth_target: (&str, u16),
-    password: &mut dyn FnMut(Mechanism) -> Result<Option<String>>,
+    password: &mut dyn PasswordSource,
     body: &mut dyn FnMut(&mut dyn Write) -> Result<u64>,
-) -> Result<Delivery> {
+) -> Result<Outcome> {
     let caps = open_for_mail(s, tls, settings, oauth_target, password)?;
-    let smtputf8 = caps.smtputf8 && needs_smtputf8(envelope);
-    s.envelope_with(settings, envelope, caps.pipelining, smtputf8)?;
-    let mailsize = s.data(body)?;
-    let mut delivery = Delivery {
-        final_reply: None,
-        lmtp: Vec::new(),
-        mailsize,
-    };
-    match settings.protocol {
-        Protocol::Smtp => {
-            let r = s.read_reply()?;
-            if r.code != 250 {
-                let e = Error::new(Sysexit::Unavailable, "the server did not accept the mail")
-                    .with_reply(r.clone());
-                return Err(if r.is_transient() { e.transient() } else { e });
-            }
-            delivery.final_reply = Some(r);
-        }
-        Protocol::Lmtp => {
-            for rcpt in &envelope.recipients {
-                let r = s.read_reply()?;
-                delivery.lmtp.push((rcpt.clone(), r));
-            }
-            if !delivery.all_accepted() {
-                // msmtp sends no QUIT after a partial LMTP failure.
-                return Ok(delivery);
-            }
-        }
+    let smtputf8 = caps.smtputf8 && envelope.needs_smtputf8();
+    let outcome = s.transaction(
+        settings,
+        envelope,
+        caps.pipelining,
+        smtputf8,
+        RecipientPolicy::AllOrNothing,
+        body,
+    )?;
+    if outcome.all_accepted() {
+        s.quit();
     }
-    s.quit();
-    Ok(delivery)
+    Ok(outcome)
 }
