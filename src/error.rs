@@ -79,6 +79,9 @@ pub struct Error {
     pub transient: bool,
     /// Extra lines printed after the message (e.g. LMTP per-recipient refusals).
     pub details: Vec<String>,
+    /// Lines printed after the server's reply lines: the `could not send mail (account ...)`
+    /// trailer, a log file that could not be written, what happened to the queue.
+    pub after: Vec<String>,
     /// Whether this failure happened in the send stage (connect and later), which is what
     /// decides if msmtp writes a log line.
     pub in_send_stage: bool,
@@ -93,6 +96,7 @@ impl Error {
             reply: None,
             transient: false,
             details: Vec::new(),
+            after: Vec::new(),
             in_send_stage: false,
         }
     }
@@ -133,6 +137,19 @@ impl Error {
     /// Whether a later attempt could succeed.
     pub fn is_transient(&self) -> bool {
         self.transient
+    }
+
+    /// The lines printed for this error, in msmtp's order and without the program-name
+    /// prefix: the text (one line per line of it), the detail lines, one `server message: `
+    /// line per line of the server's reply, then the lines that follow it.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.message.lines().map(str::to_owned).collect();
+        lines.extend(self.details.iter().cloned());
+        if let Some(r) = &self.reply {
+            lines.extend(r.lines.iter().map(|l| format!("server message: {l}")));
+        }
+        lines.extend(self.after.iter().cloned());
+        lines
     }
 }
 

@@ -17,28 +17,17 @@ use crate::config::{self, Account};
 use crate::error::{Error, Result, Sysexit};
 use crate::secret;
 use crate::smtp::{self, Capabilities, Protocol, ServerInfo};
-use crate::ui::{Output, Ui, sanitize};
+use crate::ui::{Output, sanitize};
 use std::io::Write;
 use std::net::SocketAddr;
 
-/// Runs `--serverinfo`, `--rmqs` or `--configure` for `cli`; returns the exit status. `prog` is
-/// the program name used as the prefix of error lines.
-pub fn run(prog: &str, cli: &Cli) -> u8 {
-    let result = match cli.mode() {
+/// Runs `--serverinfo`, `--rmqs` or `--configure` for `cli`.
+pub fn run(cli: &Cli) -> Result<()> {
+    match cli.mode() {
         Mode::ServerInfo => server_info_mode(cli),
         Mode::Rmqs(arg) => rmqs_mode(cli, &arg),
         Mode::Configure(addr) => configure_mode(&addr, cli.config_file.as_deref()),
         _ => Ok(()),
-    };
-    match result {
-        Ok(()) => Sysexit::Ok.code(),
-        Err(e) => {
-            Ui {
-                prog: prog.to_owned(),
-            }
-            .report(&e);
-            e.exit.code()
-        }
     }
 }
 

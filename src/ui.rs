@@ -49,6 +49,21 @@ pub(crate) fn stderr_line(line: &str) {
     let _ = writeln!(err, "{line}");
 }
 
+/// A note on stderr in the form of an error line (`PROG: TEXT`), for what is reported but is
+/// not a failure (a deferred queued message under `-v`). The text is sanitised: it may quote a
+/// server or a queue file.
+pub(crate) fn note(text: &str) {
+    let prog = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "postie".to_owned());
+    stderr_line(&format!("{prog}: {}", sanitize(text)));
+}
+
 /// What the caller needs to print errors like msmtp: the program name (basename of argv[0]).
 pub(crate) struct Ui {
     pub(crate) prog: String,
@@ -61,16 +76,10 @@ impl Ui {
         stderr_line(&format!("{}: {}", self.prog, sanitize(msg)));
     }
 
-    /// An error in msmtp's form: the text, the server's reply lines, and any detail lines.
+    /// An error in msmtp's form (see [`Error::lines`]), one prefixed, sanitised line each.
     pub(crate) fn report(&self, e: &Error) {
-        self.error(&e.message);
-        for d in &e.details {
-            self.error(d);
-        }
-        if let Some(r) = &e.reply {
-            for l in &r.lines {
-                self.error(&format!("server message: {l}"));
-            }
+        for line in e.lines() {
+            self.error(&line);
         }
     }
 }

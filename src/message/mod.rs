@@ -6,12 +6,14 @@
 //! * [`body`]: writes the DATA payload (prepended headers, filtered header block, body
 //!   streamed from stdin with CRLF and dot-stuffing).
 //! * [`msgid`]: the values of added Date and Message-ID headers.
+//! * [`rewrite`]: which headers are added or removed, with every added value checked.
 //! * [`aliases`]: expansion of local recipients through an aliases file.
 
 pub mod aliases;
 pub mod body;
 pub mod headers;
 pub mod msgid;
+pub mod rewrite;
 
 pub use body::{BodyError, Rewrite, write_data};
 pub use headers::{

@@ -7,7 +7,7 @@
 
 use super::flush::{self, Configs, FlushOptions};
 use super::store::{Claim, FileError, Queue, damaged_error, valid_id};
-use super::{default_dir, dir_for};
+use super::{default_dir, dir_for, meta};
 use crate::error::{Error, Result, Sysexit};
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -58,12 +58,6 @@ pub fn queue_dirs(t: &Target, configs: &mut Configs) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(dirs)
-}
-
-/// `strftime("%Y-%m-%d %H:%M:%S")` in local time.
-pub(crate) fn local_time(secs: u64) -> String {
-    let t = crate::sys::local_time(i64::try_from(secs).unwrap_or(0));
-    crate::sys::strftime("%Y-%m-%d %H:%M:%S", &t)
 }
 
 /// Text from a queue file (addresses: the user's; errors: the server's) made safe for a
@@ -155,7 +149,7 @@ pub fn list(
                 "{:<28} {:>9} {:<19} <{}>{}",
                 id,
                 m.size,
-                local_time(m.created),
+                meta::local_time(m.created),
                 printable(&m.from),
                 if m.held { " (held)" } else { "" }
             )?;
@@ -166,7 +160,7 @@ pub fn list(
                     "",
                     m.attempts,
                     if m.attempts == 1 { "" } else { "s" },
-                    local_time(m.next_attempt),
+                    meta::local_time(m.next_attempt),
                     e = printable(e)
                 )?;
             }
@@ -192,7 +186,7 @@ pub fn list(
 /// A dry run over every queue directory (stdout), with a summary line; returns the exit code
 /// the flush would have for what can be known without sending: 78 for a refused directory or
 /// file, 74 for damaged entries, else 0.
-fn dry_run_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -> u8 {
+fn dry_run_all(dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -> Result<()> {
     let mut r = flush::DryRunReport::default();
     let mut refused = Vec::new();
     let mut stdout = std::io::stdout().lock();
@@ -224,51 +218,58 @@ fn dry_run_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mut 
         )
         .and_then(|()| stdout.flush());
     }
-    for e in &refused {
-        report(prog, e);
-    }
-    for p in &r.problems {
-        crate::ui::stderr_line(&format!("{prog}: {}", crate::ui::sanitize(p)));
-    }
+    let mut lines: Vec<String> = refused.iter().flat_map(Error::lines).collect();
+    lines.extend(r.problems.iter().cloned());
     if let Err(e) = res
         && !reader_gone(&e)
     {
-        report(prog, &stdout_error(&e));
-        return Sysexit::IoErr.code();
+        lines.extend(stdout_error(&e).lines());
+        return finish(lines, Sysexit::IoErr);
     }
-    if !refused.is_empty() || r.ignored > 0 {
-        Sysexit::Config.code()
+    let exit = if !refused.is_empty() || r.ignored > 0 {
+        Sysexit::Config
     } else if r.damaged > 0 {
-        Sysexit::IoErr.code()
+        Sysexit::IoErr
     } else {
-        0
+        Sysexit::Ok
+    };
+    finish(lines, exit)
+}
+
+/// Ends a command that reported `lines` (queue files and server replies: sanitised when
+/// printed): a failure carries them to `app::run`, a success prints them as notes.
+fn finish(lines: Vec<String>, exit: Sysexit) -> Result<()> {
+    if exit == Sysexit::Ok {
+        for line in &lines {
+            crate::ui::note(line);
+        }
+        return Ok(());
     }
+    Err(Error::new(exit, lines.join("\n")))
 }
 
 /// Flushes every queue directory; returns the exit code: 78 if a directory or file was
 /// refused as not this user's, else 74 if a damaged entry was set aside, else 69 if a message
 /// was set aside because it could not be delivered.
-pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -> u8 {
+pub fn flush_all(dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -> Result<()> {
     if opts.dry_run {
-        return dry_run_all(prog, dirs, opts, configs);
+        return dry_run_all(dirs, opts, configs);
     }
-    let mut code = 0;
+    let mut exit = Sysexit::Ok;
+    let mut lines = Vec::new();
     let mut refused = false;
     for dir in dirs {
         let q = match Queue::existing(dir) {
             Ok(Some(q)) => q,
             Ok(None) => continue,
             Err(e) => {
-                report(prog, &e);
+                lines.extend(e.lines());
                 refused = true;
                 continue;
             }
         };
         let r = flush::flush_with(&q, opts, configs);
-        for m in &r.messages {
-            // Queue files and server replies are not ours to trust with a terminal.
-            crate::ui::stderr_line(&format!("{prog}: {}", crate::ui::sanitize(m)));
-        }
+        lines.extend(r.messages.iter().cloned());
         if opts.verbose {
             // A closed stdout must not stop (or crash) a flush that is delivering mail.
             crate::ui::stdout_text(&format!(
@@ -283,17 +284,13 @@ pub fn flush_all(prog: &str, dirs: &[PathBuf], opts: &FlushOptions, configs: &mu
             ));
         }
         if r.damaged > 0 {
-            code = Sysexit::IoErr.code();
-        } else if r.failed > 0 && code == 0 {
-            code = Sysexit::Unavailable.code();
+            exit = Sysexit::IoErr;
+        } else if r.failed > 0 && exit == Sysexit::Ok {
+            exit = Sysexit::Unavailable;
         }
         refused |= r.ignored > 0;
     }
-    if refused {
-        Sysexit::Config.code()
-    } else {
-        code
-    }
+    finish(lines, if refused { Sysexit::Config } else { exit })
 }
 
 fn find(dirs: &[PathBuf], id: &str) -> Result<Queue> {
@@ -407,13 +404,13 @@ fn show_to(dirs: &[PathBuf], id: &str, out: &mut dyn Write) -> std::result::Resu
 
 /// `-q` and `-bp` (and `mailq`): the sendmail-style entry points. `-C` and `-a` choose the
 /// queue directory; `-v` shows progress.
-pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
+pub fn from_sendmail_flags(cli: &crate::cli::Cli) -> Result<()> {
     let flush = cli.mode() == crate::cli::Mode::FlushQueue;
     if flush && cli.queue_only {
         // -odq promises not to connect; a flush exists to connect. Neither wins silently.
-        let e = Error::usage("cannot use both -q (deliver the queue) and -odq (queue only)");
-        report(prog, &e);
-        return e.exit.code();
+        return Err(Error::usage(
+            "cannot use both -q (deliver the queue) and -odq (queue only)",
+        ));
     }
     let t = Target {
         config_file: cli.config_file.clone(),
@@ -421,13 +418,7 @@ pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
         queue_dir: None,
     };
     let mut configs = Configs::default();
-    let dirs = match queue_dirs(&t, &mut configs) {
-        Ok(d) => d,
-        Err(e) => {
-            report(prog, &e);
-            return e.exit.code();
-        }
-    };
+    let dirs = queue_dirs(&t, &mut configs)?;
     if flush {
         let opts = FlushOptions {
             verbose: cli.debug,
@@ -435,25 +426,23 @@ pub fn sendmail_mode(prog: &str, cli: &crate::cli::Cli) -> u8 {
             dry_run: cli.no_send || cli.pretend,
             ..FlushOptions::default()
         };
-        return flush_all(prog, &dirs, &opts, &mut configs);
+        return flush_all(&dirs, &opts, &mut configs);
     }
-    list_command(prog, &dirs)
+    list_command(&dirs)
 }
 
 /// Lists to stdout, reports refused directories and files on stderr; returns the exit code.
-fn list_command(prog: &str, dirs: &[PathBuf]) -> u8 {
+fn list_command(dirs: &[PathBuf]) -> Result<()> {
     let mut problems = Vec::new();
     let mut stdout = std::io::stdout().lock();
     let res = list(dirs, &mut stdout, &mut problems).and_then(|_| stdout.flush());
-    for p in &problems {
-        report(prog, p);
-    }
+    let mut lines: Vec<String> = problems.iter().flat_map(Error::lines).collect();
     match res {
         Err(e) if !reader_gone(&e) => {
-            report(prog, &stdout_error(&e));
-            Sysexit::IoErr.code()
+            lines.extend(stdout_error(&e).lines());
+            finish(lines, Sysexit::IoErr)
         }
-        _ => problems.first().map_or(0, |p| p.exit.code()),
+        _ => finish(lines, problems.first().map_or(Sysexit::Ok, |p| p.exit)),
     }
 }
 
@@ -484,14 +473,6 @@ Options:
   -h, --help           print this help
 ";
 
-/// An error on stderr, one `prog: ` line per line of its text, control characters shown as `?`
-/// (paths and IDs come from the user, errors may quote a server).
-pub fn report(prog: &str, e: &Error) {
-    for line in e.message.lines() {
-        crate::ui::stderr_line(&format!("{prog}: {}", crate::ui::sanitize(line)));
-    }
-}
-
 /// A usage error that points to the help (which lists every command and option).
 fn usage_error(prog: &str, what: &str) -> Error {
     Error::usage(format!("{what}\nsee '{prog} queue --help'"))
@@ -509,14 +490,11 @@ const VERBS: [(&str, usize); 7] = [
 ];
 
 /// `postie queue ...` (args after `queue`). Returns the exit code.
-pub fn run(prog: &str, args: &[String]) -> u8 {
-    let fail = |e: Error| {
-        report(prog, &e);
-        e.exit.code()
-    };
+pub fn run(prog: &str, args: &[String]) -> Result<()> {
+    let fail = Err;
     let help = || {
         crate::ui::stdout_text(&HELP.replace("{prog}", prog));
-        0
+        Ok(())
     };
     // Help wins over everything else on the line, so it works even with a broken msmtprc.
     if args.iter().any(|a| a == "-h" || a == "--help") {
@@ -612,9 +590,9 @@ pub fn run(prog: &str, args: &[String]) -> u8 {
         Ok(d) => d,
         Err(e) => return fail(e),
     };
-    let res = match (verb, words.get(1).copied().unwrap_or_default()) {
-        ("list", _) => return list_command(prog, &dirs),
-        ("flush", _) => return flush_all(prog, &dirs, &opts, &mut configs),
+    match (verb, words.get(1).copied().unwrap_or_default()) {
+        ("list", _) => list_command(&dirs),
+        ("flush", _) => flush_all(&dirs, &opts, &mut configs),
         ("show", id) => show(&dirs, id, &mut std::io::stdout().lock()),
         ("delete", id) => delete(&dirs, id),
         ("hold", id) => with_locked(&dirs, id, |mut l| {
@@ -627,10 +605,6 @@ pub fn run(prog: &str, args: &[String]) -> u8 {
             l.save()
         }),
         _ => Ok(()),
-    };
-    match res {
-        Ok(()) => 0,
-        Err(e) => fail(e),
     }
 }
 
@@ -671,7 +645,7 @@ mod tests {
 
     #[test]
     fn local_time_has_fixed_width() {
-        assert_eq!(local_time(0).len(), 19);
+        assert_eq!(meta::local_time(0).len(), 19);
     }
 
     fn queued(dir: &std::path::Path, overrides: Vec<(String, String)>) -> (Queue, String) {

@@ -328,7 +328,7 @@ pub fn dry_run(
             writeln!(
                 out,
                 "queued message {id}: not due before {}, would not be sent",
-                super::command::local_time(m.next_attempt)
+                meta::local_time(m.next_attempt)
             )?;
             continue;
         }
@@ -398,7 +398,7 @@ fn describe(account: &Account, m: &Meta) -> String {
     t.push_str(&format!(
         "  {} bytes, queued {}, {} attempt{}",
         m.size,
-        super::command::local_time(m.created),
+        meta::local_time(m.created),
         m.attempts,
         if m.attempts == 1 { "" } else { "s" }
     ));

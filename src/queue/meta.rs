@@ -144,6 +144,12 @@ pub fn error_text(e: &crate::error::Error) -> String {
     }
 }
 
+/// `strftime("%Y-%m-%d %H:%M:%S")` in local time.
+pub fn local_time(secs: u64) -> String {
+    let t = crate::sys::local_time(i64::try_from(secs).unwrap_or(0));
+    crate::sys::strftime("%Y-%m-%d %H:%M:%S", &t)
+}
+
 /// Seconds since the epoch.
 pub fn now() -> u64 {
     SystemTime::now()

@@ -274,7 +274,7 @@ impl Queue {
     /// Writes the raw message (`head` then the rest of `rest`) to a locked temp file and
     /// fsyncs it. Nothing is queued until [`Spool::commit`].
     pub fn spool<R: BufRead>(&self, head: &[u8], rest: &mut R) -> Result<Spool> {
-        self.spool_or_salvage(head, rest).map_err(|u| u.error)
+        self.spool_or_salvage(head, rest).map_err(|u| *u.error)
     }
 
     /// [`Queue::spool`], but when the queue fails (no space, not writable) the bytes of the
@@ -328,7 +328,7 @@ impl Queue {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     return Err(Unspooled {
-                        error: Error::io("input error while reading the mail"),
+                        error: Box::new(Error::io("input error while reading the mail")),
                         no_fallback: true,
                         taken: None,
                     });
@@ -807,8 +807,9 @@ fn write_counted(mut f: &File, mut buf: &[u8], written: &mut u64) -> io::Result<
 /// queue.
 #[derive(Debug)]
 pub struct Unspooled {
-    /// The error (`cannot write to queue file ...`, or the input's).
-    pub error: Error,
+    /// The error (`cannot write to queue file ...`, or the input's); boxed to keep the
+    /// `Result` small.
+    pub error: Box<Error>,
     /// Nothing can be sent without the queue either: reading the input failed, or bytes
     /// taken from it cannot be read back.
     pub no_fallback: bool,
@@ -827,7 +828,7 @@ impl From<Error> for Unspooled {
 impl Unspooled {
     fn queue(error: Error) -> Unspooled {
         Unspooled {
-            error,
+            error: Box::new(error),
             no_fallback: false,
             taken: None,
         }
@@ -873,11 +874,11 @@ impl Spool {
                 Err(re) => {
                     // Part of the input is gone with no way back: nothing may be sent.
                     return Unspooled {
-                        error: Error::io(format!(
+                        error: Box::new(Error::io(format!(
                             "{}; cannot read back what was written: {}",
                             error.message,
                             strerror(&re)
-                        )),
+                        ))),
                         no_fallback: true,
                         taken: None,
                     };
@@ -885,7 +886,7 @@ impl Spool {
             }
         };
         Unspooled {
-            error,
+            error: Box::new(error),
             no_fallback: false,
             taken,
         }
