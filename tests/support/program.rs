@@ -35,7 +35,8 @@ pub struct Home {
     dir: tempfile::TempDir,
 }
 
-/// How to start a program; `Options::default()` starts postie as itself.
+/// How to start a program; `Options::default()` starts postie as itself. The fields are public
+/// (struct-literal syntax works); the methods of the same names are shorthands for chaining.
 #[derive(Clone, Default)]
 pub struct Options<'a> {
     /// Run this program instead of postie (msmtp, `/bin/sh`, a symlink).
@@ -213,7 +214,8 @@ pub struct Running {
 }
 
 impl Running {
-    /// Spawns `cmd` (which must pipe stdin) and feeds it `stdin`.
+    /// Spawns `cmd` (which must pipe stdin) and feeds it `stdin`; whether all of it was read is
+    /// not checked.
     pub fn start(mut cmd: Command, stdin: &[u8]) -> Running {
         let start = Instant::now();
         let mut child = cmd.spawn().expect("spawn");
