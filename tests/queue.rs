@@ -10,23 +10,24 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use support::program::{Home, Options, Run, Running};
 use support::server::{Line, ServerBuilder, Session, Stage};
 
-const POSTIE: &str = env!("CARGO_BIN_EXE_postie");
-
-/// A private HOME with an msmtprc whose account queues into `HOME/q`.
+/// A private HOME with an msmtprc at `HOME/rc` whose account queues into `HOME/q`; postie runs
+/// in it with `-C HOME/rc`.
 struct Env {
-    dir: tempfile::TempDir,
+    dir: Home,
+    rc: String,
 }
 
 impl Env {
     fn new(port: u16) -> Env {
-        let e = Env {
-            dir: tempfile::tempdir().expect("tempdir"),
-        };
+        let dir = Home::empty();
+        let rc = dir.path().join("rc").to_str().expect("utf-8").to_owned();
+        let e = Env { dir, rc };
         e.point_to(port);
         e
     }
@@ -40,7 +41,7 @@ impl Env {
     }
 
     fn rc(&self) -> PathBuf {
-        self.home().join("rc")
+        PathBuf::from(&self.rc)
     }
 
     /// (Re)writes the msmtprc: the account is re-resolved at flush time, so this is how a test
@@ -61,53 +62,47 @@ impl Env {
     }
 
     fn write_rc(&self, text: &str) {
-        std::fs::write(self.rc(), text).expect("write rc");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(self.rc(), std::fs::Permissions::from_mode(0o600))
-            .expect("chmod rc");
+        self.dir.write("rc", text, 0o600);
+    }
+
+    /// `-C HOME/rc` and `args`.
+    fn with_rc<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut v = vec!["-C", self.rc.as_str()];
+        v.extend_from_slice(args);
+        v
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(POSTIE);
-        c.env_clear()
-            .env("HOME", self.home())
-            .env("PATH", "/usr/bin:/bin")
-            .env("LC_ALL", "C")
-            .arg("-C")
-            .arg(self.rc())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c
+        self.dir.command(&self.with_rc(args), &Options::default())
     }
 
-    fn spawn(&self, args: &[&str], stdin: &[u8]) -> Child {
-        let mut child = self.cmd(args).spawn().expect("spawn postie");
-        let mut pipe = child.stdin.take().expect("stdin");
-        let data = stdin.to_vec();
-        // A writer thread: a killed child must not block the test on a full pipe.
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        });
-        child
+    fn spawn(&self, args: &[&str], stdin: &[u8]) -> Running {
+        self.dir
+            .spawn(&self.with_rc(args), stdin, &Options::default())
     }
 
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
-        self.spawn(args, stdin).wait_with_output().expect("wait")
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Run {
+        self.run_with(args, stdin, &Options::default())
     }
 
-    fn queue_cmd(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(POSTIE);
-        c.env_clear()
-            .env("HOME", self.home())
-            .env("LC_ALL", "C")
-            .arg("queue")
-            .arg("-C")
-            .arg(self.rc())
-            .args(args)
-            .stdin(Stdio::null());
-        c.output().expect("run postie queue")
+    fn run_with(&self, args: &[&str], stdin: &[u8], o: &Options<'_>) -> Run {
+        self.dir.run_with(&self.with_rc(args), stdin, o)
+    }
+
+    /// `postie queue -C HOME/rc args`.
+    fn queue_cmd(&self, args: &[&str]) -> Run {
+        self.queue_with(args, &Options::default())
+    }
+
+    fn queue_with(&self, args: &[&str], o: &Options<'_>) -> Run {
+        let mut argv = vec!["queue"];
+        argv.extend(self.with_rc(args));
+        self.dir.run_with(&argv, b"", o)
+    }
+
+    /// postie as `mailq`, without `-C`.
+    fn mailq(&self, o: &Options<'_>) -> Run {
+        self.dir.run_with(&[], b"", &o.clone().name("mailq"))
     }
 
     fn queued_ids(&self) -> Vec<String> {
@@ -168,8 +163,8 @@ fn rcpt(n: usize) -> String {
     format!("m{n}@x.org")
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+fn text(b: &(impl AsRef<[u8]> + ?Sized)) -> String {
+    String::from_utf8_lossy(b.as_ref()).into_owned()
 }
 
 /// Per recipient, how many times the server accepted a message (250 after the final dot).
@@ -229,13 +224,6 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0 % n.max(1)
-    }
-}
-
-fn kill9(child: &mut Child) {
-    // SAFETY: kill only sends a signal to the process id we spawned and still own.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGKILL);
     }
 }
 
@@ -299,13 +287,7 @@ fn odq_queues_without_connecting_and_mailq_lists() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(env.queued_ids().len(), 1);
     // `mailq` is postie under another name.
-    let link = env.home().join("mailq");
-    std::os::unix::fs::symlink(POSTIE, &link).expect("symlink");
-    let out = Command::new(&link)
-        .env_clear()
-        .env("HOME", env.home())
-        .output()
-        .expect("mailq");
+    let out = env.mailq(&Options::default());
     // mailq without -C looks at the default queue only; this one is configured elsewhere.
     assert_eq!(out.status.code(), Some(0));
     let out = env.queue_cmd(&["list"]);
@@ -861,13 +843,7 @@ fn a_queue_that_fills_up_while_spooling_still_sends_every_byte() {
             Ok(())
         });
     }
-    let mut child = cmd.spawn().expect("spawn");
-    let mut pipe = child.stdin.take().expect("stdin");
-    let data = big.clone();
-    std::thread::spawn(move || {
-        let _ = pipe.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait");
+    let out = Running::start(cmd, &big).wait();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let sessions = server.finish();
     let data = sessions[0].data.clone().unwrap_or_default();
@@ -956,10 +932,7 @@ fn two_concurrent_flushers_deliver_each_message_exactly_once() {
     }
     let a = env.spawn(&["-q"], b"");
     let b = env.spawn(&["-q"], b"");
-    let (a, b) = (
-        a.wait_with_output().expect("a"),
-        b.wait_with_output().expect("b"),
-    );
+    let (a, b) = (a.wait(), b.wait());
     assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
     assert_eq!(b.status.code(), Some(0), "{}", text(&b.stderr));
     let sessions = server.finish();
@@ -988,8 +961,8 @@ fn sigkill_during_enqueue_never_loses_an_acknowledged_message() {
         );
         let mut child = env.spawn(&["-odq", &rcpt(n)], body.as_bytes());
         std::thread::sleep(Duration::from_micros(rng.below(8000)));
-        kill9(&mut child);
-        let status = child.wait().expect("wait");
+        child.kill();
+        let status = child.wait().status;
         if status.code() == Some(0) {
             acknowledged.push(n);
         } else {
@@ -1037,7 +1010,7 @@ fn sigkill_during_flush_loses_nothing_and_duplicates_only_accepted_mail() {
     while !env.queued_ids().is_empty() && start.elapsed() < Duration::from_secs(20) {
         let mut child = env.spawn(&["-q"], b"");
         std::thread::sleep(Duration::from_micros(2000 + rng.below(15000)));
-        kill9(&mut child);
+        child.kill();
         let _ = child.wait();
         kills += 1;
     }
@@ -1259,16 +1232,6 @@ fn queue_help_prints_the_usage_and_unknown_verbs_point_to_it() {
     assert!(text(&out.stderr).contains("postie queue --help"));
 }
 
-/// Runs `cmd` with stdout a pipe whose reader is already closed (`postie -bp | head -0`).
-fn run_into_closed_pipe(mut cmd: Command) -> Output {
-    let (reader, writer) = std::io::pipe().expect("pipe");
-    drop(reader);
-    cmd.stdout(writer)
-        .stderr(Stdio::piped())
-        .stdin(Stdio::null());
-    cmd.output().expect("run")
-}
-
 #[test]
 fn a_listing_into_a_closed_pipe_ends_quietly() {
     let env = Env::new(1);
@@ -1277,60 +1240,26 @@ fn a_listing_into_a_closed_pipe_ends_quietly() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
     let id = env.queued_ids()[0].clone();
-    let link = env.home().join("mailq");
-    std::os::unix::fs::symlink(POSTIE, &link).expect("symlink");
-    let mut mailq = Command::new(&link);
-    mailq.env_clear().env("HOME", env.home());
-    let queue = |args: &[&str]| {
-        let mut c = Command::new(POSTIE);
-        c.env_clear()
-            .env("HOME", env.home())
-            .arg("queue")
-            .arg("-C")
-            .arg(env.rc())
-            .args(args);
-        c
-    };
-    let mut bp = Command::new(POSTIE);
-    bp.env_clear()
-        .env("HOME", env.home())
-        .args(["-C", &env.rc().to_string_lossy(), "-bp"]);
-    for (name, cmd) in [
-        ("-bp", bp),
-        ("mailq", mailq),
+    // Stdout is a pipe whose reader is already closed (`postie -bp | head -0`).
+    let closed = Options::default().closed_stdout();
+    let queue = |args: &[&str]| env.queue_with(args, &closed);
+    for (name, out) in [
+        ("-bp", env.run_with(&["-bp"], b"", &closed)),
+        ("mailq", env.mailq(&closed)),
         ("queue list", queue(&["list"])),
         ("queue show", queue(&["show", &id])),
         ("queue (default list)", queue(&[])),
     ] {
-        let out = run_into_closed_pipe(cmd);
         assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
         assert_eq!(text(&out.stderr), "", "{name}");
     }
     // A verbose flush whose progress output nobody reads still delivers (no panic).
     let server = ServerBuilder::smtp().start();
     env.point_to(server.port());
-    let mut q = Command::new(POSTIE);
-    q.env_clear()
-        .env("HOME", env.home())
-        .args(["-C", &env.rc().to_string_lossy(), "-q", "-v"]);
-    let out = run_into_closed_pipe(q);
+    let out = env.run_with(&["-q", "-v"], b"", &closed);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(env.queued_ids().is_empty());
     assert_eq!(deliveries(&server.finish()).len(), 3);
-}
-
-/// Waits for `child` at most `secs` seconds; a postie that hangs is killed and the test fails.
-fn output_within(mut child: Child, secs: u64, what: &str) -> Output {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            kill9(&mut child);
-            let _ = child.wait();
-            panic!("{what} blocked for {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
 }
 
 fn msg_path(env: &Env, id: &str) -> PathBuf {
@@ -1518,9 +1447,13 @@ fn fifos_and_oversized_metadata_in_the_queue_never_block_and_are_set_aside() {
     let orphan = env.queue().join("00000000000000-1.msg");
     mkfifo(&orphan);
 
-    let out = output_within(env.spawn(&["-bp"], b""), 10, "-bp");
+    let out = env
+        .spawn(&["-bp"], b"")
+        .wait_within(Duration::from_secs(10), "-bp");
     assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
-    let out = output_within(env.spawn(&["-q"], b""), 10, "-q");
+    let out = env
+        .spawn(&["-q"], b"")
+        .wait_within(Duration::from_secs(10), "-q");
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(74), "{err}");
     for id in &ids[..3] {
@@ -1538,7 +1471,9 @@ fn fifos_and_oversized_metadata_in_the_queue_never_block_and_are_set_aside() {
     let sessions = server.finish();
     assert_eq!(rcpts_seen(&sessions), vec![rcpt(3)]);
     // Once set aside, the queue is clean again.
-    let out = output_within(env.spawn(&["-q"], b""), 10, "-q");
+    let out = env
+        .spawn(&["-q"], b"")
+        .wait_within(Duration::from_secs(10), "-q");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
@@ -1598,19 +1533,8 @@ fn dry_run_flushes_send_nothing_run_no_helper_and_change_nothing() {
     // Crash debris a real flush would remove.
     std::fs::write(env.queue().join("00000000000000-1.msg"), "debris").expect("write");
     let before = snapshot(&env.queue());
-    let rc = env.rc().to_string_lossy().into_owned();
-    let queue = |args: &[&str]| {
-        let mut c = Command::new(POSTIE);
-        c.env_clear()
-            .env("HOME", env.home())
-            .env("PATH", "/usr/bin:/bin")
-            .arg("queue")
-            .args(["-C", &rc])
-            .args(args)
-            .stdin(Stdio::null());
-        c.output().expect("run")
-    };
-    let runs: Vec<(&str, Output)> = vec![
+    let queue = |args: &[&str]| env.queue_cmd(args);
+    let runs: Vec<(&str, Run)> = vec![
         ("-q --no-send", env.run(&["-q", "--no-send"], b"")),
         ("--no-send -q", env.run(&["--no-send", "-q"], b"")),
         ("-P -q", env.run(&["-P", "-q"], b"")),

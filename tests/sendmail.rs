@@ -6,97 +6,10 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::program::{Home, Options, POSTIE, Run};
 use support::server::{Action, ServerBuilder, Session, Stage};
-
-const POSTIE: &str = env!("CARGO_BIN_EXE_postie");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-/// A temp HOME with an msmtprc, and a way to run postie in it without a controlling terminal.
-struct Home {
-    dir: tempfile::TempDir,
-}
-
-impl Home {
-    fn new(rc: &str) -> Home {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let h = Home { dir };
-        h.write(".msmtprc", rc, 0o600);
-        h
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn write(&self, name: &str, content: &str, mode: u32) -> PathBuf {
-        let p = self.path().join(name);
-        std::fs::write(&p, content).expect("write");
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
-        p
-    }
-
-    fn run(&self, args: &[&str], stdin: &[u8]) -> Run {
-        self.run_as(Path::new(POSTIE), args, stdin, &[])
-    }
-
-    fn run_as(&self, program: &Path, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
-        let start = Instant::now();
-        let mut cmd = Command::new("setsid");
-        cmd.arg("-w")
-            .arg(program)
-            .args(args)
-            .env_clear()
-            .env("HOME", self.path())
-            .env("PATH", "/usr/bin:/bin")
-            .env("LC_ALL", "C")
-            .env("TZ", "UTC")
-            .env("USER", "tester")
-            .env("POSTIE_SYSCONFDIR", self.path().join("etc"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn postie");
-        let mut input = child.stdin.take().expect("stdin");
-        let data = stdin.to_vec();
-        let writer = std::thread::spawn(move || input.write_all(&data).is_ok());
-        let mut out = String::new();
-        let mut err = String::new();
-        let mut o = child.stdout.take().expect("stdout");
-        let mut e = child.stderr.take().expect("stderr");
-        let ot = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = o.read_to_end(&mut v);
-            v
-        });
-        let _ = e.read_to_string(&mut err);
-        out.push_str(&String::from_utf8_lossy(&ot.join().expect("stdout thread")));
-        let status = child.wait().expect("wait");
-        let wrote_all = writer.join().expect("writer");
-        assert!(
-            wrote_all,
-            "postie did not read all of stdin (caller would see EPIPE)"
-        );
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout: out,
-            stderr: err,
-            elapsed: start.elapsed(),
-        }
-    }
-}
 
 fn rc_for(port: u16, extra: &str) -> String {
     format!("account default\nhost 127.0.0.1\nport {port}\nfrom sender@example.com\n{extra}\n")
@@ -121,7 +34,7 @@ fn lf_crlf_dots_and_no_trailing_newline_on_the_wire() {
     let server = ServerBuilder::smtp().pipelining().start();
     let home = Home::new(&rc_for(server.port(), ""));
     let mail = b"From: a@example.com\r\nSubject: x\n\nline1\r\n.\n..two\nlast";
-    let r = home.run(&["r@example.org"], mail);
+    let r = home.feed(&["r@example.org"], mail);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.is_empty() && r.stderr.is_empty(),
@@ -159,7 +72,7 @@ fn bad_input_is_sent_faithfully() {
     for (name, mail) in cases {
         let server = ServerBuilder::smtp().start();
         let home = Home::new(&rc_for(server.port(), ""));
-        let r = home.run(&["r@example.org"], &mail);
+        let r = home.feed(&["r@example.org"], &mail);
         assert_eq!(r.code, 0, "{name}: {}", r.stderr);
         let s = one_session(server);
         let data = s.data.expect("data");
@@ -189,7 +102,7 @@ fn bad_input_is_sent_faithfully() {
 fn comma_separated_argument_from_cron_is_split() {
     let server = ServerBuilder::smtp().start();
     let home = Home::new(&rc_for(server.port(), ""));
-    let r = home.run(
+    let r = home.feed(
         &[
             "-FCronDaemon",
             "-i",
@@ -209,7 +122,7 @@ fn comma_separated_argument_from_cron_is_split() {
 fn bcc_is_removed_even_with_argv_recipients() {
     let server = ServerBuilder::smtp().start();
     let home = Home::new(&rc_for(server.port(), ""));
-    let r = home.run(
+    let r = home.feed(
         &["--", "to@x.org", "hidden@x.org"],
         b"To: to@x.org\nBcc: hidden@x.org,\n other@x.org\nSubject: s\n\nb\n",
     );
@@ -233,7 +146,7 @@ fn account_is_chosen_by_from_header_and_can_be_switched_off() {
 
     let server = ServerBuilder::smtp().start();
     let home = Home::new(&two(server.port(), ""));
-    let r = home.run(&["r@x.org"], mail);
+    let r = home.feed(&["r@x.org"], mail);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = one_session(server);
     assert_eq!(s.mail_from.as_deref(), Some("<bob@work.example>"));
@@ -241,7 +154,7 @@ fn account_is_chosen_by_from_header_and_can_be_switched_off() {
 
     let server = ServerBuilder::smtp().start();
     let home = Home::new(&two(server.port(), "select_account_by_from off"));
-    let r = home.run(&["r@x.org"], mail);
+    let r = home.feed(&["r@x.org"], mail);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = one_session(server);
     assert_eq!(
@@ -256,10 +169,11 @@ fn program_name_follows_argv0_through_a_symlink() {
     let home = Home::new("account default\nhost 127.0.0.1\nfrom a@b\n");
     let link = home.path().join("sendmail");
     std::os::unix::fs::symlink(POSTIE, &link).expect("symlink");
-    let r = home.run_as(&link, &[], b"Subject: s\n\nb\n", &[]);
+    let as_link = Options::default().program(&link).must_read_stdin();
+    let r = home.run_with(&[], b"Subject: s\n\nb\n", &as_link);
     assert_eq!(r.code, 64);
     assert_eq!(r.stderr, "sendmail: no recipients found\n");
-    let r = home.run_as(&link, &["-e"], b"", &[]);
+    let r = home.run_with(&["-e"], b"", &as_link);
     assert_eq!(
         r.stderr,
         format!("{}: invalid option -- 'e'\n", link.display())
@@ -269,7 +183,7 @@ fn program_name_follows_argv0_through_a_symlink() {
 #[test]
 fn config_problems_have_clear_errors_and_codes() {
     let home = Home::new("account default\nhost 127.0.0.1\nbogus_command x\n");
-    let r = home.run(&["r@x.org"], b"Subject: s\n\nb\n");
+    let r = home.feed(&["r@x.org"], b"Subject: s\n\nb\n");
     assert_eq!(r.code, 78);
     assert!(
         r.stderr
@@ -278,7 +192,7 @@ fn config_problems_have_clear_errors_and_codes() {
         r.stderr
     );
 
-    let r = home.run(&["-C", "/nonexistent/rc", "r@x.org"], b"x\n");
+    let r = home.feed(&["-C", "/nonexistent/rc", "r@x.org"], b"x\n");
     assert_eq!(r.code, 74);
     assert_eq!(
         r.stderr,
@@ -286,7 +200,7 @@ fn config_problems_have_clear_errors_and_codes() {
     );
 
     let home = Home::new("account default\nhost 127.0.0.1\nfrom a@b\n");
-    let r = home.run(&["-a", "nosuch", "r@x.org"], b"x\n");
+    let r = home.feed(&["-a", "nosuch", "r@x.org"], b"x\n");
     assert_eq!(r.code, 78);
     assert!(
         r.stderr.contains("account nosuch not found in"),
@@ -297,7 +211,7 @@ fn config_problems_have_clear_errors_and_codes() {
     // A directory where the file should be is unreadable as a config.
     let dir = home.path().join("rcdir");
     std::fs::create_dir(&dir).expect("mkdir");
-    let r = home.run(&["-C", dir.to_str().expect("utf8"), "r@x.org"], b"x\n");
+    let r = home.feed(&["-C", dir.to_str().expect("utf8"), "r@x.org"], b"x\n");
     assert_eq!(r.code, 74, "{}", r.stderr);
 }
 
@@ -308,11 +222,12 @@ fn a_hanging_passwordeval_is_killed_with_a_clear_error() {
         server.port(),
         "auth plain\nuser joe\npasswordeval sleep 30; echo late",
     ));
-    let r = home.run_as(
-        Path::new(POSTIE),
+    let r = home.run_with(
         &["r@x.org"],
         b"Subject: s\n\nb\n",
-        &[("POSTIE_HELPER_TIMEOUT", "1")],
+        &Options::default()
+            .env(&[("POSTIE_HELPER_TIMEOUT", "1")])
+            .must_read_stdin(),
     );
     assert_ne!(r.code, 0);
     assert!(r.elapsed < Duration::from_secs(10), "took {:?}", r.elapsed);
@@ -335,7 +250,7 @@ fn passwordeval_never_reads_the_mail() {
         "auth plain\nuser joe\npasswordeval cat >/dev/null; echo pw",
     ));
     let body = "x".repeat(10_000);
-    let r = home.run(&["r@x.org"], format!("Subject: s\n\n{body}\n").as_bytes());
+    let r = home.feed(&["r@x.org"], format!("Subject: s\n\n{body}\n").as_bytes());
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = one_session(server);
     assert!(data_without_generated(&s).contains(&body));
@@ -345,7 +260,7 @@ fn passwordeval_never_reads_the_mail() {
 fn no_terminal_and_no_password_fails_fast() {
     let server = ServerBuilder::smtp().auth("PLAIN").start();
     let home = Home::new(&rc_for(server.port(), "auth plain\nuser joe"));
-    let r = home.run(&["r@x.org"], b"Subject: s\n\nb\n");
+    let r = home.feed(&["r@x.org"], b"Subject: s\n\nb\n");
     assert_eq!(r.code, 69);
     assert!(
         r.stderr
@@ -368,7 +283,7 @@ fn netrc_supplies_the_password() {
         "machine 127.0.0.1 login joe password from-netrc\n",
         0o600,
     );
-    let r = home.run(&["r@x.org"], b"Subject: s\n\nb\n");
+    let r = home.feed(&["r@x.org"], b"Subject: s\n\nb\n");
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = one_session(server);
     assert!(s.auth[0].ok);
@@ -384,7 +299,7 @@ fn secrets_never_appear_in_debug_or_pretend_output() {
         server.port(),
         "auth login\nuser joe\npassword s3cr3t-pw",
     ));
-    let r = home.run(&["-d", "r@x.org"], b"Subject: s\n\nb\n");
+    let r = home.feed(&["-d", "r@x.org"], b"Subject: s\n\nb\n");
     assert_eq!(r.code, 0, "{}", r.stderr);
     for text in [&r.stdout, &r.stderr] {
         assert!(!text.contains("s3cr3t-pw"), "password leaked: {text}");
@@ -395,7 +310,7 @@ fn secrets_never_appear_in_debug_or_pretend_output() {
         );
     }
     assert!(r.stdout.contains("--> AUTH LOGIN"), "{}", r.stdout);
-    let r = home.run(&["-P", "r@x.org"], b"");
+    let r = home.feed(&["-P", "r@x.org"], b"");
     assert!(r.stdout.contains("password = *") && !r.stdout.contains("s3cr3t"));
     drop(server.finish());
 }
@@ -406,9 +321,9 @@ fn early_failure_drains_a_large_stdin() {
     let mut big = b"Subject: big\n\n".to_vec();
     big.extend(std::iter::repeat_n(b'y', 2 * 1024 * 1024));
     // No from address: a config-stage failure before anything reads the body.
-    let r = home.run(&["r@x.org"], &big);
+    let r = home.feed(&["r@x.org"], &big);
     assert_eq!(r.code, 78, "{}", r.stderr);
-    // Home::run asserts that the whole input could be written.
+    // Home::feed asserts that the whole input could be written.
 }
 
 #[test]
@@ -420,7 +335,7 @@ fn rejected_recipient_prints_msmtps_texts_and_logs() {
         )
         .start();
     let home = Home::new(&rc_for(server.port(), "logfile ~/log"));
-    let r = home.run(&["a@x.org", "b@x.org"], b"Subject: s\n\nb\n");
+    let r = home.feed(&["a@x.org", "b@x.org"], b"Subject: s\n\nb\n");
     assert_eq!(r.code, 65);
     let rc_path = home.path().join(".msmtprc");
     assert_eq!(
@@ -443,7 +358,7 @@ fn rejected_recipient_prints_msmtps_texts_and_logs() {
 fn server_down_is_a_tempfail() {
     let server = ServerBuilder::smtp().no_listen().start();
     let home = Home::new(&rc_for(server.port(), ""));
-    let r = home.run(&["r@x.org"], b"Subject: s\n\nb\n");
+    let r = home.feed(&["r@x.org"], b"Subject: s\n\nb\n");
     assert_eq!(r.code, 75);
     assert!(r.stderr.starts_with(&format!(
         "postie: cannot connect to 127.0.0.1, port {}: Connection refused\n",
@@ -457,7 +372,7 @@ fn stalled_server_times_out() {
         .fault(Stage::Mail, Action::Stall)
         .start();
     let home = Home::new(&rc_for(server.port(), "timeout 1"));
-    let r = home.run(&["r@x.org"], b"Subject: s\n\nb\n");
+    let r = home.feed(&["r@x.org"], b"Subject: s\n\nb\n");
     assert_eq!(r.code, 74);
     assert!(
         r.stderr
@@ -473,7 +388,7 @@ fn dry_run_shows_envelope_and_bytes_without_connecting() {
     let home = Home::new(
         "account default\nhost 192.0.2.1\nport 587\ntls on\nauth on\nuser u\npasswordeval exit 1\nfrom me@x.org\n",
     );
-    let r = home.run(
+    let r = home.feed(
         &["--no-send", "-t"],
         b"To: a@y.org\nBcc: b@y.org\nSubject: s\n\n.dot\n",
     );
@@ -509,8 +424,7 @@ fn memory_stays_bounded_for_a_large_message() {
         mail.extend_from_slice(line.as_bytes());
     }
     // 30 MB of address space is less than the message: holding it whole would fail.
-    let r = home.run_as(
-        Path::new("/bin/sh"),
+    let r = home.run_with(
         &[
             "-c",
             "ulimit -v 30000; exec \"$0\" \"$@\"",
@@ -518,7 +432,7 @@ fn memory_stays_bounded_for_a_large_message() {
             "r@x.org",
         ],
         &mail,
-        &[],
+        &Options::default().program("/bin/sh").must_read_stdin(),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = one_session(server);
@@ -589,7 +503,7 @@ fn a_line_break_in_the_envelope_sender_is_refused() {
     let home = Home::new(&rc_for(server.port(), ""));
     // (A NUL cannot travel in argv; a config `from` produced by `eval` is checked the same way.)
     for from in ["a@b\nX-Injected: 1", "a@b\r\nRSET"] {
-        let r = home.run(&["-f", from, "r@x.org"], b"Subject: s\n\nb\n");
+        let r = home.feed(&["-f", from, "r@x.org"], b"Subject: s\n\nb\n");
         assert_eq!(r.code, 64, "{from:?}: {}", r.stderr);
         assert!(
             r.stderr.contains("contains a line break or NUL"),
@@ -604,15 +518,10 @@ fn a_line_break_in_the_envelope_sender_is_refused() {
 fn a_closed_stderr_does_not_crash_postie() {
     let home = Home::new("account default\nhost 127.0.0.1\nfrom a@b\n");
     // No recipients: the error goes to a stderr whose reader is gone.
-    let mut child = Command::new(POSTIE)
-        .env("HOME", home.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    drop(child.stderr.take());
-    let code = child.wait().expect("wait").code();
+    let code = home
+        .run_with(&[], b"", &Options::default().closed_stderr())
+        .status
+        .code();
     assert_eq!(
         code,
         Some(64),
@@ -626,7 +535,11 @@ fn run_fed_by(home: &Home, generator: &str, args: &[&str]) -> Run {
     let script = format!("ulimit -v 30000; {generator} | \"$0\" \"$@\"");
     let mut argv = vec!["-c", script.as_str(), POSTIE];
     argv.extend_from_slice(args);
-    home.run_as(Path::new("/bin/sh"), &argv, b"", &[])
+    home.run_with(
+        &argv,
+        b"",
+        &Options::default().program("/bin/sh").must_read_stdin(),
+    )
 }
 
 #[test]
@@ -688,7 +601,7 @@ fn bcc_with_white_space_before_the_colon_is_a_bcc_header() {
     let mail = b"From: a@example.com\nTo : to@x.org\nCc\t: cc@x.org\nBcc : hidden@x.org,\n second@x.org\nbcc\t\t: third@x.org\nSubject: s\n\nbody\n";
     let server = ServerBuilder::smtp().start();
     let home = Home::new(&rc_for(server.port(), ""));
-    let r = home.run(&["-t"], mail);
+    let r = home.feed(&["-t"], mail);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = one_session(server);
     assert_eq!(
@@ -708,7 +621,7 @@ fn bcc_with_white_space_before_the_colon_is_a_bcc_header() {
     // recipients from the command line: still removed
     let server = ServerBuilder::smtp().start();
     let home = Home::new(&rc_for(server.port(), ""));
-    let r = home.run(&["to@x.org"], mail);
+    let r = home.feed(&["to@x.org"], mail);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let data = data_without_generated(&one_session(server));
     assert!(
@@ -723,7 +636,7 @@ fn from_date_and_message_id_with_white_space_before_the_colon_are_not_added_agai
     let home = Home::new(&rc_for(server.port(), ""));
     let mail =
         "From : a@example.com\nDate\t: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID : <x@y>\n\nb\n";
-    let r = home.run(&["r@x.org"], mail.as_bytes());
+    let r = home.feed(&["r@x.org"], mail.as_bytes());
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = one_session(server);
     assert_eq!(s.mail_from.as_deref(), Some("<sender@example.com>"));
@@ -751,7 +664,7 @@ fn a_bare_cr_or_lf_never_reaches_the_server() {
     let home = Home::new(&rc_for(server.port(), ""));
     let mail =
         format!("From: a@example.com\nSubject: s\r\n\r\nbody\r.\r{smuggle}.\rmore\n.\nlast\r");
-    let r = home.run(&["r@x.org"], mail.as_bytes());
+    let r = home.feed(&["r@x.org"], mail.as_bytes());
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = one_session(server);
     assert_eq!(s.rcpts, ["<r@x.org>"]);

@@ -11,82 +11,17 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use support::pki::{CertChoice, pki};
+use support::program::{Home, Options, POSTIE, Run};
 use support::server::{ServerBuilder, Stage};
 
-const POSTIE: &str = env!("CARGO_BIN_EXE_postie");
 const MSMTP: &str = "/usr/bin/msmtp";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// A temp HOME; programs run in it with a clean environment and no controlling terminal.
-struct Home {
-    dir: tempfile::TempDir,
-}
-
+/// This suite's comparison with msmtp, on the shared [`Home`].
 impl Home {
-    fn new() -> Home {
-        Home {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn write(&self, name: &str, content: &str, mode: u32) -> PathBuf {
-        let p = self.path().join(name);
-        if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).expect("mkdir");
-        }
-        std::fs::write(&p, content).expect("write");
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
-        p
-    }
-
-    fn run(&self, program: &str, args: &[&str], stdin: &str, env: &[(&str, String)]) -> Run {
-        let mut cmd = Command::new("setsid");
-        cmd.arg("-w")
-            .arg(program)
-            .args(args)
-            .current_dir(self.path())
-            .env_clear()
-            .env("HOME", self.path())
-            .env("PATH", "/usr/bin:/bin")
-            .env("LC_ALL", "C")
-            .env("TZ", "UTC")
-            .env("USER", "tester")
-            .env("POSTIE_SYSCONFDIR", self.path().join("etc"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn");
-        let mut input = child.stdin.take().expect("stdin");
-        let data = stdin.as_bytes().to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = input.write_all(&data);
-        });
-        let out = child.wait_with_output().expect("wait");
-        let _ = writer.join();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
     /// Runs postie; when msmtp is installed, runs it too and asserts the same stdout, stderr
     /// (program name aside) and exit code.
     fn run_both(&self, args: &[&str], start: &dyn Fn() -> u16) -> Run {
@@ -98,12 +33,12 @@ impl Home {
         let port = start();
         let a = with_port(port);
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        let ours = self.run(POSTIE, &a, "", &[]);
+        let ours = self.run(&a, b"");
         if Path::new(MSMTP).exists() {
             let port2 = start();
             let b = with_port(port2);
             let b: Vec<&str> = b.iter().map(String::as_str).collect();
-            let theirs = self.run(MSMTP, &b, "", &[]);
+            let theirs = self.run_with(&b, b"", &Options::default().program(MSMTP));
             let norm = |s: &str, p: u16| s.replace(&p.to_string(), "{PORT}");
             assert_eq!(
                 norm(&ours.stdout, port),
@@ -177,7 +112,7 @@ fn etrn_server(
 
 #[test]
 fn serverinfo_plain_lists_capabilities_and_starttls_hint() {
-    let h = Home::new();
+    let h = Home::empty();
     let srv = || {
         ServerBuilder::smtp()
             .starttls()
@@ -222,7 +157,7 @@ fn serverinfo_plain_lists_capabilities_and_starttls_hint() {
 
 #[test]
 fn serverinfo_starttls_shows_certificate_block() {
-    let h = Home::new();
+    let h = Home::empty();
     let servers = Mutex::new(Vec::new());
     let start = || {
         let s = ServerBuilder::smtp().starttls().pipelining().start();
@@ -263,7 +198,7 @@ fn serverinfo_starttls_shows_certificate_block() {
 
 #[test]
 fn serverinfo_implicit_tls_with_certcheck_off() {
-    let h = Home::new();
+    let h = Home::empty();
     let servers = Mutex::new(Vec::new());
     let start = || {
         let s = ServerBuilder::smtp()
@@ -298,7 +233,7 @@ fn serverinfo_implicit_tls_with_certcheck_off() {
 
 #[test]
 fn serverinfo_uses_the_config_account_and_runs_passwordeval() {
-    let h = Home::new();
+    let h = Home::empty();
     let s = ServerBuilder::smtp().start();
     let marker = h.path().join("ran");
     h.write(
@@ -310,7 +245,7 @@ fn serverinfo_uses_the_config_account_and_runs_passwordeval() {
         ),
         0o600,
     );
-    let r = h.run(POSTIE, &["-S"], "", &[]);
+    let r = h.run(&["-S"], b"");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.ends_with("No special capabilities.\n"),
@@ -325,13 +260,13 @@ fn serverinfo_uses_the_config_account_and_runs_passwordeval() {
 
 #[test]
 fn serverinfo_pretend_prints_settings_without_connecting() {
-    let h = Home::new();
+    let h = Home::empty();
     h.write(
         ".msmtprc",
         "account default\nhost 127.0.0.1\nport 1\nfrom a@b.example\n",
         0o600,
     );
-    let r = h.run(POSTIE, &["-S", "-P"], "", &[]);
+    let r = h.run(&["-S", "-P"], b"");
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("using account default from "));
     assert!(
@@ -343,15 +278,10 @@ fn serverinfo_pretend_prints_settings_without_connecting() {
 
 #[test]
 fn serverinfo_connect_failure_has_no_trailer() {
-    let h = Home::new();
+    let h = Home::empty();
     let s = ServerBuilder::smtp().no_listen().start();
     let port = s.port().to_string();
-    let r = h.run(
-        POSTIE,
-        &["--host=127.0.0.1", &format!("--port={port}"), "-S"],
-        "",
-        &[],
-    );
+    let r = h.run(&["--host=127.0.0.1", &format!("--port={port}"), "-S"], b"");
     assert_eq!(r.code, 75);
     assert_eq!(
         r.stderr,
@@ -366,12 +296,12 @@ fn rmqs_case(
     reply: &'static str,
     extra: &[&str],
 ) -> (Run, Vec<String>) {
-    let h = Home::new();
+    let h = Home::empty();
     let (port, seen) = etrn_server(caps, reply);
     let p = format!("--port={port}");
     let mut args = vec!["--host=127.0.0.1", p.as_str(), "--rmqs=@example.org"];
     args.extend_from_slice(extra);
-    let r = h.run(POSTIE, &args, "", &[]);
+    let r = h.run(&args, b"");
     let lines = seen.lock().map(|v| v.clone()).unwrap_or_default();
     (r, lines)
 }
@@ -455,9 +385,9 @@ fn rmqs_authenticates_before_etrn() {
 
 #[test]
 fn rmqs_and_serverinfo_refuse_operands() {
-    let h = Home::new();
+    let h = Home::empty();
     for mode in ["-S", "--rmqs=x"] {
-        let r = h.run(POSTIE, &["--host=h", mode, "extra"], "", &[]);
+        let r = h.run(&["--host=h", mode, "extra"], b"");
         assert_eq!(
             (r.code, r.stderr.as_str()),
             (64, "postie: too many arguments\n")
@@ -469,9 +399,9 @@ fn rmqs_and_serverinfo_refuse_operands() {
 
 #[test]
 fn configure_invalid_address_is_dataerr_65() {
-    let h = Home::new();
+    let h = Home::empty();
     for addr in ["joe", "joe@", "@example.org", ""] {
-        let r = h.run(POSTIE, &[&format!("--configure={addr}")], "", &[]);
+        let r = h.run(&[&format!("--configure={addr}")], b"");
         assert_eq!(r.code, 65, "{addr}");
         assert_eq!(
             r.stderr,
@@ -534,7 +464,7 @@ fn res_query_stub(h: &Home) -> Option<String> {
 
 #[test]
 fn configure_from_srv_records_matches_msmtp() {
-    let h = Home::new();
+    let h = Home::empty();
     let Some(stub) = res_query_stub(&h) else {
         eprintln!("no C compiler: SRV stub test skipped");
         return;
@@ -567,12 +497,12 @@ fn configure_from_srv_records_matches_msmtp() {
     ];
     let mut outputs = Vec::new();
     for (vars, addr) in cases {
-        let mut env: Vec<(&str, String)> = vars.iter().map(|(k, v)| (*k, v.to_string())).collect();
-        env.push(("LD_PRELOAD", stub.clone()));
+        let mut env = vars.to_vec();
+        env.push(("LD_PRELOAD", &stub));
         let arg = format!("--configure={addr}");
-        let ours = h.run(POSTIE, &[&arg], "", &env);
+        let ours = h.run_with(&[&arg], b"", &Options::default().env(&env));
         if Path::new(MSMTP).exists() {
-            let theirs = h.run(MSMTP, &[&arg], "", &env);
+            let theirs = h.run_with(&[&arg], b"", &Options::default().program(MSMTP).env(&env));
             assert_eq!(ours.stdout, theirs.stdout, "{vars:?}");
             assert_eq!(ours.code, theirs.code, "{vars:?}");
             assert_eq!(
@@ -618,7 +548,7 @@ fn fake_secret_tool(h: &Home, known: &str, secret: &str) -> String {
 }
 
 fn keyring_send(known: &str, netrc: Option<&str>) -> (Run, Vec<support::server::Session>, String) {
-    let h = Home::new();
+    let h = Home::empty();
     let s = ServerBuilder::smtp()
         .auth("PLAIN")
         .credentials("joe", "sekret")
@@ -635,11 +565,10 @@ fn keyring_send(known: &str, netrc: Option<&str>) -> (Run, Vec<support::server::
         h.write(".netrc", n, 0o600);
     }
     let path = fake_secret_tool(&h, known, "sekret");
-    let r = h.run(
-        POSTIE,
+    let r = h.run_with(
         &["r@example.org"],
-        "Subject: x\n\nbody\n",
-        &[("PATH", path)],
+        b"Subject: x\n\nbody\n",
+        &Options::default().env(&[("PATH", &path)]),
     );
     let log = std::fs::read_to_string(h.path().join("secret-tool.log")).unwrap_or_default();
     (r, s.finish(), log)
@@ -688,7 +617,7 @@ fn keyring_miss_falls_back_to_netrc() {
 
 #[test]
 fn keyring_not_asked_when_password_configured() {
-    let h = Home::new();
+    let h = Home::empty();
     let s = ServerBuilder::smtp()
         .auth("PLAIN")
         .credentials("joe", "sekret")
@@ -702,11 +631,10 @@ fn keyring_not_asked_when_password_configured() {
         0o600,
     );
     let path = fake_secret_tool(&h, "x", "y");
-    let r = h.run(
-        POSTIE,
+    let r = h.run_with(
         &["r@example.org"],
-        "Subject: x\n\nbody\n",
-        &[("PATH", path)],
+        b"Subject: x\n\nbody\n",
+        &Options::default().env(&[("PATH", &path)]),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!h.path().join("secret-tool.log").exists());
@@ -718,7 +646,7 @@ fn keyring_not_asked_when_password_configured() {
 #[ignore]
 fn keyring_real_secret_service() {
     let bus = std::env::var("DBUS_SESSION_BUS_ADDRESS").expect("run under scripts/e2e/keyring.sh");
-    let h = Home::new();
+    let h = Home::empty();
     let s = ServerBuilder::smtp()
         .auth("PLAIN")
         .credentials("joe", "sekret")
@@ -731,11 +659,19 @@ fn keyring_real_secret_service() {
         ),
         0o600,
     );
-    let env = [("DBUS_SESSION_BUS_ADDRESS", bus)];
-    let r = h.run(POSTIE, &["r@example.org"], "Subject: x\n\nbody\n", &env);
+    let env = [("DBUS_SESSION_BUS_ADDRESS", bus.as_str())];
+    let r = h.run_with(
+        &["r@example.org"],
+        b"Subject: x\n\nbody\n",
+        &Options::default().env(&env),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     if Path::new(MSMTP).exists() {
-        let r = h.run(MSMTP, &["r@example.org"], "Subject: x\n\nbody\n", &env);
+        let r = h.run_with(
+            &["r@example.org"],
+            b"Subject: x\n\nbody\n",
+            &Options::default().program(MSMTP).env(&env),
+        );
         assert_eq!(r.code, 0, "msmtp: {}", r.stderr);
     }
     let sessions = s.finish();
@@ -753,7 +689,7 @@ fn scram_send(
     tls: bool,
     password: &str,
 ) -> (Run, Vec<support::server::Session>) {
-    let h = Home::new();
+    let h = Home::empty();
     let mut b = ServerBuilder::smtp()
         .auth(mechs)
         .credentials("joe", "sekret");
@@ -777,7 +713,11 @@ fn scram_send(
         ),
         0o600,
     );
-    let r = h.run(program, &["r@example.org"], "Subject: x\n\nbody\n", &[]);
+    let r = h.run_with(
+        &["r@example.org"],
+        b"Subject: x\n\nbody\n",
+        &Options::default().program(program),
+    );
     (r, s.finish())
 }
 
@@ -944,7 +884,11 @@ fn cert_send(
     if !argv.iter().any(|a| *a == "-S" || a.starts_with("--rmqs")) {
         argv.push("r@example.org");
     }
-    let mut r = h.run(program, &argv, "Subject: x\n\nbody\n", &[]);
+    let mut r = h.run_with(
+        &argv,
+        b"Subject: x\n\nbody\n",
+        &Options::default().program(program),
+    );
     r.stderr = r.stderr.replace(&port.to_string(), "{PORT}");
     (r, s.finish())
 }
@@ -961,7 +905,7 @@ fn cert_both(
     Vec<support::server::Session>,
     Option<Vec<support::server::Session>>,
 ) {
-    let h = Home::new();
+    let h = Home::empty();
     let (ours, sessions) = cert_send(&h, POSTIE, server, extra, args);
     if !Path::new(MSMTP).exists() {
         return (ours, sessions, None);
@@ -1111,7 +1055,7 @@ fn auth_external_without_user_answers_the_challenge_with_an_empty_line() {
         .client_cert_required()
         .auth("EXTERNAL");
     let extra = format!("{CLIENT_CERT}\nauth external");
-    let h = Home::new();
+    let h = Home::empty();
     let (r, sessions) = cert_send(&h, POSTIE, &server, &extra, &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = &sessions[0];
@@ -1175,7 +1119,7 @@ fn auth_external_without_a_client_certificate_fails_77_like_msmtp() {
 
 #[test]
 fn client_key_and_certificate_errors_match_msmtp() {
-    let h = Home::new();
+    let h = Home::empty();
     let file = |name: &str, text: &str| h.write(name, text, 0o600).display().to_string();
     let empty = file("empty.pem", "");
     let garbage = file("garbage.pem", "garbage\n");
@@ -1411,14 +1355,19 @@ fn run_bounded(h: &Home, args: &[&str], env: &[(&str, String)]) -> (Run, std::ti
         POSTIE,
     ];
     a.extend_from_slice(args);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let t = std::time::Instant::now();
-    let r = h.run("timeout", &a, "Subject: x\n\nbody\n", env);
+    let r = h.run_with(
+        &a,
+        b"Subject: x\n\nbody\n",
+        &Options::default().program("timeout").env(&env),
+    );
     (r, t.elapsed())
 }
 
 #[test]
 fn endless_config_file_stops_at_msmtps_line_limit() {
-    let h = Home::new();
+    let h = Home::empty();
     for dev in ["/dev/zero", "/dev/urandom"] {
         let (r, took) = run_bounded(&h, &["-C", dev, "r@example.org"], &[]);
         assert_eq!(r.code, 78, "{dev}: {}", r.stderr);
@@ -1438,7 +1387,7 @@ fn endless_config_file_stops_at_msmtps_line_limit() {
 
 #[test]
 fn endless_aliases_file_stops_at_msmtps_line_limit() {
-    let h = Home::new();
+    let h = Home::empty();
     let rc = h.write(
         "rc",
         "account default\nhost 127.0.0.1\nport 9\nfrom a@example.org\n",
@@ -1456,7 +1405,7 @@ fn endless_aliases_file_stops_at_msmtps_line_limit() {
 
 #[test]
 fn oversize_netrc_is_a_config_error() {
-    let h = Home::new();
+    let h = Home::empty();
     let s = ServerBuilder::smtp()
         .auth("PLAIN")
         .credentials("joe", "sekret")
@@ -1497,7 +1446,7 @@ fn oversize_netrc_is_a_config_error() {
 
 #[test]
 fn dev_null_and_pipes_still_work_as_config_files() {
-    let h = Home::new();
+    let h = Home::empty();
     // msmtp: an empty file is read fine, and then has no default account.
     let (r, _) = run_bounded(&h, &["-C", "/dev/null", "r@example.org"], &[]);
     assert_eq!(r.code, 78, "{}", r.stderr);
@@ -1507,11 +1456,10 @@ fn dev_null_and_pipes_still_work_as_config_files() {
         "exec \"$0\" -C <(printf 'account default\\nhost 127.0.0.1\\nport {}\\nfrom a@example.org\\n') r@example.org",
         s.port()
     );
-    let r = h.run(
-        "bash",
+    let r = h.run_with(
         &["-c", &script, POSTIE],
-        "Subject: x\n\nbody\n",
-        &[],
+        b"Subject: x\n\nbody\n",
+        &Options::default().program("bash"),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let sessions = s.finish();
@@ -1545,7 +1493,7 @@ fn assert_terminal_safe(what: &str, out: &str, crlf: bool) {
 
 #[test]
 fn serverinfo_shows_control_characters_as_question_marks_like_msmtp() {
-    let h = Home::new();
+    let h = Home::empty();
     let servers = Mutex::new(Vec::new());
     let start = || {
         let s = ServerBuilder::smtp()
@@ -1570,7 +1518,7 @@ fn serverinfo_shows_control_characters_as_question_marks_like_msmtp() {
 
 #[test]
 fn serverinfo_sanitises_nul_c1_bidi_and_the_certificate_subject() {
-    let h = Home::new();
+    let h = Home::empty();
     let s = ServerBuilder::smtp()
         .greeting(&format!("220 a{HOSTILE} ESMTP"))
         .starttls()
@@ -1578,7 +1526,6 @@ fn serverinfo_sanitises_nul_c1_bidi_and_the_certificate_subject() {
         .start();
     let ca = pki().ca_pem.display().to_string();
     let r = h.run(
-        POSTIE,
         &[
             "--host=localhost",
             &format!("--port={}", s.port()),
@@ -1586,8 +1533,7 @@ fn serverinfo_sanitises_nul_c1_bidi_and_the_certificate_subject() {
             "--tls",
             &format!("--tls-trust-file={ca}"),
         ],
-        "",
-        &[],
+        b"",
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -1609,7 +1555,7 @@ fn serverinfo_sanitises_nul_c1_bidi_and_the_certificate_subject() {
 
 #[test]
 fn debug_transcript_sanitises_server_lines_and_certificate() {
-    let h = Home::new();
+    let h = Home::empty();
     let s = ServerBuilder::smtp()
         .greeting(&format!("220 g{HOSTILE}"))
         .cap(&format!("X-CAP{HOSTILE}"))
@@ -1628,12 +1574,7 @@ fn debug_transcript_sanitises_server_lines_and_certificate() {
         ),
         0o600,
     );
-    let r = h.run(
-        POSTIE,
-        &["-d", "r@example.org"],
-        "Subject: x\n\nbody\n",
-        &[],
-    );
+    let r = h.run(&["-d", "r@example.org"], b"Subject: x\n\nbody\n");
     assert_eq!(r.code, 0, "{}", r.stderr);
     for line in [
         format!("<-- 220 g{HOSTILE_SHOWN}\r\n"),
@@ -1650,7 +1591,7 @@ fn debug_transcript_sanitises_server_lines_and_certificate() {
 
 #[test]
 fn error_texts_sanitise_server_replies_smtp_lmtp_and_rmqs() {
-    let h = Home::new();
+    let h = Home::empty();
     // SMTP: a refused envelope sender.
     let s = ServerBuilder::smtp()
         .reply(Stage::Mail, &format!("550 5.1.0 no{HOSTILE}"))
@@ -1666,7 +1607,7 @@ fn error_texts_sanitise_server_replies_smtp_lmtp_and_rmqs() {
         );
     };
     rc(s.port(), "smtp");
-    let r = h.run(POSTIE, &["r@example.org"], "Subject: x\n\nbody\n", &[]);
+    let r = h.run(&["r@example.org"], b"Subject: x\n\nbody\n");
     assert_eq!(r.code, 65, "{}", r.stderr);
     assert!(
         r.stderr.contains(&format!(
@@ -1682,10 +1623,8 @@ fn error_texts_sanitise_server_replies_smtp_lmtp_and_rmqs() {
         .start();
     rc(s.port(), "lmtp");
     let r = h.run(
-        POSTIE,
         &["r1@example.org", "r2@example.org"],
-        "Subject: x\n\nbody\n",
-        &[],
+        b"Subject: x\n\nbody\n",
     );
     assert_ne!(r.code, 0, "{}", r.stderr);
     assert!(
