@@ -951,24 +951,49 @@ fn two_concurrent_flushers_deliver_each_message_exactly_once() {
 fn sigkill_during_enqueue_never_loses_an_acknowledged_message() {
     let env = Env::new(1);
     let mut rng = Rng::new();
-    let trials = 60;
-    let mut acknowledged = Vec::new();
-    let mut killed = 0;
-    for n in 0..trials {
-        let body = format!(
+    let body = |n: usize| {
+        format!(
             "Subject: crash {n}\n\n{}",
             "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n".repeat(4000)
-        );
-        let mut child = env.spawn(&["-odq", &rcpt(n)], body.as_bytes());
-        std::thread::sleep(Duration::from_micros(rng.below(8000)));
+        )
+    };
+    // Kill times are spread over twice the time an enqueue takes on this machine now, so
+    // some kills land mid-write, some during the commit and some just after the
+    // acknowledgement; a fixed range missed the acknowledged half on a fast machine.
+    let t0 = Instant::now();
+    let out = env.run(&["-odq", &rcpt(1000)], body(1000).as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let span = (t0.elapsed().as_micros() as u64 * 2).max(2000);
+    let mut acknowledged = vec![1000];
+    let mut killed = 0;
+    let mut trial = |n: usize, delay_us: u64, acknowledged: &mut Vec<usize>, killed: &mut usize| {
+        let mut child = env.spawn(&["-odq", &rcpt(n)], body(n).as_bytes());
+        std::thread::sleep(Duration::from_micros(delay_us));
         child.kill();
-        let status = child.wait().status;
-        if status.code() == Some(0) {
+        if child.wait().status.code() == Some(0) {
             acknowledged.push(n);
         } else {
-            killed += 1;
+            *killed += 1;
         }
+    };
+    let trials = 60;
+    for n in 0..trials {
+        trial(n, rng.below(span), &mut acknowledged, &mut killed);
     }
+    // Both outcomes must have happened for the test to mean something, whatever the load.
+    let mut n = trials;
+    while killed == 0 && n < trials + 20 {
+        trial(n, 0, &mut acknowledged, &mut killed);
+        n += 1;
+    }
+    while acknowledged.len() < 2 && n < trials + 40 {
+        trial(n, span * 4, &mut acknowledged, &mut killed);
+        n += 1;
+    }
+    assert!(
+        killed > 0 && acknowledged.len() > 1,
+        "{killed} killed, {acknowledged:?}"
+    );
     let server = ServerBuilder::smtp().start();
     env.point_to(server.port());
     let out = env.run(&["-q"], b"");
@@ -989,7 +1014,7 @@ fn sigkill_during_enqueue_never_loses_an_acknowledged_message() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
     eprintln!(
-        "enqueue crash test: {trials} trials, {killed} killed mid-enqueue, {} acknowledged, 0 lost",
+        "enqueue crash test: {n} trials, {killed} killed mid-enqueue, {} acknowledged, 0 lost",
         acknowledged.len()
     );
 }
