@@ -1,6 +1,9 @@
 //! Thin safe wrappers over the few libc calls postie needs: locale setup, local time with its
 //! UTC offset, `strftime` (locale-dependent, like msmtp's log timestamps), host names,
-//! `strerror` texts and the effective uid. All `unsafe` code of postie lives here.
+//! `strerror` texts, the effective uid and the protection of secrets in memory. Most of postie's
+//! `unsafe` is here; the rest sits beside the one system call it wraps (`ttyname_r`, `poll`
+//! and `kill` for helper commands, `flock` in the queue, `getnameinfo`, ...), each with its
+//! SAFETY note.
 
 use std::ffi::{CStr, CString};
 

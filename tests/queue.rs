@@ -966,7 +966,7 @@ fn sigkill_during_enqueue_never_loses_an_acknowledged_message() {
     let span = (t0.elapsed().as_micros() as u64 * 2).max(2000);
     let mut acknowledged = vec![1000];
     let mut killed = 0;
-    let mut trial = |n: usize, delay_us: u64, acknowledged: &mut Vec<usize>, killed: &mut usize| {
+    let trial = |n: usize, delay_us: u64, acknowledged: &mut Vec<usize>, killed: &mut usize| {
         let mut child = env.spawn(&["-odq", &rcpt(n)], body(n).as_bytes());
         std::thread::sleep(Duration::from_micros(delay_us));
         child.kill();

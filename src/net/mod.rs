@@ -9,9 +9,6 @@ pub mod socks;
 pub mod tls;
 mod x509;
 
-#[cfg(test)]
-mod tls_tests;
-
 use crate::error::{Error, Result, Sysexit};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};

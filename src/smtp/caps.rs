@@ -14,7 +14,8 @@ pub struct Capabilities {
     pub pipelining: bool,
     /// ETRN (RFC 1985).
     pub etrn: bool,
-    /// SMTPUTF8 (RFC 6531); only reported, never used (as in 1.8.23).
+    /// SMTPUTF8 (RFC 6531): asked for on MAIL FROM when an address is not ASCII (msmtp 1.8.23
+    /// never uses it).
     pub smtputf8: bool,
     /// 8BITMIME; only reported, never used.
     pub eightbitmime: bool,

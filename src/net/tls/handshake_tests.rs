@@ -1,5 +1,5 @@
 //! Real-socket tests of the TLS layer: a rustls server thread with an rcgen certificate for
-//! "localhost", driven through `smtp::send` (implicit TLS, STARTTLS, trust file, fingerprint
+//! "localhost", driven through `smtp::Client` (implicit TLS, STARTTLS, trust file, fingerprint
 //! pinning, certcheck off, wrong CA).
 
 use crate::envelope::{Envelope, Outcome, RecipientPolicy};
