@@ -12,9 +12,9 @@ use crate::error::{Error, Result, Sysexit};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-/// Options shared by the queue commands.
+/// Which queue directories a command works on (`-C`, `-a`, `--queue-dir`).
 #[derive(Clone, Debug, Default)]
-pub struct Target {
+pub struct Selection {
     /// `-C FILE`.
     pub config_file: Option<String>,
     /// `-a ACCOUNT`.
@@ -25,7 +25,7 @@ pub struct Target {
 
 /// The queue directories a command works on. The configuration read to find them is kept in
 /// `configs`, so a flush that follows does not read it (and run its `eval` lines) again.
-pub fn queue_dirs(t: &Target, configs: &mut Configs) -> Result<Vec<PathBuf>> {
+pub fn queue_dirs(t: &Selection, configs: &mut Configs) -> Result<Vec<PathBuf>> {
     if let Some(d) = &t.queue_dir {
         return Ok(vec![d.clone()]);
     }
@@ -412,7 +412,7 @@ pub fn from_sendmail_flags(cli: &crate::cli::Cli) -> Result<()> {
             "cannot use both -q (deliver the queue) and -odq (queue only)",
         ));
     }
-    let t = Target {
+    let t = Selection {
         config_file: cli.config_file.clone(),
         account: cli.account.clone(),
         queue_dir: None,
@@ -500,7 +500,7 @@ pub fn run(prog: &str, args: &[String]) -> Result<()> {
     if args.iter().any(|a| a == "-h" || a == "--help") {
         return help();
     }
-    let mut t = Target::default();
+    let mut t = Selection::default();
     let mut opts = FlushOptions::default();
     let mut words: Vec<&str> = Vec::new();
     let mut i = 0;
@@ -627,9 +627,9 @@ mod tests {
 
     #[test]
     fn explicit_queue_dir_wins() {
-        let t = Target {
+        let t = Selection {
             queue_dir: Some("/q".into()),
-            ..Target::default()
+            ..Selection::default()
         };
         assert_eq!(
             queue_dirs(&t, &mut Configs::default()).expect("dirs"),
