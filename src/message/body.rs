@@ -12,7 +12,7 @@ use super::headers::HeaderBlock;
 use std::io::{self, BufRead, Write};
 
 /// What to do to the header block when transmitting.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rewrite {
     /// Full value of a `From: VALUE` header to prepend. When `Some`, all original `From:`
     /// headers (with continuation lines) are removed.

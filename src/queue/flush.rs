@@ -171,13 +171,13 @@ fn send_queued(t: &mut dyn Transport, m: &Locked, damage: &mut Option<String>) -
         recipients: meta.recipients.clone(),
     };
     let mut reader = m.reader()?;
-    let rewrite = meta.rewrite.to_rewrite();
+    let rewrite = &meta.rewrite.rewrite;
     let read_recipients = meta.rewrite.read_recipients;
     // The session's body writer buffers and sends in large chunks, flushing once after the
     // final dot, so no buffer of our own goes on top of it.
     let mut body = |w: &mut dyn Write| -> Result<u64> {
         let headers = message::read_header_block_for(&mut reader, read_recipients)?;
-        message::write_data(&headers, &rewrite, &mut reader, &mut { w }).map_err(|e| match e {
+        message::write_data(&headers, rewrite, &mut reader, &mut { w }).map_err(|e| match e {
             message::BodyError::Read(_) => Error::io("cannot read queued message"),
             message::BodyError::Write(e) => smtp::write_error(e),
         })

@@ -38,47 +38,16 @@ impl Origin {
     }
 }
 
-/// The header rewriting decided at submission time. Date and Message-ID are fixed then, so a
+/// The header rewriting decided at submission time (stored as the message module's own
+/// [`Rewrite`], flattened into the `[rewrite]` table). Date and Message-ID are fixed then, so a
 /// retried message is the same message.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredRewrite {
-    /// A `From:` header to add.
-    pub from_line: Option<String>,
-    /// Replace To/Cc/Bcc with `To: undisclosed-recipients:;`.
-    pub undisclosed_recipients: bool,
-    /// A `Date:` header value to add.
-    pub date: Option<String>,
-    /// A `Message-ID:` header value to add.
-    pub message_id: Option<String>,
-    /// Remove Bcc headers.
-    pub remove_bcc: bool,
+    /// What to add and remove.
+    #[serde(flatten)]
+    pub rewrite: Rewrite,
     /// The header block was read with `-t` (changes how it is parsed).
     pub read_recipients: bool,
-}
-
-impl StoredRewrite {
-    /// Capture a rewrite.
-    pub fn from_rewrite(r: &Rewrite, read_recipients: bool) -> StoredRewrite {
-        StoredRewrite {
-            from_line: r.from_line.clone(),
-            undisclosed_recipients: r.undisclosed_recipients,
-            date: r.date.clone(),
-            message_id: r.message_id.clone(),
-            remove_bcc: r.remove_bcc,
-            read_recipients,
-        }
-    }
-
-    /// The rewrite to apply when sending.
-    pub fn to_rewrite(&self) -> Rewrite {
-        Rewrite {
-            from_line: self.from_line.clone(),
-            undisclosed_recipients: self.undisclosed_recipients,
-            date: self.date.clone(),
-            message_id: self.message_id.clone(),
-            remove_bcc: self.remove_bcc,
-        }
-    }
 }
 
 /// A recipient the server refused permanently; kept for the record, never retried.
@@ -240,8 +209,11 @@ mod tests {
                 recipients: vec!["b@y".into(), "c@z".into()],
             },
             StoredRewrite {
-                date: Some("Mon, 1 Jan 2024 00:00:00 +0000".into()),
-                ..StoredRewrite::default()
+                rewrite: Rewrite {
+                    date: Some("Mon, 1 Jan 2024 00:00:00 +0000".into()),
+                    ..Rewrite::default()
+                },
+                read_recipients: false,
             },
         )
     }

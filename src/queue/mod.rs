@@ -87,7 +87,10 @@ pub fn new_meta(cli: &Cli, account: &Account, envelope: &Envelope, rewrite: &Rew
         "",
         origin(cli, account),
         envelope,
-        StoredRewrite::from_rewrite(rewrite, cli.read_recipients),
+        StoredRewrite {
+            rewrite: rewrite.clone(),
+            read_recipients: cli.read_recipients,
+        },
     )
 }
 

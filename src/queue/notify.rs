@@ -140,7 +140,7 @@ impl Notice {
     pub fn new(meta: &Meta, headers: Vec<u8>, why: &str, last_error: &str) -> Notice {
         // The headers postie adds when sending come first, as in the sent mail, so the user
         // can tell which message it was.
-        let r = &meta.rewrite;
+        let r = &meta.rewrite.rewrite;
         let mut added = Vec::new();
         for (name, value) in [
             ("From", r.from_line.as_deref()),
@@ -240,8 +240,11 @@ mod tests {
                 recipients: vec!["late@y.org".into()],
             },
             StoredRewrite {
-                message_id: Some("<abc@x.org>".into()),
-                ..StoredRewrite::default()
+                rewrite: crate::message::Rewrite {
+                    message_id: Some("<abc@x.org>".into()),
+                    ..crate::message::Rewrite::default()
+                },
+                read_recipients: false,
             },
         );
         m.refused.push(Refused {
