@@ -5,8 +5,12 @@
 //! (marlam/msmtp#18). Reading uses `poll`, so a grandchild that keeps stdout open (gpg-agent) or
 //! a helper that never exits cannot hang postie.
 
+use std::ffi::CStr;
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -70,22 +74,129 @@ pub fn run_first_line(cmd: &str, timeout: Duration) -> io::Result<Option<String>
     }))
 }
 
-/// The path of the controlling terminal (`/dev/pts/3`), if there is one.
-fn controlling_tty() -> Option<String> {
+/// The device name of postie's controlling terminal (`/dev/pts/3`), for `GPG_TTY`; `None`
+/// without a controlling terminal or when no name for it is found. Never `/dev/tty`: that name
+/// means "the opener's own terminal", and gpg-agent, which opens it for its pinentry, is a
+/// daemon without one, so gpg would fail with "No secret key".
+///
+/// The terminal is identified by its device number: `TIOCGDEV` on an opened `/dev/tty` (which
+/// opens only when there is a controlling terminal), else `tty_nr` from `/proc/self/stat`. Its
+/// name is that of a standard descriptor on that very device (`ttyname`), else the character
+/// device with that number in `/dev/pts` or `/dev` (mutt redirects all three descriptors).
+fn controlling_tty() -> Option<PathBuf> {
+    let dev = controlling_tty_dev()?;
+    (0..=2)
+        .find_map(|fd| stdio_tty_name(fd, dev))
+        .or_else(|| find_tty_device(dev, TTY_DIRS))
+}
+
+/// A device number split into major and minor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DevNum {
+    major: u32,
+    minor: u32,
+}
+
+impl DevNum {
+    /// From the kernel's 32-bit encoding (`new_encode_dev`), as `TIOCGDEV` and `tty_nr` give it.
+    fn from_kernel(v: u32) -> DevNum {
+        DevNum {
+            major: (v >> 8) & 0xfff,
+            minor: (v & 0xff) | ((v >> 12) & 0xfff00),
+        }
+    }
+
+    /// From a `st_rdev`.
+    fn from_rdev(rdev: u64) -> DevNum {
+        DevNum {
+            major: libc::major(rdev),
+            minor: libc::minor(rdev),
+        }
+    }
+}
+
+/// The device number of the controlling terminal, if postie has one.
+fn controlling_tty_dev() -> Option<DevNum> {
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
+        .custom_flags(libc::O_NOCTTY)
         .open("/dev/tty")
         .ok()?;
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is writable for its length; ttyname_r NUL-terminates on success.
-    let rc = unsafe { libc::ttyname_r(tty.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
+    let mut v: libc::c_uint = 0;
+    // SAFETY: TIOCGDEV stores one unsigned int through the pointer, which is valid for it.
+    if unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCGDEV, &mut v) } == 0 && v != 0 {
+        return Some(DevNum::from_kernel(v));
+    }
+    // Readable although postie is not dumpable: a process may always read its own stat.
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    tty_nr(&stat).map(DevNum::from_kernel)
+}
+
+/// Field 7 (`tty_nr`) of a `/proc/PID/stat` line; `None` for 0 (no controlling terminal) or a
+/// line that does not parse.
+fn tty_nr(stat: &str) -> Option<u32> {
+    // "PID (COMM) STATE PPID PGRP SESSION TTY_NR ...": COMM may contain spaces and parentheses,
+    // so the fields are counted from its last ')'. The kernel prints the number as an int.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let nr: i32 = rest.split_ascii_whitespace().nth(4)?.parse().ok()?;
+    Some(nr as u32).filter(|&nr| nr != 0)
+}
+
+/// The name of the terminal on descriptor `fd`, if that is the terminal `dev`.
+fn stdio_tty_name(fd: libc::c_int, dev: DevNum) -> Option<PathBuf> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a whole stat into the buffer on success, and only then is it read.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
         return None;
     }
-    std::ffi::CStr::from_bytes_until_nul(&buf)
-        .ok()
-        .map(|c| c.to_string_lossy().into_owned())
+    // SAFETY: fstat succeeded, so st is initialised.
+    let st = unsafe { st.assume_init() };
+    // A descriptor on /dev/tty itself (`postie < /dev/tty`) has /dev/tty's number, not dev's.
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || DevNum::from_rdev(st.st_rdev) != dev {
+        return None;
+    }
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length; ttyname_r NUL-terminates on success.
+    if unsafe { libc::ttyname_r(fd, buf.as_mut_ptr().cast(), buf.len()) } != 0 {
+        return None;
+    }
+    let name = CStr::from_bytes_until_nul(&buf).ok()?.to_bytes();
+    let path = PathBuf::from(std::ffi::OsStr::from_bytes(name));
+    is_tty_device(&path, dev).then_some(path)
+}
+
+/// Where terminal devices live, and which names there are looked at.
+type TtyDir<'a> = (&'a str, fn(&str) -> bool);
+
+const TTY_DIRS: &[TtyDir<'static>] = &[
+    ("/dev/pts", |n| n.bytes().all(|b| b.is_ascii_digit())),
+    ("/dev", |n| {
+        (n.starts_with("tty") && n != "tty") || n == "console"
+    }),
+];
+
+/// The first character device numbered `dev` among the names `dirs` allow.
+fn find_tty_device(dev: DevNum, dirs: &[TtyDir<'_>]) -> Option<PathBuf> {
+    dirs.iter().find_map(|&(dir, wanted)| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| wanted(n))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|n| Path::new(dir).join(n))
+            .find(|p| is_tty_device(p, dev))
+    })
+}
+
+/// Whether `path` (not a symlink) is the character device `dev`, and not `/dev/tty`.
+fn is_tty_device(path: &Path, dev: DevNum) -> bool {
+    path != Path::new("/dev/tty")
+        && std::fs::symlink_metadata(path)
+            .is_ok_and(|m| m.file_type().is_char_device() && DevNum::from_rdev(m.rdev()) == dev)
 }
 
 fn timed_out() -> io::Error {
@@ -287,6 +398,108 @@ mod tests {
     fn timeout_after_line_still_applies() {
         let e = run_first_line("echo x; sleep 30", Duration::from_millis(300)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn tty_nr_is_field_7_counted_after_the_command_name() {
+        let line = |comm: &str, nr: &str| {
+            format!("4242 ({comm}) S 4200 4242 4200 {nr} 4242 4194560 120 0 0 0 1 0 0 0 20 0 1 0")
+        };
+        assert_eq!(tty_nr(&line("postie", "34816")), Some(34816));
+        // Spaces and parentheses in the command name (it is what the process called itself).
+        assert_eq!(tty_nr(&line("a b) S 1 2 3 4 (c", "34819")), Some(34819));
+        assert_eq!(tty_nr(&line(") )", "1025")), Some(1025));
+        // No controlling terminal.
+        assert_eq!(tty_nr(&line("postie", "0")), None);
+        // The kernel prints the encoding as an int: a minor of 2^19 or more makes it negative.
+        assert_eq!(tty_nr(&line("postie", "-2147448832")), Some(0x8000_8800));
+        assert_eq!(tty_nr("4242 (postie) S 4200"), None);
+        assert_eq!(tty_nr("no parenthesis 1 2 3 4 5 6"), None);
+        assert_eq!(tty_nr(&line("postie", "x")), None);
+    }
+
+    #[test]
+    fn kernel_device_encoding_matches_st_rdev() {
+        assert_eq!(
+            DevNum::from_kernel(0x8800),
+            DevNum {
+                major: 136,
+                minor: 0
+            }
+        );
+        for (major, minor) in [(136, 0), (136, 300), (4, 1), (5, 1), (136, 0x8_0000)] {
+            let kernel = (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12);
+            assert_eq!(
+                DevNum::from_kernel(kernel),
+                DevNum::from_rdev(libc::makedev(major, minor)),
+                "{major}:{minor}"
+            );
+        }
+    }
+
+    /// A pseudo-terminal pair: (master, the slave's name), or `None` where there are none.
+    fn open_pty() -> Option<(std::fs::File, PathBuf)> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: posix_openpt takes flags only; a non-negative result is a new descriptor we own.
+        let fd = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: fd is a fresh descriptor owned by nothing else.
+        let master = unsafe { std::fs::File::from_raw_fd(fd) };
+        let mut buf = [0u8; 256];
+        // SAFETY: fd is a pty master; buf is writable for its length and NUL-terminated on
+        // success.
+        let ok = unsafe {
+            libc::grantpt(fd) == 0
+                && libc::unlockpt(fd) == 0
+                && libc::ptsname_r(fd, buf.as_mut_ptr().cast(), buf.len()) == 0
+        };
+        let name = CStr::from_bytes_until_nul(&buf).ok()?.to_str().ok()?;
+        ok.then(|| (master, PathBuf::from(name)))
+    }
+
+    #[test]
+    fn a_pty_is_found_by_its_device_number() {
+        let Some((_master, name)) = open_pty() else {
+            eprintln!("no pseudo-terminals here; skipped");
+            return;
+        };
+        let dev = DevNum::from_rdev(std::fs::metadata(&name).unwrap().rdev());
+        assert_eq!(find_tty_device(dev, TTY_DIRS), Some(name.clone()));
+        assert!(is_tty_device(&name, dev));
+    }
+
+    #[test]
+    fn only_terminal_devices_are_found_and_never_dev_tty() {
+        // /dev/null is a character device, but not among the names looked at.
+        let null = DevNum::from_rdev(std::fs::metadata("/dev/null").unwrap().rdev());
+        assert_eq!(find_tty_device(null, TTY_DIRS), None);
+        // /dev/tty (5:0) names whoever opens it: never an answer, even when asked for.
+        let tty = DevNum { major: 5, minor: 0 };
+        assert_eq!(find_tty_device(tty, TTY_DIRS), None);
+        assert_eq!(find_tty_device(tty, &[("/dev", |n| n == "tty")]), None);
+        // Regular files and symlinks never match, whatever their names.
+        let dir = tempfile::tempdir().unwrap();
+        let dirname = dir.path().to_str().unwrap();
+        std::fs::write(dir.path().join("tty1"), "").unwrap();
+        std::os::unix::fs::symlink("/dev/null", dir.path().join("tty2")).unwrap();
+        assert_eq!(find_tty_device(null, &[(dirname, |_| true)]), None);
+        let file = DevNum::from_rdev(std::fs::metadata(dir.path().join("tty1")).unwrap().rdev());
+        assert_eq!(find_tty_device(file, &[(dirname, |_| true)]), None);
+    }
+
+    #[test]
+    fn own_stat_agrees_with_the_terminal_device() {
+        // Under a terminal (a developer's shell) both sources must name the same device; under
+        // CI there is none and both say so.
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let from_stat = tty_nr(&stat).map(DevNum::from_kernel);
+        assert_eq!(controlling_tty_dev(), from_stat);
+        if let Some(name) = controlling_tty() {
+            assert_ne!(name, Path::new("/dev/tty"));
+            assert!(is_tty_device(&name, from_stat.unwrap()));
+        }
     }
 
     #[test]
