@@ -489,16 +489,67 @@ mod tests {
         assert_eq!(find_tty_device(file, &[(dirname, |_| true)]), None);
     }
 
+    /// Run by [`stat_and_tiocgdev_agree_under_a_terminal`] inside a pseudo-terminal, with all
+    /// three standard descriptors redirected.
     #[test]
-    fn own_stat_agrees_with_the_terminal_device() {
-        // Under a terminal (a developer's shell) both sources must name the same device; under
-        // CI there is none and both say so.
+    #[ignore = "run inside a pseudo-terminal by stat_and_tiocgdev_agree_under_a_terminal"]
+    fn in_a_terminal() {
+        if std::env::var_os("POSTIE_TEST_IN_A_TERMINAL").is_none() {
+            return; // `--include-ignored` outside the terminal the test below makes
+        }
         let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-        let from_stat = tty_nr(&stat).map(DevNum::from_kernel);
-        assert_eq!(controlling_tty_dev(), from_stat);
+        let from_stat = tty_nr(&stat)
+            .map(DevNum::from_kernel)
+            .expect("tty_nr names a controlling terminal");
+        assert_eq!(controlling_tty_dev(), Some(from_stat));
+        assert!((0..=2).all(|fd| stdio_tty_name(fd, from_stat).is_none()));
+        let name = controlling_tty().expect("the terminal has a name");
+        let n = name.to_str().unwrap().strip_prefix("/dev/pts/").unwrap();
+        assert!(n.parse::<u32>().is_ok(), "{name:?}");
+        assert_eq!(find_tty_device(from_stat, TTY_DIRS), Some(name));
+    }
+
+    #[test]
+    fn stat_and_tiocgdev_agree_under_a_terminal() {
+        // `script` (util-linux) makes a pseudo-terminal the controlling terminal of this test
+        // binary, run again for just `in_a_terminal`.
+        let exe = std::env::current_exe().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let shell = format!(
+            "'{}' --exact config::eval::tests::in_a_terminal --include-ignored \
+             --test-threads=1 < /dev/null > '{}' 2>&1",
+            exe.display(),
+            out.display()
+        );
+        let mut child = Command::new("script")
+            .args(["-qec", &shell, "/dev/null"])
+            .env("POSTIE_TEST_IN_A_TERMINAL", "1")
+            // Kept open until the end: EOF would reach the terminal.
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("script (util-linux) runs");
+        let status = child.wait().unwrap();
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        assert!(
+            status.success() && text.contains("1 passed"),
+            "{status}: {text}"
+        );
+    }
+
+    #[test]
+    fn no_controlling_terminal_here_or_both_sources_agree() {
+        // Under a developer's shell both sources name the same device; under CI there is
+        // usually none and both say so.
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert_eq!(
+            controlling_tty_dev(),
+            tty_nr(&stat).map(DevNum::from_kernel)
+        );
         if let Some(name) = controlling_tty() {
             assert_ne!(name, Path::new("/dev/tty"));
-            assert!(is_tty_device(&name, from_stat.unwrap()));
         }
     }
 
