@@ -5,6 +5,8 @@
 
 mod getopt;
 
+use crate::config::grammar::{fingerprint, port_number, pos_int};
+use crate::config::{AuthMethod, DsnNotify, SyslogFacility};
 use crate::error::{Error, Result};
 use getopt::{HasArg, Item, LongOpt};
 
@@ -682,9 +684,9 @@ fn apply_setting(cli: &mut Cli, s: Setting, v: String) -> Result<()> {
             if cmd == "proxy_port" && v.is_empty() {
                 set(cli, cmd, "");
             } else {
-                match parse_pos_int(&v) {
-                    Some(n @ 1..=65535) => set(cli, cmd, &n.to_string()),
-                    _ => return Err(invalid(&v, &option_name(cmd))),
+                match port_number(&v) {
+                    Some(n) => set(cli, cmd, &n.to_string()),
+                    None => return Err(invalid(&v, &option_name(cmd))),
                 }
             }
         }
@@ -692,7 +694,7 @@ fn apply_setting(cli: &mut Cli, s: Setting, v: String) -> Result<()> {
             if v.is_empty() {
                 set(cli, cmd, "");
             } else {
-                match parse_pos_int(&v) {
+                match pos_int(&v) {
                     Some(n) => set(cli, cmd, &n.to_string()),
                     None => return Err(invalid(&v, &option_name(cmd))),
                 }
@@ -702,7 +704,7 @@ fn apply_setting(cli: &mut Cli, s: Setting, v: String) -> Result<()> {
             if v == "off" {
                 set(cli, "timeout", "off");
             } else {
-                match parse_pos_int(&v) {
+                match pos_int(&v) {
                     Some(n) => set(cli, "timeout", &n.to_string()),
                     None => return Err(invalid(&v, "--timeout")),
                 }
@@ -711,17 +713,17 @@ fn apply_setting(cli: &mut Cli, s: Setting, v: String) -> Result<()> {
         S::Auth => match v.as_str() {
             "" | "on" => set(cli, "auth", "on"),
             "off" => set(cli, "auth", "off"),
-            m if AUTH_METHODS.contains(&m) => set(cli, "auth", m),
+            m if AuthMethod::parse(m).is_some() => set(cli, "auth", m),
             _ => return Err(invalid(&v, "--auth")),
         },
         S::Fingerprint => {
-            if !v.is_empty() && !is_fingerprint(&v) {
+            if !v.is_empty() && fingerprint(&v).is_none() {
                 return Err(invalid(&v, "--tls-fingerprint"));
             }
             set(cli, "tls_fingerprint", &v);
         }
         S::DsnNotify => {
-            if v != "off" && !is_dsn_notify(&v) {
+            if v != "off" && DsnNotify::parse(&v).is_none() {
                 return Err(invalid(&v, "--dsn-notify"));
             }
             set(cli, "dsn_notify", &v);
@@ -742,7 +744,7 @@ fn apply_setting(cli: &mut Cli, s: Setting, v: String) -> Result<()> {
         S::Syslog => match v.as_str() {
             "" | "on" => set(cli, "syslog", "on"),
             "off" => set(cli, "syslog", "off"),
-            f if is_syslog_facility(f) => set(cli, "syslog", f),
+            f if SyslogFacility::parse(f).is_some() => set(cli, "syslog", f),
             _ => return Err(invalid(&v, "--syslog")),
         },
         S::AutoOnOff(cmd) => match v.as_str() {
@@ -769,93 +771,6 @@ fn apply_setting(cli: &mut Cli, s: Setting, v: String) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The authentication method names msmtp accepts (lowercase only).
-pub const AUTH_METHODS: &[&str] = &[
-    "plain",
-    "scram-sha-1",
-    "scram-sha-256",
-    "scram-sha-1-plus",
-    "scram-sha-256-plus",
-    "external",
-    "gssapi",
-    "cram-md5",
-    "digest-md5",
-    "login",
-    "ntlm",
-    "oauthbearer",
-    "xoauth2",
-];
-
-/// C `strtol(s, &end, 0)` accepting only a whole positive `int`, as msmtp's `get_pos_int`.
-pub fn parse_pos_int(s: &str) -> Option<u32> {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let (radix, digits) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        (16, h)
-    } else if t.len() > 1 && t.starts_with('0') {
-        (8, &t[1..])
-    } else {
-        (10, t)
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let n = i64::from_str_radix(digits, radix).ok()?;
-    if neg || n <= 0 || n > i64::from(i32::MAX) {
-        return None;
-    }
-    u32::try_from(n).ok()
-}
-
-fn is_fingerprint(v: &str) -> bool {
-    let bytes = match v.len() {
-        95 => 32,
-        59 => 20,
-        47 => 16,
-        _ => return false,
-    };
-    v.as_bytes().chunks(3).take(bytes).all(|c| {
-        c.len() >= 2
-            && c[0].is_ascii_hexdigit()
-            && c[1].is_ascii_hexdigit()
-            && (c.len() == 2 || c[2] == b':' || c[2] == b' ')
-    })
-}
-
-fn is_dsn_notify(v: &str) -> bool {
-    if v == "never" {
-        return true;
-    }
-    let mut seen: Vec<&str> = Vec::new();
-    for part in v.split(',') {
-        if !["failure", "delay", "success"].contains(&part) || seen.contains(&part) {
-            return false;
-        }
-        seen.push(part);
-    }
-    true
-}
-
-fn is_syslog_facility(f: &str) -> bool {
-    matches!(
-        f,
-        "LOG_USER"
-            | "LOG_MAIL"
-            | "LOG_LOCAL0"
-            | "LOG_LOCAL1"
-            | "LOG_LOCAL2"
-            | "LOG_LOCAL3"
-            | "LOG_LOCAL4"
-            | "LOG_LOCAL5"
-            | "LOG_LOCAL6"
-            | "LOG_LOCAL7"
-    )
 }
 
 #[cfg(test)]
@@ -987,16 +902,32 @@ mod tests {
     }
 
     #[test]
-    fn ports_use_strtol_base_zero() {
-        assert_eq!(parse_pos_int("0x19"), Some(25));
-        assert_eq!(parse_pos_int("031"), Some(25));
-        assert_eq!(parse_pos_int("25"), Some(25));
-        assert_eq!(parse_pos_int("25x"), None);
-        assert_eq!(parse_pos_int("-1"), None);
-        assert_eq!(parse_pos_int(""), None);
+    fn numbers_use_strtol_base_zero_and_are_recorded_in_decimal() {
         assert_eq!(
-            p(&["--port=0x19"]).overrides,
-            vec![("port".into(), "25".into())]
+            p(&[
+                "--port=0x19",
+                "--timeout=031",
+                "--proxy-port=",
+                "--tls-min-dh-prime-bits=0x400"
+            ])
+            .overrides,
+            vec![
+                ("port".into(), "25".into()),
+                ("timeout".into(), "25".into()),
+                ("proxy_port".into(), "".into()),
+                ("tls_min_dh_prime_bits".into(), "1024".into()),
+            ]
+        );
+        // msmtp's strtol takes one sign, before any 0x.
+        for bad in ["25x", "-1", "", "++5", "0x+5"] {
+            assert_eq!(
+                usage_error(&[&format!("--port={bad}")]),
+                format!("invalid argument {bad} for --port")
+            );
+        }
+        assert_eq!(
+            usage_error(&["--connect-timeout=++5"]),
+            "invalid argument ++5 for --timeout"
         );
     }
 
@@ -1038,14 +969,22 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_forms() {
-        let sha256 = ["AB"; 32].join(":");
-        let sha1 = ["ab"; 20].join(" ");
-        let md5 = ["01"; 16].join(":");
-        assert!(is_fingerprint(&sha256));
-        assert!(is_fingerprint(&sha1));
-        assert!(is_fingerprint(&md5));
-        assert!(!is_fingerprint(&sha256.replace('A', "G")));
+    fn fingerprints_are_recorded_as_typed() {
+        for fp in [
+            ["AB"; 32].join(":"),
+            ["ab"; 20].join(" "),
+            ["01"; 16].join(":"),
+        ] {
+            assert_eq!(
+                p(&[&format!("--tls-fingerprint={fp}")]).overrides,
+                vec![("tls_fingerprint".into(), fp.clone())]
+            );
+        }
+        let bad = ["AB"; 32].join(":").replace('A', "G");
+        assert_eq!(
+            usage_error(&[&format!("--tls-fingerprint={bad}")]),
+            format!("invalid argument {bad} for --tls-fingerprint")
+        );
     }
 
     fn strings(args: &[&str]) -> Vec<String> {

@@ -4,6 +4,7 @@
 //! Also home of the helper-command runner shared with `passwordeval` ([`eval`]).
 
 pub mod eval;
+pub(crate) mod grammar;
 pub mod parse;
 pub mod paths;
 pub mod settings;

@@ -3,8 +3,11 @@
 //! place where a command and its argument are validated and stored. Config files and
 //! command-line overrides both go through `apply`, so their validation is identical.
 
+use super::grammar::{expand_tilde, fingerprint, port_number, pos_int};
 use std::fmt;
 use std::path::PathBuf;
+
+pub use super::grammar::parse_duration;
 
 /// `protocol`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -618,80 +621,8 @@ impl Account {
     }
 }
 
-/// C `strtol(s, &end, 0)` accepting the whole string only: leading white space, a sign, and a
-/// `0x` (hex) or `0` (octal) prefix, as msmtp parses numbers.
-pub(crate) fn strtol0(s: &str) -> Option<i64> {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
-    let (neg, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let (radix, digits) = if (t.starts_with("0x") || t.starts_with("0X"))
-        && t[2..].starts_with(|c: char| c.is_ascii_hexdigit())
-    {
-        (16, &t[2..])
-    } else if t.starts_with('0') && t.len() > 1 {
-        (8, &t[1..])
-    } else {
-        (10, t)
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let v = i64::from_str_radix(digits, radix).ok()?;
-    Some(if neg { -v } else { v })
-}
-
-fn parse_range(s: &str, min: i64, max: i64) -> Option<i64> {
-    strtol0(s).filter(|v| (min..=max).contains(v))
-}
-
-fn expand_tilde(arg: &str, home: &str) -> String {
-    match arg.strip_prefix('~') {
-        Some(rest) => format!("{home}{rest}"),
-        None => arg.to_string(),
-    }
-}
-
 fn opt(arg: &str) -> Option<String> {
     (!arg.is_empty()).then(|| arg.to_string())
-}
-
-/// Decode a `tls_fingerprint`: 16, 20 or 32 hex pairs separated by `:` or space.
-fn parse_fingerprint(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    if !matches!(b.len(), 47 | 59 | 95) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(32);
-    for chunk in b.chunks(3) {
-        if chunk.len() == 3 && chunk[2] != b':' && chunk[2] != b' ' {
-            return None;
-        }
-        let hex = std::str::from_utf8(&chunk[..2]).ok()?;
-        if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return None;
-        }
-        out.push(u8::from_str_radix(hex, 16).ok()?);
-    }
-    Some(out)
-}
-
-/// A duration for postie's queue settings: seconds, or a number with the suffix `s`, `m`,
-/// `h` or `d` (`90`, `30m`, `5d`). Decimal digits only, so a typo is an error, not a surprise.
-pub fn parse_duration(arg: &str) -> Option<u64> {
-    let (digits, unit) = match arg.as_bytes().last()? {
-        b's' => (&arg[..arg.len() - 1], 1),
-        b'm' => (&arg[..arg.len() - 1], 60),
-        b'h' => (&arg[..arg.len() - 1], 3600),
-        b'd' => (&arg[..arg.len() - 1], 86400),
-        _ => (arg, 1),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse::<u64>().ok()?.checked_mul(unit)
 }
 
 /// Validate and store one command; returns the mask bit to set (`None` for ignored commands).
@@ -726,7 +657,7 @@ fn apply_to(
             if arg.is_empty() {
                 return Err(needs());
             }
-            s.port = Some(parse_range(arg, 1, 65535).ok_or_else(invalid)? as u16);
+            s.port = Some(port_number(arg).ok_or_else(invalid)?);
             Field::Port
         }
         "source_ip" => {
@@ -741,7 +672,7 @@ fn apply_to(
             s.proxy_port = if arg.is_empty() {
                 None
             } else {
-                Some(parse_range(arg, 1, 65535).ok_or_else(invalid)? as u16)
+                Some(port_number(arg).ok_or_else(invalid)?)
             };
             Field::ProxyPort
         }
@@ -756,7 +687,7 @@ fn apply_to(
             s.timeout = if arg == "off" {
                 None
             } else {
-                Some(parse_range(arg, 1, i64::from(i32::MAX)).ok_or_else(invalid)? as u32)
+                Some(pos_int(arg).ok_or_else(invalid)?)
             };
             Field::Timeout
         }
@@ -846,7 +777,7 @@ fn apply_to(
             s.tls_fingerprint = if arg.is_empty() {
                 None
             } else {
-                Some(parse_fingerprint(arg).ok_or_else(invalid)?)
+                Some(fingerprint(arg).ok_or_else(invalid)?)
             };
             Field::TlsFingerprint
         }
@@ -876,7 +807,7 @@ fn apply_to(
             s.tls_min_dh_prime_bits = if arg.is_empty() {
                 None
             } else {
-                Some(parse_range(arg, 1, i64::from(i32::MAX)).ok_or_else(invalid)? as u32)
+                Some(pos_int(arg).ok_or_else(invalid)?)
             };
             Field::TlsMinDhPrimeBits
         }
@@ -1029,28 +960,6 @@ mod tests {
 
     fn invalid(cmd: &str, arg: &str) -> String {
         applied(cmd, arg).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn numbers_parse_like_strtol_base0() {
-        assert_eq!(strtol0("0x1d"), Some(29));
-        assert_eq!(strtol0("0X1d"), Some(29));
-        assert_eq!(strtol0("031"), Some(25));
-        assert_eq!(strtol0(" +25"), Some(25));
-        assert_eq!(strtol0("-1"), Some(-1));
-        assert_eq!(strtol0("0"), Some(0));
-        for bad in [
-            "",
-            "0x",
-            "08",
-            "25x",
-            "abc",
-            "25 ",
-            "+",
-            "99999999999999999999999",
-        ] {
-            assert_eq!(strtol0(bad), None, "{bad:?}");
-        }
     }
 
     #[test]
