@@ -1,5 +1,42 @@
-//! The value syntaxes of msmtprc commands, shared by the file parser and the command line so
-//! that both accept exactly what msmtp accepts.
+//! The argument grammars of msmtprc commands and the spellings `-P` prints, shared by the file
+//! parser and the command line. A grammar says only *what* is wrong ([`Bad`]); each front end
+//! words it: `invalid argument X for command port` in a file, `invalid argument X for --port`
+//! on the command line.
+
+use super::settings::Account;
+
+/// What `-P` prints for a value that is not set.
+pub(crate) const NOT_SET: &str = "(not set)";
+
+/// Why an argument was refused, independent of where it was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bad {
+    /// The command needs a non-empty argument.
+    Needs,
+    /// The argument is not in the command's grammar.
+    Invalid,
+    /// The command takes no argument at all.
+    TakesNone,
+}
+
+/// What a grammar may need besides the argument.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ctx<'a> {
+    /// `$HOME`, for `~` in file names.
+    pub home: &'a str,
+}
+
+/// The signature of every grammar in the command table.
+pub(crate) type Grammar<T> = fn(&str, &Ctx) -> Result<T, Bad>;
+
+/// The argument, unless it is empty.
+pub(crate) fn needed(arg: &str) -> Result<&str, Bad> {
+    if arg.is_empty() {
+        Err(Bad::Needs)
+    } else {
+        Ok(arg)
+    }
+}
 
 /// C `strtol(s, &end, 0)` accepting the whole string only: leading white space, a sign, and a
 /// `0x` (hex) or `0` (octal) prefix, as msmtp parses numbers.
@@ -38,6 +75,89 @@ pub(crate) fn port_number(arg: &str) -> Option<u16> {
 /// A positive C `int` (msmtp's `get_pos_int`).
 pub(crate) fn pos_int(arg: &str) -> Option<u32> {
     Some(in_range(arg, 1, i64::from(i32::MAX))? as u32)
+}
+
+/// A required port: `port`.
+pub(crate) fn port(arg: &str, _: &Ctx) -> Result<Option<u16>, Bad> {
+    port_number(needed(arg)?).map(Some).ok_or(Bad::Invalid)
+}
+
+/// A port where empty means the default: `proxy_port`.
+pub(crate) fn port_or_default(arg: &str, _: &Ctx) -> Result<Option<u16>, Bad> {
+    optional(arg, port_number)
+}
+
+/// A positive number where empty means unset: `tls_min_dh_prime_bits`.
+pub(crate) fn pos_int_or_unset(arg: &str, _: &Ctx) -> Result<Option<u32>, Bad> {
+    optional(arg, pos_int)
+}
+
+/// Seconds or `off`: `timeout`.
+pub(crate) fn seconds_or_off(arg: &str, _: &Ctx) -> Result<Option<u32>, Bad> {
+    match needed(arg)? {
+        "off" => Ok(None),
+        n => pos_int(n).map(Some).ok_or(Bad::Invalid),
+    }
+}
+
+/// Empty is unset; anything else must be in `f`'s syntax.
+fn optional<T>(arg: &str, f: fn(&str) -> Option<T>) -> Result<Option<T>, Bad> {
+    if arg.is_empty() {
+        Ok(None)
+    } else {
+        f(arg).map(Some).ok_or(Bad::Invalid)
+    }
+}
+
+/// `on` or `off`; empty means `on`.
+pub(crate) fn on_off(arg: &str, _: &Ctx) -> Result<bool, Bad> {
+    match arg {
+        "" | "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(Bad::Invalid),
+    }
+}
+
+/// `on` or `off`, spelled out (`allow_from_override`).
+pub(crate) fn exactly_on_off(arg: &str, ctx: &Ctx) -> Result<bool, Bad> {
+    if arg.is_empty() {
+        return Err(Bad::Invalid);
+    }
+    on_off(arg, ctx)
+}
+
+/// No argument (the old `tls_no...` commands).
+pub(crate) fn nothing(arg: &str, _: &Ctx) -> Result<(), Bad> {
+    if arg.is_empty() {
+        Ok(())
+    } else {
+        Err(Bad::TakesNone)
+    }
+}
+
+/// Any argument, which is then ignored.
+pub(crate) fn ignored(_: &str, _: &Ctx) -> Result<(), Bad> {
+    Ok(())
+}
+
+/// A required string: `host`.
+pub(crate) fn required_text(arg: &str, _: &Ctx) -> Result<Option<String>, Bad> {
+    Ok(Some(needed(arg)?.to_string()))
+}
+
+/// A string; empty means unset.
+pub(crate) fn text(arg: &str, _: &Ctx) -> Result<Option<String>, Bad> {
+    Ok((!arg.is_empty()).then(|| arg.to_string()))
+}
+
+/// A string that may be empty: `from ""` is the null sender, `maildomain ""` no domain.
+pub(crate) fn any_text(arg: &str, _: &Ctx) -> Result<Option<String>, Bad> {
+    Ok(Some(arg.to_string()))
+}
+
+/// A file name with `~` expanded; empty means unset.
+pub(crate) fn path(arg: &str, ctx: &Ctx) -> Result<Option<String>, Bad> {
+    Ok((!arg.is_empty()).then(|| expand_tilde(arg, ctx.home)))
 }
 
 pub(crate) fn expand_tilde(arg: &str, home: &str) -> String {
@@ -81,6 +201,36 @@ pub fn parse_duration(arg: &str) -> Option<u64> {
         return None;
     }
     digits.parse::<u64>().ok()?.checked_mul(unit)
+}
+
+/// A required [`parse_duration`].
+pub(crate) fn duration(arg: &str, _: &Ctx) -> Result<Option<u64>, Bad> {
+    parse_duration(needed(arg)?).map(Some).ok_or(Bad::Invalid)
+}
+
+// The `-P` spellings. Each takes the account too, for the lines that depend on another
+// setting (`password`) or on the selection (`from`).
+
+/// The value, or `(not set)`.
+pub(crate) fn show_text(v: &Option<String>, _: &Account) -> String {
+    v.as_deref().unwrap_or(NOT_SET).to_string()
+}
+
+pub(crate) fn show_on_off(v: &bool, _: &Account) -> String {
+    on_off_word(*v).to_string()
+}
+
+/// msmtp prints an unset port as 0.
+pub(crate) fn show_port(v: &Option<u16>, _: &Account) -> String {
+    v.unwrap_or(0).to_string()
+}
+
+pub(crate) fn show_number<T: ToString>(v: &Option<T>, _: &Account) -> String {
+    v.as_ref().map_or(NOT_SET.to_string(), T::to_string)
+}
+
+pub(crate) fn on_off_word(v: bool) -> &'static str {
+    if v { "on" } else { "off" }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! lists (user accounts replace same-named system ones; system-only accounts come first).
 //! Also home of the helper-command runner shared with `passwordeval` ([`eval`]).
 
+pub(crate) mod commands;
+mod declare;
 pub mod eval;
 pub(crate) mod grammar;
 pub mod parse;
