@@ -1,18 +1,23 @@
-//! Every msmtprc command, declared once: its setting's name, type and default, its grammar,
-//! an example argument and its `-P` line. The `Settings` struct, inheritance, the file parser's dispatch and the
-//! `-P` listing are all generated from this one table.
+//! Every msmtprc command, declared once: its setting's name, type and default, its grammar
+//! (shared by the file and the command line), an example argument, its `-P` line and its
+//! command-line option. The `Settings` struct, inheritance, the file parser's dispatch, the
+//! `-P` listing and the long-option table are all generated from this one table.
 //!
 //! How to add an msmtprc command: add one entry to the table below (under `aliases` for another
 //! spelling of an existing setting) with a one-line `///` doc, `field: Type = default;`, a
-//! `parse` grammar (from [`super::grammar`], or a closure returning [`Bad`]), an `example` and
-//! its `-P` line (`show always|sendmail "label" = fmt;` or `show never;`). Then use
-//! `settings.field`; nothing else changes, and `cargo test config::commands` checks it.
+//! `parse` grammar (from [`super::grammar`], or a closure returning [`Bad`]), an `example`, its
+//! `-P` line (`show always|sendmail "label" = fmt;` or `show never;`) and, if it has one, its
+//! option (`cli "name" rank N Required|Optional "implicit" [short 'c'] [guard file_or_command];`).
+//! Then use `settings.field`; nothing else changes, and `cargo test config::commands` checks it.
+
+pub(crate) use super::declare::{CliArg, CliOption};
 
 use super::declare::declare_commands;
 use super::grammar::{
-    Bad, Ctx, NOT_SET, any_text, duration, exactly_on_off, expand_tilde, fingerprint, ignored,
-    needed, nothing, on_off, path, port, port_or_default, pos_int_or_unset, required_text,
-    seconds_or_off, show_number, show_on_off, show_port, show_text, text,
+    Bad, Ctx, NOT_SET, Origin, any_text, decimal, duration, exactly_on_off, expand_tilde,
+    fingerprint, ignored, needed, nothing, on_off, on_off_word, path, port, port_or_default,
+    pos_int_or_unset, required_text, seconds_or_off, show_number, show_on_off, show_port,
+    show_text, text,
 };
 use super::settings::{
     Account, Auth, AutoOff, DsnNotify, DsnReturn, Protocol, SetFromHeader, SyslogFacility, TlsTrust,
@@ -33,30 +38,37 @@ declare_commands! {
             parse port;
             example "0x1d";
             show always "port" = show_port;
+            canonical decimal;
+            cli "port" rank 10 Required;
 
         /// The local address to connect from.
         source_ip: Option<String> = None;
             parse text;
             example "192.0.2.1";
             show always "source ip" = show_text;
+            cli "source-ip" rank 48 Required;
 
         /// A SOCKS proxy to connect through.
         proxy_host: Option<String> = None;
             parse text;
             example "127.0.0.1";
             show always "proxy host" = show_text;
+            cli "proxy-host" rank 39 Required;
 
         /// The SOCKS proxy's port; unset means the default (1080 once a proxy host is set).
         proxy_port: Option<u16> = None;
             parse port_or_default;
             example "9050";
             show always "proxy port" = show_port;
+            canonical decimal;
+            cli "proxy-port" rank 40 Required;
 
         /// A local socket to talk to instead of a host.
         socket: Option<String> = None;
             parse text;
             example "/run/smtp.sock";
             show always "socket" = show_text;
+            cli "socket" rank 49 Required guard file_or_command;
 
         /// The network timeout in seconds; `None` = off.
         timeout: Option<u32> = None;
@@ -67,30 +79,36 @@ declare_commands! {
                 Some(1) => "1 second".to_string(),
                 Some(n) => format!("{n} seconds"),
             };
+            canonical |t| t.map_or_else(|| "off".to_string(), |n| n.to_string());
+            cli "timeout" rank 11 Required;
 
         /// `smtp` or `lmtp`.
         protocol: Protocol = Protocol::Smtp;
             parse |a, _| Protocol::parse(needed(a)?).ok_or(Bad::Invalid);
             example "lmtp";
             show always "protocol" = |p, _| p.name().to_string();
+            cli "protocol" rank 33 Required;
 
         /// The name postie greets the server with (`%H` etc. are expanded by finalize).
         domain: String = "localhost".to_string();
             parse |a, _| Ok(a.to_string());
             example "%H.example";
             show always "domain" = |d, _| d.clone();
+            cli "domain" rank 34 Required;
 
         /// Authentication: off, on (postie chooses the method), or one method.
         auth: Auth = Auth::Off;
             parse |a, _| Auth::parse(a).ok_or(Bad::Invalid);
             example "scram-sha-256";
             show always "auth" = |a, _| a.describe().to_string();
+            cli "auth" rank 16 Optional "on";
 
         /// The user name to authenticate as.
         user: Option<String> = None;
             parse text;
             example "alice";
             show always "user" = show_text;
+            cli "user" rank 17 Required;
 
         /// Kept as a [`Secret`](crate::secret::Secret) so that no `Debug` print can show it.
         password: Option<Secret> = None;
@@ -108,6 +126,7 @@ declare_commands! {
             parse text;
             example "pass show mail";
             show always "passwordeval" = show_text;
+            cli "passwordeval" rank 18 Required guard file_or_command;
 
         /// The domain for NTLM authentication.
         ntlmdomain: Option<String> = None;
@@ -120,12 +139,14 @@ declare_commands! {
             parse on_off;
             example "off";
             show always "tls" = show_on_off;
+            cli "tls" rank 19 Optional "on";
 
         /// TLS via STARTTLS (on) or from the first byte (off).
         tls_starttls: bool = true;
             parse on_off;
             example "off";
             show always "tls_starttls" = show_on_off;
+            cli "tls-starttls" rank 20 Optional "on";
 
         /// The CA certificates to trust; `None` = no CA trust (finalize may pick `system`).
         tls_trust_file: Option<TlsTrust> = None;
@@ -140,12 +161,14 @@ declare_commands! {
                 Some(TlsTrust::System) => "system".to_string(),
                 Some(TlsTrust::File(f)) => f.clone(),
             };
+            cli "tls-trust-file" rank 21 Required guard file_or_command;
 
         /// A certificate revocation list.
         tls_crl_file: Option<String> = None;
             parse path;
             example "~/crl.pem";
             show always "tls_crl_file" = show_text;
+            cli "tls-crl-file" rank 22 Required guard file_or_command;
 
         /// The server certificate's fingerprint: 16 (MD5), 20 (SHA-1) or 32 (SHA-256) bytes.
         tls_fingerprint: Option<Vec<u8>> = None;
@@ -158,54 +181,64 @@ declare_commands! {
                 None => NOT_SET.to_string(),
                 Some(b) => b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":"),
             };
+            cli "tls-fingerprint" rank 23 Required;
 
         /// The client certificate's key.
         tls_key_file: Option<String> = None;
             parse path;
             example "~/key.pem";
             show always "tls_key_file" = show_text;
+            cli "tls-key-file" rank 24 Required guard file_or_command;
 
         /// The client certificate.
         tls_cert_file: Option<String> = None;
             parse path;
             example "~/cert.pem";
             show always "tls_cert_file" = show_text;
+            cli "tls-cert-file" rank 25 Required guard file_or_command;
 
         /// Whether to check the server certificate.
         tls_certcheck: bool = true;
             parse on_off;
             example "off";
             show always "tls_certcheck" = show_on_off;
+            cli "tls-certcheck" rank 26 Optional "on";
 
         /// The smallest Diffie-Hellman prime accepted, in bits.
         tls_min_dh_prime_bits: Option<u32> = None;
             parse pos_int_or_unset;
             example "0x400";
             show always "tls_min_dh_prime_bits" = show_number;
+            canonical decimal;
+            cli "tls-min-dh-prime-bits" rank 28 Required;
 
         /// A TLS priority string.
         tls_priorities: Option<String> = None;
             parse text;
             example "NORMAL";
             show always "tls_priorities" = show_text;
+            cli "tls-priorities" rank 29 Required;
 
         /// The name the server certificate is checked against, instead of the host.
         tls_host_override: Option<String> = None;
             parse text;
             example "mx.example.org";
             show always "tls_host_override" = show_text;
+            cli "tls-host-override" rank 30 Required;
 
         /// Build the envelope-from from the user name and `maildomain`.
         auto_from: bool = false;
             parse on_off;
             example "on";
             show sendmail "auto_from" = show_on_off;
+            cli "auto-from" rank 13 Optional "on";
 
         /// The domain for `auto_from` and `%M`.
         maildomain: Option<String> = None;
             parse any_text;
             example "example.org";
             show sendmail "maildomain" = show_text;
+            cli "maildomain" rank 15 Required;
 
         /// Envelope-from; `Some("")` = `MAIL FROM:<>`; may be a glob or hold `%` patterns until finalize.
         from: Option<String> = None;
@@ -234,30 +267,38 @@ declare_commands! {
             parse |a, _| SetFromHeader::parse(a).ok_or(Bad::Invalid);
             example "on";
             show sendmail "set_from_header" = |v, _| v.word().to_string();
+            canonical |v| v.word().to_string();
+            cli "set-from-header" rank 43 Optional "auto";
 
         /// Add a Date header when missing (auto) or never (off).
         set_date_header: AutoOff = AutoOff::Auto;
             parse |a, _| AutoOff::parse(a).ok_or(Bad::Invalid);
             example "off";
             show sendmail "set_date_header" = |v, _| v.word().to_string();
+            canonical |v| v.word().to_string();
+            cli "set-date-header" rank 44 Optional "auto";
 
         /// Add a Message-ID header when missing (auto) or never (off).
         set_msgid_header: AutoOff = AutoOff::Auto;
             parse |a, _| AutoOff::parse(a).ok_or(Bad::Invalid);
             example "off";
             show never;
+            cli "set-msgid-header" rank 45 Optional "auto";
 
         /// Remove Bcc headers before sending.
         remove_bcc_headers: bool = true;
             parse on_off;
             example "off";
             show sendmail "remove_bcc_headers" = show_on_off;
+            canonical |v| on_off_word(*v).to_string();
+            cli "remove-bcc-headers" rank 46 Optional "on";
 
         /// Replace To and Cc by `To: undisclosed-recipients:;`.
         undisclosed_recipients: bool = false;
             parse on_off;
             example "on";
             show sendmail "undisclosed_recipients" = show_on_off;
+            cli "undisclosed-recipients" rank 47 Optional "on";
 
         /// Delivery status notifications: `never` or some of failure, delay, success.
         dsn_notify: Option<DsnNotify> = None;
@@ -267,29 +308,40 @@ declare_commands! {
             };
             example "delay,failure";
             show sendmail "dsn_notify" = |d, _| d.as_ref().map_or(NOT_SET.to_string(), DsnNotify::keyword);
+            cli "dsn-notify" rank 31 Required short 'N';
 
         /// How much of the mail a bounce returns: headers or full.
         dsn_return: Option<DsnReturn> = None;
-            parse |a, _| match needed(a)? {
+            parse |a, c| match needed(a)? {
                 "off" => Ok(None),
                 "headers" => Ok(Some(DsnReturn::Headers)),
+                // sendmail's spelling, which msmtp accepts on its command line only.
+                "hdrs" if c.origin == Origin::CommandLine => Ok(Some(DsnReturn::Headers)),
                 "full" => Ok(Some(DsnReturn::Full)),
                 _ => Err(Bad::Invalid),
             };
             example "headers";
             show sendmail "dsn_return" = |r, _| r.map_or(NOT_SET, DsnReturn::keyword).to_string();
+            canonical |r| match r {
+                None => "off",
+                Some(DsnReturn::Headers) => "headers",
+                Some(DsnReturn::Full) => "full",
+            }.to_string();
+            cli "dsn-return" rank 32 Required short 'R';
 
         /// A file name, or `-` for stdout.
         logfile: Option<String> = None;
             parse path;
             example "~/.msmtp.log";
             show sendmail "logfile" = show_text;
+            cli "logfile" rank 35 Required short 'X' guard file_or_command;
 
         /// The strftime format of the log's time stamps.
         logfile_time_format: Option<String> = None;
             parse text;
             example "%Y-%m-%d";
             show sendmail "logfile_time_format" = show_text;
+            cli "logfile-time-format" rank 36 Required;
 
         /// Log to syslog with this facility.
         syslog: Option<SyslogFacility> = None;
@@ -300,12 +352,14 @@ declare_commands! {
             };
             example "LOG_MAIL";
             show sendmail "syslog" = |f, _| f.map_or(NOT_SET.to_string(), SyslogFacility::name);
+            cli "syslog" rank 37 Optional "on";
 
         /// The aliases file.
         aliases: Option<String> = None;
             parse path;
             example "~/.aliases";
             show sendmail "aliases" = show_text;
+            cli "aliases" rank 38 Required guard file_or_command;
 
         /// postie only: queue mail that could not be sent for a transient reason.
         queue: bool = false;
@@ -336,6 +390,7 @@ declare_commands! {
         connect_timeout => timeout;
             parse seconds_or_off;
             example "off";
+            cli "connect-timeout" rank 12 Required errors_as "--timeout";
 
         /// Old spelling of `tls_starttls off`.
         tls_nostarttls => tls_starttls;
@@ -351,21 +406,25 @@ declare_commands! {
         tls_force_sslv3 => ignored;
             parse ignored;
             example "anything";
+            cli "tls-force-sslv3" rank 27 Optional "on";
 
         /// Old spelling of `set_from_header`: on = auto.
         add_missing_from_header => set_from_header;
             parse |a, c| Ok(if on_off(a, c)? { SetFromHeader::Auto } else { SetFromHeader::Off });
             example "off";
+            cli "add-missing-from-header" rank 41 Optional "on";
 
         /// Old spelling of `set_date_header`: on = auto.
         add_missing_date_header => set_date_header;
             parse |a, c| Ok(if on_off(a, c)? { AutoOff::Auto } else { AutoOff::Off });
             example "off";
+            cli "add-missing-date-header" rank 42 Optional "on";
 
         /// The opposite of `remove_bcc_headers`.
         keepbcc => remove_bcc_headers;
             parse |a, c| on_off(a, c).map(|keep| !keep);
             example "on";
+            cli "keepbcc" rank 50 Optional "on";
     }
 }
 
@@ -378,7 +437,6 @@ pub(crate) enum Command {
 
 impl Command {
     /// Every command: the settings in `-P` order, then the aliases.
-    #[cfg(test)]
     pub(crate) fn all() -> impl Iterator<Item = Command> {
         let settings = Field::ALL.iter().map(|&f| Command::Setting(f));
         settings.chain(Alias::ALL.iter().map(|&a| Command::Alias(a)))
@@ -411,6 +469,14 @@ impl Command {
         }
     }
 
+    /// The command-line option, if msmtp has one.
+    pub(crate) fn cli(self) -> Option<CliOption> {
+        match self {
+            Command::Setting(f) => f.cli(),
+            Command::Alias(a) => a.cli(),
+        }
+    }
+
     /// Parse `arg` and store it in `s`. Returns the setting changed (its mask bit), or `None`
     /// for an ignored command. `s` is unchanged on error.
     pub(crate) fn apply(
@@ -423,6 +489,27 @@ impl Command {
             Command::Setting(f) => f.parse_into(s, arg, ctx).map(|()| Some(f)),
             Command::Alias(a) => a.parse_into(s, arg, ctx),
         }
+    }
+
+    /// Check a command-line argument against this command's grammar and return the msmtprc
+    /// `(command, argument)` pair that the selected account gets later (and that the queue
+    /// stores): the argument as typed, or its canonical spelling where the command line's
+    /// grammar differs from the file's. `None` for an ignored command.
+    pub(crate) fn command_line_override(
+        self,
+        arg: &str,
+    ) -> Result<Option<(&'static str, String)>, Bad> {
+        let mut scratch = Settings::default();
+        // File names are expanded when the override is applied, not here.
+        let ctx = Ctx {
+            home: "~",
+            origin: Origin::CommandLine,
+        };
+        let Some(field) = self.apply(&mut scratch, arg, &ctx)? else {
+            return Ok(None);
+        };
+        let arg = field.canonical(&scratch).unwrap_or_else(|| arg.to_string());
+        Ok(Some((field.name(), arg)))
     }
 }
 
@@ -454,7 +541,13 @@ impl FileSwitch {
     }
 
     pub(crate) fn parse(arg: &str) -> Result<bool, Bad> {
-        on_off(arg, &Ctx { home: "" })
+        on_off(
+            arg,
+            &Ctx {
+                home: "",
+                origin: Origin::File,
+            },
+        )
     }
 }
 
@@ -500,7 +593,10 @@ mod tests {
 
     #[test]
     fn every_command_accepts_its_example_and_sets_its_setting() {
-        let ctx = Ctx { home: "/h" };
+        let ctx = Ctx {
+            home: "/h",
+            origin: Origin::File,
+        };
         for cmd in Command::all() {
             let mut s = Settings::default();
             let field = cmd.apply(&mut s, cmd.example(), &ctx);
@@ -514,7 +610,10 @@ mod tests {
 
     #[test]
     fn a_refused_argument_leaves_the_setting_alone() {
-        let ctx = Ctx { home: "/h" };
+        let ctx = Ctx {
+            home: "/h",
+            origin: Origin::File,
+        };
         let mut s = Settings::default();
         Command::lookup("port")
             .unwrap()
@@ -530,6 +629,56 @@ mod tests {
             );
         }
         assert_eq!(s, before);
+    }
+
+    /// The command line checks an option with the command's grammar, records an msmtprc
+    /// `(command, argument)` pair, and the account gets it through the file grammar later:
+    /// both ways must give the same value.
+    #[test]
+    fn command_line_options_round_trip_through_the_file_grammar() {
+        let cli_ctx = Ctx {
+            home: "/h",
+            origin: Origin::CommandLine,
+        };
+        for cmd in Command::all() {
+            let Some(option) = cmd.cli() else { continue };
+            let mut args = vec![cmd.example()];
+            if let CliArg::Optional(implicit) = option.arg {
+                args.push(implicit);
+            }
+            for arg in args {
+                let mut direct = Settings::default();
+                let field = cmd.apply(&mut direct, arg, &cli_ctx).unwrap();
+                let recorded = cmd.command_line_override(arg).unwrap();
+                let Some((name, argument)) = recorded else {
+                    assert_eq!(field, None, "{}", cmd.name());
+                    continue;
+                };
+                assert_eq!(Some(name), field.map(Field::name));
+                let mut later = Account::new("a", None, &Settings::default());
+                later.apply_with_home(name, &argument, "/h").unwrap();
+                assert_eq!(
+                    later.settings, direct,
+                    "--{}={arg} as {name} {argument}",
+                    option.long
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn command_line_options_follow_msmtps_naming() {
+        for cmd in Command::all() {
+            let Some(o) = cmd.cli() else { continue };
+            assert_eq!(o.long, cmd.name().replace('_', "-"));
+            if cmd.name() != "connect_timeout" {
+                assert_eq!(o.error_label, format!("--{}", o.long));
+            }
+            if let Some(label) = o.file_or_command {
+                let short = o.short.map(|c| format!(" (-{c})")).unwrap_or_default();
+                assert_eq!(label, format!("--{}{short}", o.long));
+            }
+        }
     }
 
     #[test]
@@ -560,6 +709,17 @@ mod tests {
             sendmail.is_sorted(),
             "a connection setting among the sendmail ones"
         );
+    }
+
+    #[test]
+    fn command_line_spellings_differ_from_the_file_only_where_msmtp_does() {
+        assert_eq!(
+            Command::lookup("dsn_return")
+                .unwrap()
+                .command_line_override("hdrs"),
+            Ok(Some(("dsn_return", "headers".to_string())))
+        );
+        assert!(applied("dsn_return", "hdrs").is_err());
     }
 
     // Each command's grammar, through the file front end and its error texts.

@@ -9,6 +9,31 @@
 use super::grammar::{Bad, Ctx};
 use super::settings::Account;
 
+/// Whether a command-line option takes an argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CliArg {
+    Required,
+    /// `--opt=value` or just `--opt`; the implicit value stands for an absent or empty one.
+    Optional(&'static str),
+}
+
+/// The command-line option of an msmtprc command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CliOption {
+    /// The long option, without `--`.
+    pub long: &'static str,
+    /// Its place in msmtp's long-option table: glibc lists the candidates of an ambiguous
+    /// prefix in table order.
+    pub rank: u8,
+    pub arg: CliArg,
+    pub short: Option<char>,
+    /// The option name in `invalid argument X for OPTION`.
+    pub error_label: &'static str,
+    /// Set when the option names a file postie reads or writes, or a command it runs: the
+    /// name it is refused under when postie is called as `sendmail` (see `cli::argv_guard`).
+    pub file_or_command: Option<&'static str>,
+}
+
 /// One line of the `-P` listing.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Line {
@@ -30,21 +55,34 @@ pub(crate) fn store<T>(
     Ok(())
 }
 
+/// Like [`store`], for a `-P` formatter.
 pub(crate) fn render<T>(v: &T, a: &Account, show: fn(&T, &Account) -> String) -> String {
     show(v, a)
+}
+
+/// Like [`store`], for a `canonical` spelling.
+pub(crate) fn spell<T>(v: &T, canonical: fn(&T) -> String) -> String {
+    canonical(v)
 }
 
 /// Generates the command table's items (see the module doc). Each `settings` entry is, in
 /// this order:
 ///
 /// - `/// doc` (one line), then `field: Type = default;`: the `Settings` field;
-/// - `parse GRAMMAR;`: a `fn(&str, &Ctx) -> Result<Type, Bad>`;
+/// - `parse GRAMMAR;`: a `fn(&str, &Ctx) -> Result<Type, Bad>`, for the file and the command
+///   line alike (`ctx.origin` tells them apart where msmtp does);
 /// - `example "ARG";`: an argument it accepts (the tests check it);
 /// - `show always|sendmail "label" = FMT;` with `FMT: fn(&Type, &Account) -> String`, or
 ///   `show never;`: the `-P` line;
+/// - optionally `canonical FN;` with `FN: fn(&Type) -> String`: the argument the command line
+///   records instead of the one typed (decimal numbers, and every setting an alias's option
+///   changes);
+/// - optionally `cli "long" rank N Required|Optional "implicit" [short 'c'] [errors_as "--x"]
+///   [guard file_or_command];`: the option, its place in msmtp's table, and whether it names
+///   a file or a command.
 ///
 /// An `aliases` entry is `/// doc`, `name => setting;` (or `=> ignored;`), `parse` (yielding
-/// the setting's type) and `example`.
+/// the setting's type), `example` and optionally `cli`.
 macro_rules! declare_commands {
     (
         settings {
@@ -54,6 +92,10 @@ macro_rules! declare_commands {
                 parse $parse:expr;
                 example $example:literal;
                 show $when:ident $($label:literal = $show:expr)?;
+                $(canonical $canon:expr;)?
+                $(cli $long:literal rank $rank:literal $arg:ident $($implicit:literal)?
+                    $(short $short:literal)? $(errors_as $elabel:literal)?
+                    $(guard $guard:ident)?;)?
             )*
         }
         aliases {
@@ -62,6 +104,9 @@ macro_rules! declare_commands {
                 $alias:ident => $target:ident;
                 parse $aparse:expr;
                 example $aexample:literal;
+                $(cli $along:literal rank $arank:literal $aarg:ident $($aimplicit:literal)?
+                    $(short $ashort:literal)? $(errors_as $aelabel:literal)?
+                    $(guard $aguard:ident)?;)?
             )*
         }
     ) => {
@@ -87,7 +132,6 @@ macro_rules! declare_commands {
         impl Field {
             pub(crate) const ALL: &[Field] = &[ $( Field::$field, )* ];
 
-            #[cfg(test)]
             pub(crate) fn name(self) -> &'static str {
                 match self { $( Field::$field => stringify!($field), )* }
             }
@@ -101,10 +145,18 @@ macro_rules! declare_commands {
                 match self { $( Field::$field => $crate::config::declare::store(&mut s.$field, $parse, arg, ctx), )* }
             }
 
+            /// The msmtprc argument that gives this setting its value in `s`, where the
+            /// command line must not record the argument as typed.
+            pub(crate) fn canonical(self, s: &Settings) -> Option<String> {
+                match self {
+                    $( Field::$field => $crate::config::declare::declare_commands!(@canonical s.$field $(, $canon)?), )*
+                }
+            }
+
             /// The `-P` line, if msmtp 1.8.23 prints one.
             pub(crate) fn line(self) -> Option<$crate::config::declare::Line> {
                 match self {
-                    $( Field::$field => declare_commands!(@line $field, $when $(, $label, $show)?), )*
+                    $( Field::$field => $crate::config::declare::declare_commands!(@line $field, $when $(, $label, $show)?), )*
                 }
             }
 
@@ -117,6 +169,13 @@ macro_rules! declare_commands {
             fn example(self) -> &'static str {
                 match self { $( Field::$field => $example, )* }
             }
+
+            fn cli(self) -> Option<$crate::config::declare::CliOption> {
+                match self {
+                    $( Field::$field => $crate::config::declare::declare_commands!(@cli $( $long, $rank, $arg $(, $implicit)?;
+                        [$($short)?] [$($elabel)?] [$($guard)?] )?), )*
+                }
+            }
         }
 
         /// A compatibility spelling of a setting.
@@ -125,7 +184,6 @@ macro_rules! declare_commands {
         pub(crate) enum Alias { $( $alias, )* }
 
         impl Alias {
-            #[cfg(test)]
             pub(crate) const ALL: &[Alias] = &[ $( Alias::$alias, )* ];
 
             #[cfg(test)]
@@ -136,12 +194,12 @@ macro_rules! declare_commands {
             /// The setting it changes; `None` for an ignored command.
             #[cfg(test)]
             pub(crate) fn target(self) -> Option<Field> {
-                match self { $( Alias::$alias => declare_commands!(@target $target), )* }
+                match self { $( Alias::$alias => $crate::config::declare::declare_commands!(@target $target), )* }
             }
 
             fn parse_into(self, s: &mut Settings, arg: &str, ctx: &Ctx) -> Result<Option<Field>, Bad> {
                 match self {
-                    $( Alias::$alias => declare_commands!(@alias s, arg, ctx, $target, $aparse), )*
+                    $( Alias::$alias => $crate::config::declare::declare_commands!(@alias s, arg, ctx, $target, $aparse), )*
                 }
             }
 
@@ -153,6 +211,13 @@ macro_rules! declare_commands {
             #[cfg(test)]
             fn example(self) -> &'static str {
                 match self { $( Alias::$alias => $aexample, )* }
+            }
+
+            fn cli(self) -> Option<$crate::config::declare::CliOption> {
+                match self {
+                    $( Alias::$alias => $crate::config::declare::declare_commands!(@cli $( $along, $arank, $aarg $(, $aimplicit)?;
+                        [$($ashort)?] [$($aelabel)?] [$($aguard)?] )?), )*
+                }
             }
         }
 
@@ -168,12 +233,17 @@ macro_rules! declare_commands {
         }
     };
 
+    (@canonical $v:expr) => { None };
+    (@canonical $v:expr, $canon:expr) => {
+        Some($crate::config::declare::spell(&$v, $canon))
+    };
+
     (@line $field:ident, never) => { None };
     (@line $field:ident, always, $label:literal, $show:expr) => {
-        declare_commands!(@line_of $field, false, $label, $show)
+        $crate::config::declare::declare_commands!(@line_of $field, false, $label, $show)
     };
     (@line $field:ident, sendmail, $label:literal, $show:expr) => {
-        declare_commands!(@line_of $field, true, $label, $show)
+        $crate::config::declare::declare_commands!(@line_of $field, true, $label, $show)
     };
     (@line_of $field:ident, $sendmail:literal, $label:literal, $show:expr) => {
         Some($crate::config::declare::Line {
@@ -182,6 +252,28 @@ macro_rules! declare_commands {
             value: |a: &Account| $crate::config::declare::render(&a.settings.$field, a, $show),
         })
     };
+
+    (@cli) => { None };
+    (@cli $long:literal, $rank:literal, $arg:ident $(, $implicit:literal)?;
+        [$($short:literal)?] [$($elabel:literal)?] [$($guard:ident)?]) => {
+        Some($crate::config::declare::CliOption {
+            long: $long,
+            rank: $rank,
+            arg: $crate::config::declare::declare_commands!(@arg $arg $($implicit)?),
+            short: $crate::config::declare::declare_commands!(@some $($short)?),
+            error_label: $crate::config::declare::declare_commands!(@either [$($elabel)?] concat!("--", $long)),
+            file_or_command: $crate::config::declare::declare_commands!(@guard [$($guard)?]
+                concat!("--", $long $(, " (-", $short, ")")?)),
+        })
+    };
+    (@arg Required) => { $crate::config::declare::CliArg::Required };
+    (@arg Optional $implicit:literal) => { $crate::config::declare::CliArg::Optional($implicit) };
+    (@some) => { None };
+    (@some $x:expr) => { Some($x) };
+    (@either [] $default:expr) => { $default };
+    (@either [$x:expr] $default:expr) => { $x };
+    (@guard [] $label:expr) => { None };
+    (@guard [file_or_command] $label:expr) => { Some($label) };
 
     (@target ignored) => { None };
     (@target $target:ident) => { Some(Field::$target) };

@@ -19,11 +19,20 @@ pub(crate) enum Bad {
     TakesNone,
 }
 
+/// Which front end an argument comes from: msmtp accepts a few spellings only on the command
+/// line (`-R hdrs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    File,
+    CommandLine,
+}
+
 /// What a grammar may need besides the argument.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ctx<'a> {
     /// `$HOME`, for `~` in file names.
     pub home: &'a str,
+    pub origin: Origin,
 }
 
 /// The signature of every grammar in the command table.
@@ -201,6 +210,11 @@ pub fn parse_duration(arg: &str) -> Option<u64> {
         return None;
     }
     digits.parse::<u64>().ok()?.checked_mul(unit)
+}
+
+/// A number as the command line records it: decimal, unset being the empty argument.
+pub(crate) fn decimal<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(String::new, T::to_string)
 }
 
 /// A required [`parse_duration`].

@@ -4,7 +4,7 @@
 //! `apply`; the commands themselves are declared in [`super::commands`].
 
 use super::commands::{Command, Field};
-use super::grammar::{Bad, Ctx};
+use super::grammar::{Bad, Ctx, Origin};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -436,7 +436,10 @@ impl Account {
                 command: command.to_string(),
             });
         };
-        let ctx = Ctx { home };
+        let ctx = Ctx {
+            home,
+            origin: Origin::File,
+        };
         let field = cmd
             .apply(&mut self.settings, arg, &ctx)
             .map_err(|bad| CommandError::new(bad, command, arg))?;
