@@ -3,7 +3,10 @@
 //! lists (user accounts replace same-named system ones; system-only accounts come first).
 //! Also home of the helper-command runner shared with `passwordeval` ([`eval`]).
 
+pub(crate) mod commands;
+mod declare;
 pub mod eval;
+pub(crate) mod grammar;
 pub mod parse;
 pub mod paths;
 pub mod settings;

@@ -3,6 +3,7 @@
 //! `account NAME [: PARENT, ...]` with mask-based inheritance, the implicit `default` account,
 //! and `eval`. Each file is parsed on its own, with its own defaults.
 
+use super::commands::FileSwitch;
 use super::eval::run_first_line;
 use super::settings::{Account, CommandError, Settings};
 use crate::error::{Error, Result};
@@ -137,24 +138,19 @@ impl Parser<'_> {
             }
             "account" => self.account(arg, lineno),
             // postie's whole-file switches: they apply wherever they stand in the file.
-            "select_account_by_from" | "trust_sendmail_argv" => {
-                let on = match arg {
-                    "" | "on" => true,
-                    "off" => false,
-                    _ => {
-                        return Err(self.err(
-                            lineno,
-                            CommandError::Invalid {
-                                command: cmd.into(),
-                                argument: arg.into(),
-                            },
-                        ));
-                    }
-                };
-                if cmd == "select_account_by_from" {
-                    self.select_account_by_from = Some(on);
-                } else {
-                    self.trust_sendmail_argv = Some(on);
+            _ if let Some(switch) = FileSwitch::lookup(cmd) => {
+                let on = FileSwitch::parse(arg).map_err(|_| {
+                    self.err(
+                        lineno,
+                        CommandError::Invalid {
+                            command: cmd.into(),
+                            argument: arg.into(),
+                        },
+                    )
+                })?;
+                match switch {
+                    FileSwitch::SelectAccountByFrom => self.select_account_by_from = Some(on),
+                    FileSwitch::TrustSendmailArgv => self.trust_sendmail_argv = Some(on),
                 }
                 Ok(())
             }
