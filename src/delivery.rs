@@ -4,7 +4,7 @@
 //! server's answers ([`crate::envelope::Outcome`]); a second transport (a command's stdin and
 //! stdout, a sendmail on another host) plugs in here without either of them changing.
 
-use crate::config::{self, Account, Auth, TlsTrust};
+use crate::config::Account;
 use crate::envelope::{Envelope, Outcome, RecipientPolicy};
 use crate::error::Result;
 use crate::secret;
@@ -61,7 +61,10 @@ pub fn open<'d>(
     Ok(Box::new(client))
 }
 
-/// The account's settings in the shapes the connection step and the SMTP session take.
+/// The account's settings as the connection step and the session take them. The values are
+/// the same types from the msmtprc to the session (trust, fingerprint, auth mechanism,
+/// protocol); only the msmtprc's "unset" cases get their meaning here (port 25, no CA trust,
+/// the SOCKS default port), and the layers below need no knowledge of msmtprc.
 pub fn smtp_settings(
     account: &Account,
 ) -> (smtp::Target, smtp::TlsSettings, smtp::SessionSettings) {
@@ -81,17 +84,8 @@ pub fn smtp_settings(
     let tls = smtp::TlsSettings {
         enabled: s.tls,
         starttls: s.tls_starttls,
-        trust: match &s.tls_trust_file {
-            Some(TlsTrust::System) => smtp::Trust::System,
-            Some(TlsTrust::File(f)) => smtp::Trust::File(f.into()),
-            None => smtp::Trust::None,
-        },
-        fingerprint: s.tls_fingerprint.as_ref().map(|fp| {
-            fp.iter()
-                .map(|b| format!("{b:02X}"))
-                .collect::<Vec<_>>()
-                .join(":")
-        }),
+        trust: s.tls_trust_file.clone().unwrap_or(smtp::Trust::None),
+        fingerprint: s.tls_fingerprint.clone(),
         certcheck: s.tls_certcheck,
         host_override: s.tls_host_override.clone(),
         cert_file: path(&s.tls_cert_file),
@@ -100,21 +94,10 @@ pub fn smtp_settings(
         priorities: s.tls_priorities.clone(),
         min_dh_prime_bits: s.tls_min_dh_prime_bits,
     };
-    let auth = match s.auth {
-        Auth::Off => smtp::AuthSetting::Off,
-        Auth::Choose => smtp::AuthSetting::Auto,
-        Auth::Method(m) => match smtp::Mechanism::from_name(&m.name().to_lowercase()) {
-            Some(m) => smtp::AuthSetting::Method(m),
-            None => smtp::AuthSetting::Auto,
-        },
-    };
     let session = smtp::SessionSettings {
-        protocol: match s.protocol {
-            config::Protocol::Smtp => smtp::Protocol::Smtp,
-            config::Protocol::Lmtp => smtp::Protocol::Lmtp,
-        },
+        protocol: s.protocol,
         domain: s.domain.clone(),
-        auth,
+        auth: s.auth,
         user: s.user.clone(),
         dsn_notify: s.dsn_notify.as_ref().map(|d| d.keyword()),
         dsn_return: s.dsn_return.map(|d| d.keyword().to_owned()),

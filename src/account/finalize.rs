@@ -2,7 +2,7 @@
 //! the `tls_trust_file system` rule, the proxy port, `%` patterns in `domain` and `from`,
 //! obsolete `auto_from`/`maildomain`, and `check_account` with msmtp's exact texts.
 
-use crate::config::{Account, Protocol, TlsTrust, paths};
+use crate::config::{Account, Protocol, Trust, paths};
 use crate::error::{Error, Result};
 use crate::ui::sanitize;
 use std::ffi::CStr;
@@ -165,7 +165,7 @@ pub fn finalize_with(
         s.port = Some(if s.tls && !s.tls_starttls { 465 } else { 25 });
     }
     if s.tls_trust_file.is_none() && !trust_explicit {
-        s.tls_trust_file = Some(TlsTrust::System);
+        s.tls_trust_file = Some(Trust::System);
     }
     if s.proxy_host.is_some() && s.proxy_port.is_none() {
         s.proxy_port = Some(1080);
@@ -284,7 +284,7 @@ mod tests {
     #[test]
     fn trust_file_system_rule() {
         let a = fin("account a\nhost h\nfrom f\n", true, false).unwrap();
-        assert_eq!(a.settings.tls_trust_file, Some(TlsTrust::System));
+        assert_eq!(a.settings.tls_trust_file, Some(Trust::System));
         // empty in the account itself: stays unset
         let a = fin("account a\nhost h\nfrom f\ntls_trust_file\n", true, false).unwrap();
         assert_eq!(a.settings.tls_trust_file, None);
@@ -303,7 +303,7 @@ mod tests {
             false,
         )
         .unwrap();
-        assert_eq!(a.settings.tls_trust_file, Some(TlsTrust::System));
+        assert_eq!(a.settings.tls_trust_file, Some(Trust::System));
         // on the command line
         let mut a = account("account a\nhost h\nfrom f\n", "a");
         a.apply("tls_trust_file", "").unwrap();

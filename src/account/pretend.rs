@@ -2,6 +2,7 @@
 
 use crate::config::Account;
 use crate::config::commands::Field;
+use crate::config::grammar::View;
 use std::fmt::Write;
 
 /// The settings block: for accounts from a file first `using account ID from FILE` (msmtp
@@ -14,11 +15,15 @@ pub fn describe(account: &Account, sendmail_mode: bool, read_recipients: bool) -
     if let Some(f) = &account.file {
         let _ = writeln!(out, "using account {} from {}", account.name, f.display());
     }
+    let view = View {
+        settings: &account.settings,
+        from_pending: account.from_pending,
+    };
     let lines: Vec<_> = Field::ALL.iter().filter_map(|f| f.line()).collect();
     let connection = lines.iter().filter(|l| !l.sendmail_only);
     let message = lines.iter().filter(|l| l.sendmail_only && sendmail_mode);
     for line in connection.chain(message) {
-        let _ = writeln!(out, "{} = {}", line.label, (line.value)(account));
+        let _ = writeln!(out, "{} = {}", line.label, (line.value)(&view));
     }
     if sendmail_mode {
         out.push_str(if read_recipients {

@@ -14,15 +14,15 @@ pub(crate) use super::declare::{CliArg, CliOption};
 
 use super::declare::declare_commands;
 use super::grammar::{
-    Bad, Ctx, NOT_SET, Origin, any_text, decimal, duration, exactly_on_off, expand_tilde,
-    fingerprint, ignored, needed, nothing, on_off, on_off_word, path, port, port_or_default,
-    pos_int_or_unset, required_text, seconds_or_off, show_number, show_on_off, show_port,
-    show_text, text,
+    Bad, Ctx, NOT_SET, Origin, any_text, decimal, duration, exactly_on_off, expand_tilde, ignored,
+    needed, nothing, on_off, on_off_word, path, port, port_or_default, pos_int_or_unset,
+    required_text, seconds_or_off, show_number, show_on_off, show_port, show_text, text,
 };
-use super::settings::{
-    Account, Auth, AutoOff, DsnNotify, DsnReturn, Protocol, SetFromHeader, SyslogFacility, TlsTrust,
+use super::secret::Secret;
+use super::values::{
+    AuthSetting, AutoOff, DsnNotify, DsnReturn, Fingerprint, Protocol, SetFromHeader,
+    SyslogFacility, Trust,
 };
-use crate::secret::Secret;
 use std::path::PathBuf;
 
 declare_commands! {
@@ -97,8 +97,8 @@ declare_commands! {
             cli "domain" rank 34 Required;
 
         /// Authentication: off, on (postie chooses the method), or one method.
-        auth: Auth = Auth::Off;
-            parse |a, _| Auth::parse(a).ok_or(Bad::Invalid);
+        auth: AuthSetting = AuthSetting::Off;
+            parse |a, _| AuthSetting::parse(a).ok_or(Bad::Invalid);
             example "scram-sha-256";
             show always "auth" = |a, _| a.describe().to_string();
             cli "auth" rank 16 Optional "on";
@@ -110,7 +110,7 @@ declare_commands! {
             show always "user" = show_text;
             cli "user" rank 17 Required;
 
-        /// Kept as a [`Secret`](crate::secret::Secret) so that no `Debug` print can show it.
+        /// Kept as a [`Secret`](super::Secret) so that no `Debug` print can show it.
         password: Option<Secret> = None;
             parse |a, _| Ok((!a.is_empty()).then(|| Secret::new(a.to_string())));
             example "hunter2";
@@ -149,17 +149,18 @@ declare_commands! {
             cli "tls-starttls" rank 20 Optional "on";
 
         /// The CA certificates to trust; `None` = no CA trust (finalize may pick `system`).
-        tls_trust_file: Option<TlsTrust> = None;
+        tls_trust_file: Option<Trust> = None;
             parse |a, c| Ok(match a {
                 "" => None,
-                "system" => Some(TlsTrust::System),
-                f => Some(TlsTrust::File(expand_tilde(f, c.home))),
+                "system" => Some(Trust::System),
+                f => Some(Trust::File(expand_tilde(f, c.home).into())),
             });
             example "~/ca.pem";
             show always "tls_trust_file" = |t, _| match t {
                 None => NOT_SET.to_string(),
-                Some(TlsTrust::System) => "system".to_string(),
-                Some(TlsTrust::File(f)) => f.clone(),
+                Some(Trust::System) => "system".to_string(),
+                Some(Trust::File(f)) => f.display().to_string(),
+                Some(Trust::None) => NOT_SET.to_string(),
             };
             cli "tls-trust-file" rank 21 Required guard file_or_command;
 
@@ -171,15 +172,15 @@ declare_commands! {
             cli "tls-crl-file" rank 22 Required guard file_or_command;
 
         /// The server certificate's fingerprint: 16 (MD5), 20 (SHA-1) or 32 (SHA-256) bytes.
-        tls_fingerprint: Option<Vec<u8>> = None;
+        tls_fingerprint: Option<Fingerprint> = None;
             parse |a, _| match a {
                 "" => Ok(None),
-                a => fingerprint(a).map(Some).ok_or(Bad::Invalid),
+                a => Fingerprint::parse(a).map(Some).ok_or(Bad::Invalid),
             };
             example "ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab:ab";
             show always "tls_fingerprint" = |f, _| match f {
                 None => NOT_SET.to_string(),
-                Some(b) => b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":"),
+                Some(f) => f.to_string(),
             };
             cli "tls-fingerprint" rank 23 Required;
 
@@ -554,7 +555,8 @@ impl FileSwitch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::settings::{AuthMethod, CommandError};
+    use crate::config::settings::{Account, CommandError};
+    use crate::config::values::Mechanism;
     use std::collections::HashSet;
 
     // The table itself: names, docs, examples, command-line options.
@@ -804,7 +806,7 @@ mod tests {
         assert!(s("undisclosed_recipients", "").undisclosed_recipients);
         assert!(s("auto_from", "").auto_from);
         assert!(!s("keepbcc", "").remove_bcc_headers);
-        assert_eq!(s("auth", "").auth, Auth::Choose);
+        assert_eq!(s("auth", "").auth, AuthSetting::Auto);
         assert_eq!(s("syslog", "").syslog, Some(SyslogFacility::User));
         // empty = auto / default
         assert_eq!(
@@ -924,11 +926,14 @@ mod tests {
         // msmtp >= 1.8.26 spelling (1.8.23 refuses it); see docs/compat.md row s.
         assert_eq!(
             s("auth", "scram-sha-256-plus").auth,
-            Auth::Method(AuthMethod::ScramSha256Plus)
+            AuthSetting::Method(Mechanism::ScramSha256Plus)
         );
         assert!(applied("auth", "SCRAM-SHA-256-PLUS").is_err());
-        assert_eq!(s("auth", "xoauth2").auth, Auth::Method(AuthMethod::Xoauth2));
-        assert_eq!(s("auth", "off").auth, Auth::Off);
+        assert_eq!(
+            s("auth", "xoauth2").auth,
+            AuthSetting::Method(Mechanism::XOAuth2)
+        );
+        assert_eq!(s("auth", "off").auth, AuthSetting::Off);
     }
 
     #[test]
@@ -960,22 +965,22 @@ mod tests {
         let md5 = ["ab"; 16].join(":");
         assert_eq!(
             s("tls_fingerprint", &md5).tls_fingerprint,
-            Some(vec![0xab; 16])
+            Some(Fingerprint::Md5(vec![0xab; 16]))
         );
         let sp = ["AB"; 16].join(" ");
         assert_eq!(
             s("tls_fingerprint", &sp).tls_fingerprint,
-            Some(vec![0xab; 16])
+            Some(Fingerprint::Md5(vec![0xab; 16]))
         );
         let sha1 = ["aB"; 20].join(":");
         assert_eq!(
             s("tls_fingerprint", &sha1).tls_fingerprint,
-            Some(vec![0xab; 20])
+            Some(Fingerprint::Sha1(vec![0xab; 20]))
         );
         let sha256 = ["01"; 32].join(":");
         assert_eq!(
             s("tls_fingerprint", &sha256).tls_fingerprint,
-            Some(vec![1; 32])
+            Some(Fingerprint::Sha256(vec![1; 32]))
         );
         for bad in [
             ["ab"; 16].join("-"),

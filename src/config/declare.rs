@@ -6,8 +6,7 @@
 //! [`Settings`]: super::commands::Settings
 //! [`Field`]: super::commands::Field
 
-use super::grammar::{Bad, Ctx};
-use super::settings::Account;
+use super::grammar::{Bad, Ctx, View};
 
 /// Whether a command-line option takes an argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,11 +35,11 @@ pub(crate) struct CliOption {
 
 /// One line of the `-P` listing.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Line {
+pub(crate) struct Line<S: 'static> {
     pub label: &'static str,
     /// Printed only in sendmail mode (after the connection settings).
     pub sendmail_only: bool,
-    pub value: fn(&Account) -> String,
+    pub value: fn(&View<'_, S>) -> String,
 }
 
 /// Parse `arg` into `slot`, leaving it untouched on error. Taking the grammar as a `fn`
@@ -56,8 +55,12 @@ pub(crate) fn store<T>(
 }
 
 /// Like [`store`], for a `-P` formatter.
-pub(crate) fn render<T>(v: &T, a: &Account, show: fn(&T, &Account) -> String) -> String {
-    show(v, a)
+pub(crate) fn render<T, S>(
+    v: &T,
+    view: &View<'_, S>,
+    show: fn(&T, &View<'_, S>) -> String,
+) -> String {
+    show(v, view)
 }
 
 /// Like [`store`], for a `canonical` spelling.
@@ -72,7 +75,7 @@ pub(crate) fn spell<T>(v: &T, canonical: fn(&T) -> String) -> String {
 /// - `parse GRAMMAR;`: a `fn(&str, &Ctx) -> Result<Type, Bad>`, for the file and the command
 ///   line alike (`ctx.origin` tells them apart where msmtp does);
 /// - `example "ARG";`: an argument it accepts (the tests check it);
-/// - `show always|sendmail "label" = FMT;` with `FMT: fn(&Type, &Account) -> String`, or
+/// - `show always|sendmail "label" = FMT;` with `FMT: fn(&Type, &View<Settings>) -> String`, or
 ///   `show never;`: the `-P` line;
 /// - optionally `canonical FN;` with `FN: fn(&Type) -> String`: the argument the command line
 ///   records instead of the one typed (decimal numbers, and every setting an alias's option
@@ -154,7 +157,7 @@ macro_rules! declare_commands {
             }
 
             /// The `-P` line, if msmtp 1.8.23 prints one.
-            pub(crate) fn line(self) -> Option<$crate::config::declare::Line> {
+            pub(crate) fn line(self) -> Option<$crate::config::declare::Line<Settings>> {
                 match self {
                     $( Field::$field => $crate::config::declare::declare_commands!(@line $field, $when $(, $label, $show)?), )*
                 }
@@ -249,7 +252,9 @@ macro_rules! declare_commands {
         Some($crate::config::declare::Line {
             label: $label,
             sendmail_only: $sendmail,
-            value: |a: &Account| $crate::config::declare::render(&a.settings.$field, a, $show),
+            value: |a: &$crate::config::grammar::View<'_, Settings>| {
+                $crate::config::declare::render(&a.settings.$field, a, $show)
+            },
         })
     };
 

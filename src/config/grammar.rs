@@ -3,8 +3,6 @@
 //! words it: `invalid argument X for command port` in a file, `invalid argument X for --port`
 //! on the command line.
 
-use super::settings::Account;
-
 /// What `-P` prints for a value that is not set.
 pub(crate) const NOT_SET: &str = "(not set)";
 
@@ -176,26 +174,6 @@ pub(crate) fn expand_tilde(arg: &str, home: &str) -> String {
     }
 }
 
-/// Decode a `tls_fingerprint`: 16, 20 or 32 hex pairs separated by `:` or space.
-pub(crate) fn fingerprint(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    if !matches!(b.len(), 47 | 59 | 95) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(32);
-    for chunk in b.chunks(3) {
-        if chunk.len() == 3 && chunk[2] != b':' && chunk[2] != b' ' {
-            return None;
-        }
-        let hex = std::str::from_utf8(&chunk[..2]).ok()?;
-        if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-            return None;
-        }
-        out.push(u8::from_str_radix(hex, 16).ok()?);
-    }
-    Some(out)
-}
-
 /// A duration for postie's queue settings: seconds, or a number with the suffix `s`, `m`,
 /// `h` or `d` (`90`, `30m`, `5d`). Decimal digits only, so a typo is an error, not a surprise.
 pub fn parse_duration(arg: &str) -> Option<u64> {
@@ -225,21 +203,29 @@ pub(crate) fn duration(arg: &str, _: &Ctx) -> Result<Option<u64>, Bad> {
 // The `-P` spellings. Each takes the account too, for the lines that depend on another
 // setting (`password`) or on the selection (`from`).
 
+/// What a `-P` line may look at besides its own value: the other settings (`password` shows
+/// `*` when `passwordeval` is set) and whether the envelope-from is still to be read from the
+/// mail. Generic over the settings struct, which the command table generates.
+pub(crate) struct View<'a, S> {
+    pub settings: &'a S,
+    pub from_pending: bool,
+}
+
 /// The value, or `(not set)`.
-pub(crate) fn show_text(v: &Option<String>, _: &Account) -> String {
+pub(crate) fn show_text<S>(v: &Option<String>, _: &View<'_, S>) -> String {
     v.as_deref().unwrap_or(NOT_SET).to_string()
 }
 
-pub(crate) fn show_on_off(v: &bool, _: &Account) -> String {
+pub(crate) fn show_on_off<S>(v: &bool, _: &View<'_, S>) -> String {
     on_off_word(*v).to_string()
 }
 
 /// msmtp prints an unset port as 0.
-pub(crate) fn show_port(v: &Option<u16>, _: &Account) -> String {
+pub(crate) fn show_port<S>(v: &Option<u16>, _: &View<'_, S>) -> String {
     v.unwrap_or(0).to_string()
 }
 
-pub(crate) fn show_number<T: ToString>(v: &Option<T>, _: &Account) -> String {
+pub(crate) fn show_number<T: ToString, S>(v: &Option<T>, _: &View<'_, S>) -> String {
     v.as_ref().map_or(NOT_SET.to_string(), T::to_string)
 }
 
@@ -304,26 +290,6 @@ mod tests {
             "99999999999999999999d",
         ] {
             assert_eq!(parse_duration(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn fingerprint_formats() {
-        let md5 = ["ab"; 16].join(":");
-        assert_eq!(fingerprint(&md5), Some(vec![0xab; 16]));
-        assert_eq!(fingerprint(&["AB"; 16].join(" ")), Some(vec![0xab; 16]));
-        assert_eq!(fingerprint(&["aB"; 20].join(":")), Some(vec![0xab; 20]));
-        assert_eq!(fingerprint(&["01"; 32].join(":")), Some(vec![1; 32]));
-        for bad in [
-            ["ab"; 16].join("-"),
-            "ab".repeat(16),
-            ["gg"; 16].join(":"),
-            ["AB"; 32].join(":").replace('A', "G"),
-            format!("{md5}:"),
-            format!("0x{}", &md5[2..]),
-            "AA:BB".to_string(),
-        ] {
-            assert_eq!(fingerprint(&bad), None, "{bad}");
         }
     }
 }

@@ -244,7 +244,7 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::settings::{Auth, AuthMethod, TlsTrust};
+    use crate::config::settings::{AuthSetting, Mechanism, Trust};
     use crate::error::Sysexit;
 
     fn env() -> ParseEnv {
@@ -424,10 +424,7 @@ mod tests {
         assert_eq!(c.settings.port, Some(26));
         assert_eq!(c.settings.user.as_deref(), Some("p2user"));
         assert_eq!(c.settings.from.as_deref(), Some("p1@x"));
-        assert_eq!(
-            c.settings.tls_trust_file,
-            Some(TlsTrust::File("/p1".into()))
-        );
+        assert_eq!(c.settings.tls_trust_file, Some(Trust::File("/p1".into())));
         assert!(c.tls_trust_file_explicit());
         let d = acc(&p, "d");
         assert_eq!(d.settings.from, None);
@@ -468,7 +465,7 @@ mod tests {
         )
         .unwrap();
         let s = &acc(&p, "a").settings;
-        assert_eq!(s.tls_trust_file, Some(TlsTrust::File("/home/u/ca".into())));
+        assert_eq!(s.tls_trust_file, Some(Trust::File("/home/u/ca".into())));
         assert_eq!(s.logfile.as_deref(), Some("/home/u"));
         assert_eq!(s.aliases.as_deref(), Some("/home/u/al"));
         assert_eq!(s.tls_crl_file.as_deref(), Some("/home/ux"));
@@ -543,9 +540,12 @@ mod tests {
     #[test]
     fn auth_methods_lowercase_only() {
         let p = parse("account a\nauth plain\naccount b\nauth\naccount c\nauth on\n").unwrap();
-        assert_eq!(acc(&p, "a").settings.auth, Auth::Method(AuthMethod::Plain));
-        assert_eq!(acc(&p, "b").settings.auth, Auth::Choose);
-        assert_eq!(acc(&p, "c").settings.auth, Auth::Choose);
+        assert_eq!(
+            acc(&p, "a").settings.auth,
+            AuthSetting::Method(Mechanism::Plain)
+        );
+        assert_eq!(acc(&p, "b").settings.auth, AuthSetting::Auto);
+        assert_eq!(acc(&p, "c").settings.auth, AuthSetting::Auto);
         assert_eq!(
             err("account a\nauth PLAIN\n").0,
             "rc: line 2: invalid argument PLAIN for command auth"

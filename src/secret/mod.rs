@@ -6,36 +6,14 @@
 //!   chain runs: the Secret Service ([`keyring`]), `~/.netrc`, the system netrc, then a prompt on
 //!   `/dev/tty` ([`lookup`]). The mail is on stdin, so stdin is never read for a password.
 //!
-//! [`Secret`] keeps the value out of `Debug` output so it cannot leak into logs by accident.
+//! The value itself is a [`crate::config::Secret`]: out of `Debug` output, wiped on drop.
 
 pub mod keyring;
 pub mod netrc;
 
+pub use crate::config::Secret;
 use crate::error::{Error, Result, Sysexit};
-use std::fmt;
 use std::path::Path;
-
-/// A password or token. Its `Debug` form never shows the value.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wrap a value.
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-
-    /// The value, for the one place that needs it (the AUTH exchange).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(redacted)")
-    }
-}
 
 /// Run `passwordeval CMD`: the first line of its output is the password. The exit status is
 /// ignored (as in msmtp); no output at all is an error (78). The command gets /dev/null as
@@ -43,7 +21,7 @@ impl fmt::Debug for Secret {
 pub fn run_passwordeval(command: &str) -> Result<Secret> {
     let timeout = crate::config::eval::helper_timeout();
     match crate::config::eval::run_first_line(command, timeout) {
-        Ok(Some(line)) => Ok(Secret(line)),
+        Ok(Some(line)) => Ok(Secret::new(line)),
         Ok(None) => Err(Error::config(format!("cannot read output of '{command}'"))),
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(Error::config(format!(
             "passwordeval command '{command}' did not finish within {} and was killed \
@@ -106,10 +84,10 @@ pub fn lookup(
     if let Some(home) = home
         && let Some(p) = netrc::find_in_file(&home.join(".netrc"), host, user)?
     {
-        return Ok(Some(Secret(p)));
+        return Ok(Some(Secret::new(p)));
     }
     if let Some(p) = netrc::find_in_file(&sysconfdir.join("netrc"), host, user)? {
-        return Ok(Some(Secret(p)));
+        return Ok(Some(Secret::new(p)));
     }
     prompt(host, user)
 }
@@ -127,7 +105,7 @@ fn prompt(host: &str, user: &str) -> Result<Option<Secret>> {
         return Ok(None);
     }
     match rpassword::prompt_password(format!("password for {user} at {host}: ")) {
-        Ok(p) => Ok(Some(Secret(p))),
+        Ok(p) => Ok(Some(Secret::new(p))),
         Err(e) => Err(Error::new(
             Sysexit::IoErr,
             format!(
@@ -141,12 +119,6 @@ fn prompt(host: &str, user: &str) -> Result<Option<Secret>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn debug_output_never_shows_the_secret() {
-        let s = Secret::new("hunter2".into());
-        assert!(!format!("{s:?}").contains("hunter2"));
-    }
 
     #[test]
     fn netrc_wins_over_prompt() {

@@ -51,15 +51,45 @@ impl<F: FnMut(Mechanism) -> Result<Option<String>>> PasswordSource for F {
     }
 }
 
-/// The `auth` setting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The `auth` setting, from the msmtprc to the session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AuthSetting {
     /// `auth off`.
+    #[default]
     Off,
     /// `auth on`: msmtp's automatic choice.
     Auto,
     /// `auth METHOD`.
     Method(Mechanism),
+}
+
+impl AuthSetting {
+    /// The msmtprc and command-line spelling: `on` or empty (choose), `off`, or a method name
+    /// in lower case (msmtp accepts no other case).
+    pub fn parse(s: &str) -> Option<AuthSetting> {
+        match s {
+            "" | "on" => Some(AuthSetting::Auto),
+            "off" => Some(AuthSetting::Off),
+            m => Mechanism::ALL
+                .into_iter()
+                .find(|mech| mech.name().to_ascii_lowercase() == m)
+                .map(AuthSetting::Method),
+        }
+    }
+
+    /// What `-P` prints.
+    pub fn describe(self) -> &'static str {
+        match self {
+            AuthSetting::Off => "none",
+            AuthSetting::Auto => "choose",
+            AuthSetting::Method(m) => m.name(),
+        }
+    }
+
+    /// Whether authentication is on at all (decides whether a password source runs).
+    pub fn enabled(self) -> bool {
+        self != AuthSetting::Off
+    }
 }
 
 impl Mechanism {

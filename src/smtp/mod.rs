@@ -23,12 +23,31 @@ use crate::error::Result;
 use crate::net;
 use std::io::Write;
 
-/// SMTP (EHLO, HELO fallback) or LMTP (LHLO, per-recipient replies).
+/// SMTP (EHLO, HELO fallback) or LMTP (LHLO, per-recipient replies): the `protocol` setting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Protocol {
     #[default]
     Smtp,
     Lmtp,
+}
+
+impl Protocol {
+    /// The msmtprc spelling.
+    pub fn parse(s: &str) -> Option<Protocol> {
+        match s {
+            "smtp" => Some(Protocol::Smtp),
+            "lmtp" => Some(Protocol::Lmtp),
+            _ => None,
+        }
+    }
+
+    /// What `-P` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Smtp => "smtp",
+            Protocol::Lmtp => "lmtp",
+        }
+    }
 }
 
 /// The account settings that shape the dialogue.

@@ -3,7 +3,7 @@
 
 use super::describe::describe;
 use super::verify::{Mode, Verifier};
-use super::{Fingerprint, TlsSettings, TlsStream, Trust, io_error_text};
+use super::{TlsSettings, TlsStream, Trust, io_error_text};
 use crate::error::{Error, Result, Sysexit};
 use crate::net::Stream;
 use rustls::client::{WebPkiServerVerifier, danger::DangerousClientConfigBuilder};
@@ -137,9 +137,7 @@ impl TlsContext {
             _ => None,
         };
         let mode = if let Some(fp) = &settings.fingerprint {
-            Mode::Pinned(Fingerprint::parse(fp).ok_or_else(|| {
-                Error::config(format!("invalid argument {fp} for tls_fingerprint"))
-            })?)
+            Mode::Pinned(fp.clone())
         } else if !settings.certcheck {
             Mode::NoCheck
         } else {

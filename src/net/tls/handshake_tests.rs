@@ -4,6 +4,7 @@
 
 use crate::envelope::{Envelope, Outcome, RecipientPolicy};
 use crate::error::Sysexit;
+use crate::net::tls::Fingerprint;
 use crate::net::{Target, TlsSettings, Trust};
 use crate::smtp::{self, SessionSettings};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -236,7 +237,7 @@ fn fingerprint_pinning_accepts_right_and_rejects_wrong() {
         enabled: true,
         starttls: false,
         trust: Trust::None,
-        fingerprint: Some(fp.to_lowercase()),
+        fingerprint: Fingerprint::parse(&fp.to_lowercase()),
         certcheck: true,
         ..TlsSettings::default()
     };
@@ -248,7 +249,7 @@ fn fingerprint_pinning_accepts_right_and_rejects_wrong() {
     // every run, so a fixed "00" would match it one time in 256).
     let first = if fp.starts_with("00") { "01" } else { "00" };
     let wrong = TlsSettings {
-        fingerprint: Some(format!("{first}{}", &fp[2..])),
+        fingerprint: Fingerprint::parse(&format!("{first}{}", &fp[2..])),
         ..tls
     };
     let (port, h) = start_server(server_config(&p), true);

@@ -48,8 +48,8 @@ pub struct TlsSettings {
     pub starttls: bool,
     /// `tls_trust_file`.
     pub trust: Trust,
-    /// `tls_fingerprint`: hex bytes separated by ':' or ' ' (SHA-256, SHA-1 or MD5 by length).
-    pub fingerprint: Option<String>,
+    /// `tls_fingerprint`.
+    pub fingerprint: Option<Fingerprint>,
     /// `tls_certcheck`.
     pub certcheck: bool,
     /// `tls_host_override`: the name used for SNI and certificate checks instead of `host`.
@@ -106,12 +106,32 @@ impl Fingerprint {
         })
     }
 
+    /// The hash bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Fingerprint::Sha256(b) | Fingerprint::Sha1(b) | Fingerprint::Md5(b) => b,
+        }
+    }
+
     fn matches(&self, der: &[u8]) -> bool {
         match self {
             Fingerprint::Sha256(want) => sha2::Sha256::digest(der).as_slice() == want.as_slice(),
             Fingerprint::Sha1(want) => sha1::Sha1::digest(der).as_slice() == want.as_slice(),
             Fingerprint::Md5(want) => md5::Md5::digest(der).as_slice() == want.as_slice(),
         }
+    }
+}
+
+/// msmtp's spelling, as `-P` prints it: upper-case hex pairs joined by ':'.
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, b) in self.bytes().iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
     }
 }
 
@@ -246,6 +266,44 @@ impl Write for Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprint_syntax_is_msmtps() {
+        let md5 = ["ab"; 16].join(":");
+        assert_eq!(
+            Fingerprint::parse(&md5),
+            Some(Fingerprint::Md5(vec![0xab; 16]))
+        );
+        assert_eq!(
+            Fingerprint::parse(&["AB"; 16].join(" ")),
+            Some(Fingerprint::Md5(vec![0xab; 16]))
+        );
+        assert_eq!(
+            Fingerprint::parse(&["aB"; 20].join(":")),
+            Some(Fingerprint::Sha1(vec![0xab; 20]))
+        );
+        assert_eq!(
+            Fingerprint::parse(&["01"; 32].join(":")),
+            Some(Fingerprint::Sha256(vec![1; 32]))
+        );
+        for bad in [
+            ["ab"; 16].join("-"),
+            "ab".repeat(16),
+            ["gg"; 16].join(":"),
+            ["AB"; 32].join(":").replace('A', "G"),
+            format!("{md5}:"),
+            format!("0x{}", &md5[2..]),
+            "AA:BB".to_string(),
+        ] {
+            assert_eq!(Fingerprint::parse(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn fingerprint_displays_as_msmtp_prints_it() {
+        let f = Fingerprint::parse(&["ab"; 16].join(" ")).expect("md5");
+        assert_eq!(f.to_string(), ["AB"; 16].join(":"));
+    }
 
     const SHA256: &str = "10:DB:F0:2E:11:1C:44:10:84:F9:84:A3:A0:4E:24:B3:A2:98:13:CA:AF:62:98:87:08:E8:52:04:74:AB:A2:52";
 
@@ -449,7 +507,7 @@ mod tests {
             enabled: true,
             certcheck: true,
             trust: Trust::File("/nonexistent".into()),
-            fingerprint: Some(SHA256.into()),
+            fingerprint: Fingerprint::parse(SHA256),
             ..TlsSettings::default()
         };
         assert!(TlsContext::new(&s, "localhost").is_ok());
