@@ -26,6 +26,7 @@ pub mod log;
 pub mod message;
 pub mod net;
 pub mod queue;
+pub mod reply;
 pub mod secret;
 pub mod serverinfo;
 pub mod smtp;

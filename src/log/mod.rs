@@ -6,7 +6,7 @@
 mod os;
 
 use crate::error::{Error, Sysexit};
-use crate::smtp::reply::Reply;
+use crate::reply::Reply;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;

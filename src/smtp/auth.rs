@@ -280,10 +280,7 @@ pub fn oauthbearer_response(user: &str, host: &str, port: u16, token: &str) -> S
     )
 }
 
-/// The RFC 9266 exporter label for `tls-exporter` channel binding (32 bytes, empty context).
-pub const TLS_EXPORTER_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
-/// The length of the `tls-exporter` channel-binding value.
-pub const TLS_EXPORTER_LEN: usize = 32;
+pub use crate::net::tls::{TLS_EXPORTER_LABEL, TLS_EXPORTER_LEN};
 
 /// `-PLUS configured, but no TLS 1.3 exporter` (69): without TLS, or on TLS 1.2, where RFC 9266
 /// does not make `tls-exporter` safe without the extended master secret. msmtp 1.8.23 has no

@@ -10,14 +10,13 @@
 pub mod auth;
 pub mod caps;
 mod client;
-pub mod reply;
 pub mod session;
 
 pub use crate::net::{Target, TlsSettings, Trust};
+pub use crate::reply::Reply;
 pub use auth::{AuthSetting, Mechanism, PasswordSource};
 pub use caps::Capabilities;
 pub use client::Client;
-pub use reply::Reply;
 
 use crate::error::Result;
 use crate::net;

@@ -11,11 +11,11 @@
 
 use super::auth::{self, AuthSetting, Mechanism, PasswordSource, Scram};
 use super::caps::Capabilities;
-use super::reply::{BadReply, MAX_LINE_LEN, MAX_LINES, Reply, ReplyParser};
 use super::{Protocol, SessionSettings};
 use crate::envelope::{Envelope, Outcome, RecipientPolicy};
 use crate::error::{Error, Result, Sysexit};
 use crate::net;
+use crate::reply::{BadReply, MAX_LINE_LEN, MAX_LINES, Reply, ReplyParser};
 use std::io::{self, Read, Write};
 
 /// A connection the dialogue can run on: bytes both ways, plus an in-place TLS upgrade.

@@ -135,6 +135,11 @@ impl std::fmt::Display for Fingerprint {
     }
 }
 
+/// The RFC 9266 exporter label for `tls-exporter` channel binding (32 bytes, empty context).
+pub const TLS_EXPORTER_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
+/// The length of the `tls-exporter` channel-binding value.
+pub const TLS_EXPORTER_LEN: usize = 32;
+
 /// A TLS-wrapped server connection.
 pub type TlsStream = StreamOwned<ClientConnection, Stream>;
 
@@ -195,13 +200,9 @@ impl Conn {
         if t.conn.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
             return None;
         }
-        let mut out = vec![0u8; crate::smtp::auth::TLS_EXPORTER_LEN];
+        let mut out = vec![0u8; TLS_EXPORTER_LEN];
         t.conn
-            .export_keying_material(
-                &mut out[..],
-                crate::smtp::auth::TLS_EXPORTER_LABEL,
-                Some(&[]),
-            )
+            .export_keying_material(&mut out[..], TLS_EXPORTER_LABEL, Some(&[]))
             .ok()?;
         Some(out)
     }
