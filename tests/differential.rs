@@ -282,6 +282,10 @@ fn cases() -> Vec<Case> {
             .postie(Field::Stderr, eq(""), "queue (issue 5): -q flushes the queue"),
         c("opt_I_rejected").args(&["-I"]),
         c("opt_unknown_long").args(&["--foo", "r@x.org"]),
+        c("opt_empty_optional_tls").args(&["--tls=", "r@x.org"]),
+        c("opt_empty_optional_set_from_header").args(&["--set-from-header=", "r@x.org"]),
+        c("opt_empty_optional_keepbcc").args(&["--keepbcc=", "r@x.org"]),
+        c("opt_empty_optional_auth").args(&["--auth=", "--user=u", "r@x.org"]),
         c("opt_missing_arg").args(&["r@x.org", "-f"]),
         c("opt_ambiguous_long").args(&["--tls-c=x", "r@x.org"]),
         c("opt_abbrev_account")

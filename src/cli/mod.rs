@@ -218,6 +218,7 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
     if let Some(name) = file_or_command_option(opt) {
         cli.file_or_command_options.push(name);
     }
+    let explicit = value.clone();
     let v = value.unwrap_or_default();
     match opt {
         Opt::Version => cli.mode = Some(Mode::Version),
@@ -298,7 +299,7 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
             }
         }
         Opt::Ignored => {}
-        Opt::Setting(cmd) => setting(cli, cmd, &v)?,
+        Opt::Setting(cmd) => setting(cli, cmd, explicit.as_deref())?,
     }
     Ok(())
 }
@@ -398,13 +399,24 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// An option that sets an msmtprc command: checked with the command's own grammar, then
 /// recorded in msmtprc form for the selected account.
-fn setting(cli: &mut Cli, cmd: Command, value: &str) -> Result<()> {
+fn setting(cli: &mut Cli, cmd: Command, explicit: Option<&str>) -> Result<()> {
     let option = cmd
         .cli()
         .expect("Opt::Setting is made from a declared option");
-    // `--tls` is `--tls=on`; postie reads an empty `--tls=` the same way.
+    let value = explicit.unwrap_or_default();
+    // `--tls` is `--tls=on`. An explicitly empty `--tls=` is not: msmtp refuses it for its
+    // on/off and auto/off options, and takes it only for `--auth=` (choose) and the ignored
+    // `--tls-force-sslv3=`.
     let arg = match option.arg {
-        CliArg::Optional(implicit) if value.is_empty() => implicit,
+        CliArg::Optional(implicit) if explicit.is_none() => implicit,
+        CliArg::Optional(implicit)
+            if value.is_empty() && matches!(option.error_label, "--auth" | "--tls-force-sslv3") =>
+        {
+            implicit
+        }
+        CliArg::Optional(_) if value.is_empty() => {
+            return Err(invalid(value, option.error_label));
+        }
         _ => value,
     };
     match cmd.command_line_override(arg) {
