@@ -8,7 +8,7 @@ use crate::config::Account;
 use crate::envelope::{Envelope, Outcome, RecipientPolicy};
 use crate::error::Result;
 use crate::secret;
-use crate::smtp::{self, Mechanism};
+use crate::smtp;
 use std::io::Write;
 
 /// Something that takes messages for an account, one after the other.
@@ -56,7 +56,7 @@ pub fn open<'d>(
     debug: Option<&'d mut dyn Write>,
 ) -> Result<Box<dyn Transport + 'd>> {
     let (target, tls, session) = smtp_settings(account);
-    let mut password = |_: Mechanism| secret::auth_password(&account.settings);
+    let mut password = secret::AuthSource::new(account);
     let client = smtp::Client::open(&target, &tls, &session, &mut password, debug)?;
     Ok(Box::new(client))
 }

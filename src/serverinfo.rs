@@ -80,7 +80,7 @@ fn rmqs_mode(cli: &Cli, arg: &str) -> Result<()> {
         return Ok(());
     };
     let (target, tls, session) = crate::delivery::smtp_settings(&account);
-    let mut password = |_: smtp::Mechanism| secret::auth_password(&account.settings);
+    let mut password = secret::AuthSource::new(&account);
     let mut stdout = std::io::stdout();
     let debug: Option<&mut dyn Write> = if cli.debug { Some(&mut stdout) } else { None };
     smtp::rmqs(&target, &tls, &session, arg, &mut password, debug)

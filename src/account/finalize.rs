@@ -2,7 +2,7 @@
 //! the `tls_trust_file system` rule, the proxy port, `%` patterns in `domain` and `from`,
 //! obsolete `auto_from`/`maildomain`, and `check_account` with msmtp's exact texts.
 
-use crate::config::{Account, Protocol, Trust, paths};
+use crate::config::{Account, Trust, paths};
 use crate::error::{Error, Result};
 use crate::ui::sanitize;
 use std::ffi::CStr;
@@ -161,9 +161,7 @@ pub fn finalize_with(
 ) -> Result<()> {
     let trust_explicit = account.tls_trust_file_explicit();
     let s = &mut account.settings;
-    if s.port.is_none() && s.protocol == Protocol::Smtp {
-        s.port = Some(if s.tls && !s.tls_starttls { 465 } else { 25 });
-    }
+    s.port = s.effective_port();
     if s.tls_trust_file.is_none() && !trust_explicit {
         s.tls_trust_file = Some(Trust::System);
     }

@@ -5,6 +5,7 @@
 
 mod help;
 mod sendmail;
+mod unlock;
 
 use crate::cli::{self, Cli, GetoptError, Mode};
 use crate::config;
@@ -69,11 +70,15 @@ fn dispatch(ui: &Ui, args: &[String]) -> std::result::Result<(), Failure> {
     // Only under postie's own name: through a `sendmail` or `msmtp` link, `queue` stays a
     // recipient, as it is for msmtp. Global options may come first (`postie -C rc queue list`).
     if is_postie(&ui.prog)
-        && let Some((i, _)) = cli::subcommand(args)
+        && let Some((i, name)) = cli::subcommand(args)
     {
         let mut rest = args.to_vec();
         rest.remove(i);
-        return Ok(crate::queue::command::run(&ui.prog, &rest)?);
+        match name {
+            "queue" => crate::queue::command::run(&ui.prog, &rest)?,
+            _ => unlock::run(&ui.prog, name, &rest)?,
+        }
+        return Ok(());
     }
     let posixly_correct = std::env::var_os("POSIXLY_CORRECT").is_some();
     let cli = match cli::parse(args, posixly_correct) {

@@ -323,11 +323,15 @@ pub fn argv_guard(prog: &str) -> bool {
     matches!(prog, "sendmail" | "send-mail" | "mailq" | "newaliases")
 }
 
-/// postie's subcommands: `postie queue ...`.
-pub const SUBCOMMANDS: &[(&str, &[&str])] = &[(
-    "queue",
-    &["list", "flush", "show", "delete", "hold", "release", "help"],
-)];
+/// postie's subcommands: `postie queue ...`, `postie unlock`, `postie lock`.
+pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
+    (
+        "queue",
+        &["list", "flush", "show", "delete", "hold", "release", "help"],
+    ),
+    ("unlock", &[]),
+    ("lock", &[]),
+];
 
 /// The index in `args` of the first operand, skipping options and their arguments exactly as
 /// the sendmail-mode parser does (`-C rc queue list` → 2). `None` when there is none, when an

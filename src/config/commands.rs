@@ -385,6 +385,15 @@ declare_commands! {
             parse duration;
             example "5d";
             show never;
+
+        /// postie only: keep the password a source produced in the kernel keyring this long (seconds); `None` = off.
+        password_cache: Option<u64> = None;
+            parse |a, c| match needed(a)? {
+                "off" => Ok(None),
+                _ => duration(a, c),
+            };
+            example "12h";
+            show never;
     }
     aliases {
         /// Old name of `timeout` (msmtp words its command-line errors as `--timeout`).
@@ -1011,6 +1020,28 @@ mod tests {
             invalid("queue_notify", "yes"),
             "invalid argument yes for command queue_notify"
         );
+    }
+
+    #[test]
+    fn password_cache_takes_a_duration_or_off_and_inherits() {
+        assert_eq!(s("password_cache", "90").password_cache, Some(90));
+        assert_eq!(s("password_cache", "30m").password_cache, Some(1800));
+        assert_eq!(s("password_cache", "5d").password_cache, Some(432_000));
+        assert_eq!(s("password_cache", "off").password_cache, None);
+        for bad in ["", "on", "1w", "-5"] {
+            assert!(applied("password_cache", bad).is_err(), "{bad:?}");
+        }
+        let p = crate::config::parse::parse_bytes(
+            std::path::Path::new("rc"),
+            b"defaults\npassword_cache 12h\naccount a\nhost h\naccount b : a\npassword_cache off\n",
+            &crate::config::parse::ParseEnv {
+                home: "/h".into(),
+                eval_timeout: std::time::Duration::from_secs(5),
+            },
+        )
+        .expect("parses");
+        assert_eq!(p.accounts[0].settings.password_cache, Some(43_200));
+        assert_eq!(p.accounts[1].settings.password_cache, None);
     }
 
     #[test]

@@ -83,7 +83,24 @@ pub struct Account {
     /// `--read-envelope-from` was given, overriding was allowed, but the mail had no From
     /// address: the envelope-from is missing and `-P` prints `from = (read from mail)`.
     pub from_pending: bool,
+    /// The password in `settings` came from postie's password cache (so a server refusing it
+    /// means it is stale): set by `secret::apply_passwordeval`.
+    pub password_cached: bool,
     pub(crate) mask: Mask,
+}
+
+impl Settings {
+    /// The port a connection uses: `port`, else SMTP's default for the TLS mode (465 for
+    /// implicit TLS, else 25); LMTP has no default (msmtp.md 2.6).
+    pub fn effective_port(&self) -> Option<u16> {
+        self.port.or_else(|| {
+            (self.protocol == Protocol::Smtp).then_some(if self.tls && !self.tls_starttls {
+                465
+            } else {
+                25
+            })
+        })
+    }
 }
 
 impl Account {
@@ -94,6 +111,7 @@ impl Account {
             file,
             settings: defaults.clone(),
             from_pending: false,
+            password_cached: false,
             mask: Mask::default(),
         }
     }

@@ -6,14 +6,25 @@
 //!   chain runs: the Secret Service ([`keyring`]), `~/.netrc`, the system netrc, then a prompt on
 //!   `/dev/tty` ([`lookup`]). The mail is on stdin, so stdin is never read for a password.
 //!
+//! With `password_cache`, both moments look in the kernel keyring first ([`cache`]) and store
+//! what the source produced there; a cached secret the server refuses is evicted and the source
+//! asked once more ([`AuthSource::refused`]). Where nobody can answer (no terminal) and the
+//! account queues (`queue on`), a source that fails is not an error but a reason to wait:
+//! the message stays queued until `postie unlock`.
+//!
 //! The value itself is a [`crate::config::Secret`]: out of `Debug` output, wiped on drop.
 
+pub mod cache;
 pub mod keyring;
 pub mod netrc;
 
 pub use crate::config::Secret;
+use crate::config::{Account, Settings};
 use crate::error::{Error, Result, Sysexit};
+use crate::smtp::{Mechanism, PasswordSource};
 use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 /// Run `passwordeval CMD`: the first line of its output is the password. The exit status is
 /// ignored (as in msmtp); no output at all is an error (78). The command gets /dev/null as
@@ -38,25 +49,247 @@ pub fn run_passwordeval(command: &str) -> Result<Secret> {
     }
 }
 
-/// msmtp's early `passwordeval` (before connecting, also under `-P`): only when
-/// authentication is on and no `password` is set; the result becomes the password.
-pub fn apply_passwordeval(settings: &mut crate::config::Settings) -> Result<()> {
-    if settings.auth.enabled()
-        && settings.password.is_none()
-        && let Some(cmd) = &settings.passwordeval
+/// Where an account's password comes from, as the cache tells sources apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source<'a> {
+    /// `passwordeval COMMAND`.
+    Helper(&'a str),
+    /// The AUTH-time chain: Secret Service, netrc, prompt.
+    Lookup,
+}
+
+impl Source<'_> {
+    fn slot(self, account: &Account) -> cache::Slot {
+        let s = &account.settings;
+        let host = s
+            .host
+            .as_deref()
+            .or(s.socket.as_deref())
+            .unwrap_or_default();
+        let what = match self {
+            Source::Helper(cmd) => format!("passwordeval {cmd}"),
+            Source::Lookup => "lookup".to_owned(),
+        };
+        cache::Slot::new(
+            account.file.as_deref(),
+            &account.name,
+            host,
+            s.effective_port().unwrap_or(0),
+            s.user.as_deref().unwrap_or_default(),
+            &what,
+        )
+    }
+
+    /// Runs the source itself (a helper, or the chain with its prompt).
+    fn run(self, s: &Settings) -> Result<Option<Secret>> {
+        match self {
+            Source::Helper(cmd) => run_passwordeval(cmd).map(Some),
+            Source::Lookup => lookup_for(s),
+        }
+    }
+}
+
+/// Why the kernel keyring could not be used, the first time it could not (for `-v`).
+static CACHE_UNAVAILABLE: OnceLock<String> = OnceLock::new();
+
+/// Why the password cache could not be used in this run, if it could not.
+pub fn cache_unavailable() -> Option<&'static str> {
+    CACHE_UNAVAILABLE.get().map(String::as_str)
+}
+
+fn note(u: cache::Unavailable) {
+    let _ = CACHE_UNAVAILABLE.set(u.0);
+}
+
+/// The secret of `source` for `account`: from the cache when the account has
+/// `password_cache` and one is there, else from the source itself (then cached). The `bool`
+/// says whether it came from the cache.
+fn obtain(account: &Account, source: Source<'_>) -> Result<Option<(Secret, bool)>> {
+    let s = &account.settings;
+    let ttl = s.password_cache.map(Duration::from_secs);
+    if ttl.is_some() {
+        match cache::get(&source.slot(account)) {
+            Ok(Some(p)) => return Ok(Some((Secret::new(p.to_string()), true))),
+            Ok(None) => {}
+            Err(u) => note(u),
+        }
+    }
+    let Some(secret) = source.run(s).map_err(|e| waiting_or(account, e))? else {
+        return Ok(None);
+    };
+    if let Some(ttl) = ttl
+        && let Err(u) = cache::put(&source.slot(account), secret.expose(), ttl)
     {
-        settings.password = Some(run_passwordeval(cmd)?);
+        note(u);
+    }
+    Ok(Some((secret, false)))
+}
+
+/// Caches the secret of `account`'s password source for `ttl`, running the source now (with
+/// the terminal, so a pinentry or the prompt can ask): `postie unlock`. `Ok(false)`: the
+/// account has no password source.
+pub fn unlock(account: &Account, ttl: Duration) -> std::result::Result<bool, UnlockError> {
+    let s = &account.settings;
+    if !s.auth.enabled() || s.password.is_some() {
+        return Ok(false);
+    }
+    let source = match &s.passwordeval {
+        Some(cmd) => Source::Helper(cmd),
+        None => Source::Lookup,
+    };
+    let secret = match source.run(s) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return Err(UnlockError::Source(Error::new(
+                Sysexit::Unavailable,
+                "no password found (keyring, netrc) and no terminal to ask on",
+            )));
+        }
+        Err(e) => return Err(UnlockError::Source(e)),
+    };
+    cache::put(&source.slot(account), secret.expose(), ttl).map_err(UnlockError::Cache)?;
+    Ok(true)
+}
+
+/// Why `postie unlock` could not cache an account's password.
+#[derive(Debug)]
+pub enum UnlockError {
+    /// The source failed.
+    Source(Error),
+    /// The kernel keyring is not available.
+    Cache(cache::Unavailable),
+}
+
+/// Forgets what the cache holds for `account` (every source); `true` if there was something.
+pub fn lock(account: &Account) -> std::result::Result<bool, cache::Unavailable> {
+    let mut any = cache::forget(&Source::Lookup.slot(account))?;
+    if let Some(cmd) = &account.settings.passwordeval {
+        any |= cache::forget(&Source::Helper(cmd).slot(account))?;
+    }
+    Ok(any)
+}
+
+/// With `queue on` and nobody at a terminal to answer, a password source that fails is a
+/// reason to keep the message queued until the user runs `postie unlock`, not a failure.
+fn waiting_or(account: &Account, e: Error) -> Error {
+    if account.settings.queue && !has_terminal() {
+        waiting_for_password(account, Some(&e))
+    } else {
+        e
+    }
+}
+
+const WAITING: &str = "waiting for a password: run postie unlock -a ";
+
+/// The transient `waiting for a password: run postie unlock -a ACCOUNT` error.
+pub fn waiting_for_password(account: &Account, cause: Option<&Error>) -> Error {
+    let mut e = Error::new(
+        Sysexit::TempFail,
+        format!("{WAITING}{}", crate::ui::sanitize(&account.name)),
+    )
+    .transient();
+    if let Some(c) = cause {
+        e.details
+            .push(format!("(the password source said: {})", c.message));
+    }
+    e
+}
+
+/// Whether `e` is [`waiting_for_password`]'s error.
+pub fn is_waiting(e: &Error) -> bool {
+    e.is_transient() && e.message.starts_with(WAITING)
+}
+
+fn has_terminal() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_ok()
+}
+
+/// msmtp's early `passwordeval` (before connecting, also under `-P` in msmtp; postie's dry
+/// runs skip it): only when authentication is on and no `password` is set; the result (from
+/// the cache with `password_cache`) becomes the password.
+pub fn apply_passwordeval(account: &mut Account) -> Result<()> {
+    let s = &account.settings;
+    if s.auth.enabled()
+        && s.password.is_none()
+        && let Some(cmd) = s.passwordeval.clone()
+        && let Some((secret, cached)) = obtain(account, Source::Helper(&cmd))?
+    {
+        account.settings.password = Some(secret);
+        account.password_cached = cached;
     }
     Ok(())
 }
 
 /// The password for AUTH, asked for only once a mechanism that needs one has been chosen: the
 /// account's `password` (from the file or `passwordeval`), else the lookup chain for its
-/// `user` at its `host` (or socket path, as msmtp keys it). `Ok(None)`: nothing found.
-pub fn auth_password(settings: &crate::config::Settings) -> Result<Option<String>> {
-    if let Some(p) = &settings.password {
-        return Ok(Some(p.expose().to_owned()));
+/// `user` at its `host` (or socket path, as msmtp keys it), through the cache with
+/// `password_cache`. A cached secret the server refuses is evicted and the source run again.
+pub struct AuthSource<'a> {
+    account: &'a Account,
+    /// What the last answer was, when it came from the cache: then a refusal can be retried.
+    cached: Option<Source<'a>>,
+    /// The secret produced after a refusal, replacing the account's.
+    fresh: Option<Secret>,
+}
+
+impl<'a> AuthSource<'a> {
+    /// The source for `account` (its password source already applied, see
+    /// [`apply_passwordeval`]).
+    pub fn new(account: &'a Account) -> AuthSource<'a> {
+        AuthSource {
+            account,
+            cached: None,
+            fresh: None,
+        }
     }
+}
+
+impl PasswordSource for AuthSource<'_> {
+    fn password(&mut self, _: Mechanism) -> Result<Option<String>> {
+        if let Some(p) = &self.fresh {
+            return Ok(Some(p.expose().to_owned()));
+        }
+        let s = &self.account.settings;
+        if let Some(p) = &s.password {
+            if self.account.password_cached
+                && let Some(cmd) = s.passwordeval.as_deref()
+            {
+                self.cached = Some(Source::Helper(cmd));
+            }
+            return Ok(Some(p.expose().to_owned()));
+        }
+        match obtain(self.account, Source::Lookup)? {
+            Some((p, cached)) => {
+                self.cached = cached.then_some(Source::Lookup);
+                Ok(Some(p.expose().to_owned()))
+            }
+            None if s.queue && !has_terminal() => Err(waiting_for_password(self.account, None)),
+            None => Ok(None),
+        }
+    }
+
+    fn refused(&mut self) -> bool {
+        let Some(source) = self.cached.take() else {
+            return false;
+        };
+        // The cached secret is stale (the password changed): forget it, ask the source.
+        let _ = cache::forget(&source.slot(self.account));
+        match obtain(self.account, source) {
+            Ok(Some((p, _))) => {
+                self.fresh = Some(p);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// [`lookup`] for an account's settings.
+fn lookup_for(settings: &Settings) -> Result<Option<Secret>> {
     let host = settings
         .host
         .as_deref()
@@ -64,8 +297,7 @@ pub fn auth_password(settings: &crate::config::Settings) -> Result<Option<String
         .unwrap_or_default();
     let user = settings.user.as_deref().unwrap_or_default();
     let home = std::path::PathBuf::from(crate::config::paths::home_dir());
-    let found = lookup(host, user, Some(&home), &crate::config::paths::sysconfdir())?;
-    Ok(found.map(|p| p.expose().to_owned()))
+    lookup(host, user, Some(&home), &crate::config::paths::sysconfdir())
 }
 
 /// The AUTH-time lookup chain for `user` at `host` (the `host` setting, or the socket path):

@@ -218,7 +218,13 @@ impl ServerBuilder {
 
     /// Binds `127.0.0.1:0` and starts serving in a thread.
     pub fn start(self) -> RunningServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        self.start_on(0)
+    }
+
+    /// [`ServerBuilder::start`] on a given port (0: any free one), for a test that replaces a
+    /// server by another at the same address.
+    pub fn start_on(self, port: u16) -> RunningServer {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind 127.0.0.1");
         let port = listener.local_addr().expect("local addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let sessions = Arc::new(Mutex::new(Vec::new()));
