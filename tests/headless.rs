@@ -394,3 +394,96 @@ fn at_send_time_a_missing_password_queues_the_message() {
     let r = s.send(&[]);
     assert_eq!(r.code, 78, "{r:?}");
 }
+
+/// A seccomp filter that fails the keyring system calls with `ENOSYS`, as a container's default
+/// profile does (x86_64 only; elsewhere the test is skipped).
+#[cfg(target_arch = "x86_64")]
+fn deny_keyring() -> std::io::Result<()> {
+    const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+    let ret_errno = 0x0005_0000u32 | libc::ENOSYS as u32;
+    let ret_allow = 0x7fff_0000u32;
+    let stmt = |code: u16, k: u32| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let ld = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    let ret = (libc::BPF_RET | libc::BPF_K) as u16;
+    let filter = [
+        stmt(ld, 4), // seccomp_data.arch
+        jeq(AUDIT_ARCH_X86_64, 1, 0),
+        stmt(ret, ret_allow),
+        stmt(ld, 0), // seccomp_data.nr
+        jeq(libc::SYS_add_key as u32, 3, 0),
+        jeq(libc::SYS_keyctl as u32, 2, 0),
+        jeq(libc::SYS_request_key as u32, 1, 0),
+        stmt(ret, ret_allow),
+        stmt(ret, ret_errno),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr().cast_mut(),
+    };
+    // SAFETY: prctl with these arguments only reads `prog`, which outlives the call.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog,
+            ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Where the kernel refuses the keyring, postie sends as without a cache (the helper runs each
+/// time) and says why once with -v; the send never fails because of it.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn without_a_kernel_keyring_sends_work_and_v_says_why() {
+    let srv = server("secret-one");
+    let s = Setup::new(srv.port(), "password_cache 1h");
+    let run = |args: &[&str]| {
+        let mut cmd = s.home.command(args, &Options::default());
+        // SAFETY: deny_keyring only calls prctl, which is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(deny_keyring);
+        }
+        let out = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                std::io::Write::write_all(&mut c.stdin.take().expect("stdin"), MSG)?;
+                c.wait_with_output()
+            })
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["-a", "work", "-v", "rcpt@x.org"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        err.matches("password cache not used").count(),
+        1,
+        "said once: {err}"
+    );
+    let (code, err) = run(&["-a", "work", "rcpt@x.org"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("password cache"), "quiet without -v: {err}");
+    assert_eq!(s.runs(), 2, "no cache: the helper runs every time");
+    assert_eq!(srv.finish().len(), 2);
+}

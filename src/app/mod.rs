@@ -102,7 +102,15 @@ fn dispatch(ui: &Ui, args: &[String]) -> std::result::Result<(), Failure> {
         Mode::FlushQueue | Mode::ListQueue => {
             crate::queue::command::from_sendmail_flags(&cli)?;
         }
-        Mode::Sendmail => sendmail::run(ui, &cli)?,
+        Mode::Sendmail => {
+            let sent = sendmail::run(ui, &cli);
+            if cli.debug
+                && let Some(why) = crate::secret::cache_unavailable()
+            {
+                ui.error(&format!("password cache not used: {why}"));
+            }
+            sent?;
+        }
     }
     Ok(())
 }
