@@ -1,7 +1,8 @@
 //! The promises of the headless recipe (docs/recipes.md, "A headless server") that
 //! tests/headless.rs does not make already: the cache is off unless asked for; the key gives
 //! nothing to group or others; a helper that runs while a secret is known finds it in no argv
-//! or environment; `postie lock` without `-a` forgets what postie cached; and where the kernel
+//! or environment; `postie unlock --for 7d` and `postie lock` without `-a` work on every
+//! account; and where the kernel
 //! refuses keyring calls (a container's seccomp profile), postie sends as without a cache while
 //! `unlock`, `unlock --status` and `lock` say that the cache cannot be used.
 //!
@@ -176,10 +177,11 @@ fn a_helper_finds_the_cached_secret_in_no_argv_or_environment() {
     }
 }
 
-/// `postie lock` without `-a` forgets every password postie cached. It works on the whole
-/// user keyring, so it runs as a user of its own (root only).
+/// `postie unlock --for D` without `-a` caches the password of every account that has a source,
+/// and `postie lock` without `-a` forgets every password postie cached. The latter works on the
+/// whole user keyring, so the test runs as a user of its own (root only).
 #[test]
-fn lock_without_an_account_forgets_everything_postie_cached() {
+fn unlock_and_lock_without_an_account_work_on_every_account() {
     if !keyring_available() || !is_root() {
         return;
     }
@@ -210,11 +212,24 @@ fn lock_without_an_account_forgets_everything_postie_cached() {
             .map(|t| t.lines().count())
             .unwrap_or(0)
     };
+    let r = run(&["unlock", "--for", "7d"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (
+            0,
+            "account one: password cached for 7d\naccount two: password cached for 7d\n"
+        ),
+        "{r:?}"
+    );
     for _ in 0..2 {
         assert_eq!(run(&["-a", "one", "rcpt@x.org"]).code, 0);
         assert_eq!(run(&["-a", "two", "rcpt@x.org"]).code, 0);
     }
-    assert_eq!(runs(), 2, "one helper run per account, then the cache");
+    assert_eq!(
+        runs(),
+        2,
+        "one helper run per account (unlock), then the cache"
+    );
     let status = run(&["unlock", "--status"]);
     assert!(
         status.stdout.contains("one: cached, expires in ")
@@ -230,6 +245,7 @@ fn lock_without_an_account_forgets_everything_postie_cached() {
     assert_eq!(run(&["-a", "two", "rcpt@x.org"]).code, 0);
     assert_eq!(runs(), 4, "forgotten: each helper ran again");
     assert_eq!(srv.finish().len(), 6);
+    let _ = run(&["lock"]);
 }
 
 // --- no kernel keyring ------------------------------------------------------------------------
