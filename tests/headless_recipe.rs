@@ -2,9 +2,9 @@
 //! tests/headless.rs does not make already: the cache is off unless asked for; the key gives
 //! nothing to group or others; a helper that runs while a secret is known finds it in no argv
 //! or environment; `postie unlock --for 7d` and `postie lock` without `-a` work on every
-//! account; and where the kernel
-//! refuses keyring calls (a container's seccomp profile), postie sends as without a cache while
-//! `unlock`, `unlock --status` and `lock` say that the cache cannot be used.
+//! account; and where the kernel refuses keyring calls (a container's seccomp profile), postie
+//! sends as without a cache while `unlock`, `unlock --status` and `lock` say that the cache
+//! cannot be used.
 //!
 //! The user keyring is shared by every process of the user, other test binaries included:
 //! every account name here is unique to the process, and `lock` without `-a` runs as a user of
