@@ -106,7 +106,13 @@ fn without_password_cache_nothing_goes_into_the_keyring() {
     assert_eq!(s.proc_keys_line(), None, "nothing was cached");
     let status = s.home.run(&["unlock", "--status"], b"");
     assert!(!status.stdout.contains(&s.name), "{status:?}");
-    drop(srv.finish());
+    // `unlock --for` fills the cache, but a send reads it only with password_cache.
+    let r = s.home.run(&["unlock", "-a", &s.name, "--for", "10m"], b"");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(s.proc_keys_line().is_some());
+    assert_eq!(s.send().code, 0);
+    assert_eq!(s.runs(), 4, "unlock ran the helper, and so did the send");
+    assert_eq!(srv.finish().len(), 3);
 }
 
 /// `/proc/keys` shows the permission mask as possessor, user, group, other (a byte each): the
@@ -230,12 +236,19 @@ fn unlock_and_lock_without_an_account_work_on_every_account() {
         2,
         "one helper run per account (unlock), then the cache"
     );
+    // One line per account, the time left starting with a digit (`6d`, or `1w` in the first
+    // second): what `grep -q '^one: cached, expires in [0-9]'` in ~/.profile looks for.
     let status = run(&["unlock", "--status"]);
-    assert!(
-        status.stdout.contains("one: cached, expires in ")
-            && status.stdout.contains("two: cached, expires in "),
-        "{status:?}"
-    );
+    let mut lines: Vec<&str> = status.stdout.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines.len(), 2, "{status:?}");
+    for (line, name) in lines.iter().zip(["one", "two"]) {
+        let rest = line
+            .strip_prefix(&format!("{name}: cached, expires in "))
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(rest.starts_with(|c: char| c.is_ascii_digit()), "{line}");
+        assert!(rest.contains(&format!("(postie:{name}:")), "{line}");
+    }
     let r = run(&["lock"]);
     assert_eq!(
         (r.code, r.stdout.as_str()),
