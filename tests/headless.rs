@@ -377,8 +377,21 @@ fn at_send_time_a_missing_password_queues_the_message() {
         .replace("QDIR", &q.display().to_string());
     std::fs::write(&rc, text).expect("rc");
     std::fs::remove_file(s.home.path().join("pw")).expect("rm pw");
+    // Queued, so a success for the caller: no output at all (cron would mail it), not even
+    // the helper's own complaint (`cat: ...: No such file or directory`).
+    let r = s.send(&[]);
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (0, "", ""),
+        "{r:?}"
+    );
     let r = s.send(&["-v"]);
     assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains("No such file"),
+        "-v shows the helper's stderr: {}",
+        r.stderr
+    );
     assert!(
         r.stderr
             .contains("waiting for a password: run postie unlock -a work"),

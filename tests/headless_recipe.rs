@@ -106,13 +106,25 @@ fn without_password_cache_nothing_goes_into_the_keyring() {
     assert_eq!(s.proc_keys_line(), None, "nothing was cached");
     let status = s.home.run(&["unlock", "--status"], b"");
     assert!(!status.stdout.contains(&s.name), "{status:?}");
-    // `unlock --for` fills the cache, but a send reads it only with password_cache.
+    // `unlock --for` fills the cache even with password_cache off, and sends use it: that is
+    // what the user asked for by unlocking.
     let r = s.home.run(&["unlock", "-a", &s.name, "--for", "10m"], b"");
     assert_eq!(r.code, 0, "{r:?}");
     assert!(s.proc_keys_line().is_some());
     assert_eq!(s.send().code, 0);
-    assert_eq!(s.runs(), 4, "unlock ran the helper, and so did the send");
-    assert_eq!(srv.finish().len(), 3);
+    assert_eq!(
+        s.runs(),
+        3,
+        "unlock ran the helper, the send used the cache"
+    );
+    // `postie lock` empties it; a stale key never lingers in the listing.
+    let r = s.home.run(&["lock", "-a", &s.name], b"");
+    assert_eq!(r.stdout, "forgot 1 cached password(s)\n");
+    let status = s.home.run(&["unlock", "--status"], b"");
+    assert!(!status.stdout.contains(&s.name), "{status:?}");
+    assert_eq!(s.send().code, 0);
+    assert_eq!(s.runs(), 4, "locked: the helper runs again");
+    assert_eq!(srv.finish().len(), 4);
 }
 
 /// `/proc/keys` shows the permission mask as possessor, user, group, other (a byte each): the

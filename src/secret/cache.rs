@@ -50,8 +50,14 @@ impl Slot {
         source: &str,
     ) -> Slot {
         let mut h = Sha256::new();
+        // `-C rc` and `-C /home/me/rc` are the same file: the same key for both.
         let file = config_file
-            .map(|p| p.display().to_string())
+            .map(|p| {
+                std::fs::canonicalize(p)
+                    .unwrap_or_else(|_| p.to_path_buf())
+                    .display()
+                    .to_string()
+            })
             .unwrap_or_default();
         for part in [
             file.as_str(),
@@ -177,9 +183,14 @@ pub fn forget_all() -> Result<usize, Unavailable> {
 fn parse_proc_keys_line(line: &str) -> Option<Entry> {
     let mut fields = line.split_whitespace();
     let _id = fields.next()?;
-    let _flags = fields.next()?;
+    let flags = fields.next()?;
     let _usage = fields.next()?;
     let expiry = fields.next()?;
+    // A key that is revoked, dead, negative or invalidated, or has expired, lingers in
+    // /proc/keys until the kernel's garbage collector runs: it is not cached any more.
+    if !flags.starts_with('I') || flags.contains(['R', 'D', 'N', 'i']) || expiry == "expd" {
+        return None;
+    }
     let _perm = fields.next()?;
     let _uid = fields.next()?;
     let _gid = fields.next()?;
@@ -227,6 +238,18 @@ mod tests {
                 .description()
                 .contains('\n')
         );
+        // The same file named two ways is one key.
+        let dir = std::env::temp_dir();
+        let abs = dir.join(format!("postie-slot-test-{}", std::process::id()));
+        std::fs::write(&abs, "").expect("rc");
+        let rel = dir
+            .join(".")
+            .join(format!("postie-slot-test-{}", std::process::id()));
+        assert_eq!(
+            Slot::new(Some(&abs), "a", "h", 1, "u", "c"),
+            Slot::new(Some(&rel), "a", "h", 1, "u", "c")
+        );
+        let _ = std::fs::remove_file(abs);
     }
 
     #[test]
@@ -245,6 +268,14 @@ mod tests {
             .is_none()
         );
         assert!(parse_proc_keys_line("12 I--Q--- 1 perm 3f010000 0 0 user other: 3").is_none());
+        for gone in [
+            "2b5b4ba9 I--Q--i     1   59m 3f0b0000     0     0 user      postie:w:0a: 6",
+            "2b5b4ba9 IR-Q---     1   59m 3f0b0000     0     0 user      postie:w:0a: 6",
+            "2b5b4ba9 I-DQ---     1   59m 3f0b0000     0     0 user      postie:w:0a: 6",
+            "2b5b4ba9 I--Q---     1  expd 3f0b0000     0     0 user      postie:w:0a: 6",
+        ] {
+            assert!(parse_proc_keys_line(gone).is_none(), "{gone}");
+        }
     }
 
     /// Against the real kernel keyring, when this machine has one (skipped where a seccomp

@@ -30,22 +30,48 @@ use std::time::Duration;
 /// ignored (as in msmtp); no output at all is an error (78). The command gets /dev/null as
 /// stdin so it can never eat the mail.
 pub fn run_passwordeval(command: &str) -> Result<Secret> {
+    run_helper(command, false)
+}
+
+/// [`run_passwordeval`]; `quiet`: the helper's stderr is kept for the error (as detail lines)
+/// instead of passed on, for a helper that runs where nobody is at a terminal.
+fn run_helper(command: &str, quiet: bool) -> Result<Secret> {
     let timeout = crate::config::eval::helper_timeout();
-    match crate::config::eval::run_first_line(command, timeout) {
+    let mut stderr = Vec::new();
+    let result = if quiet {
+        crate::config::eval::run_first_line_quiet(command, timeout, &mut stderr)
+    } else {
+        crate::config::eval::run_first_line(command, timeout)
+    };
+    let with_stderr = |mut e: Error| {
+        e.details.extend(
+            String::from_utf8_lossy(&stderr)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .take(20)
+                .map(|l| format!("{command}: {l}")),
+        );
+        e
+    };
+    match result {
         Ok(Some(line)) => Ok(Secret::new(line)),
-        Ok(None) => Err(Error::config(format!("cannot read output of '{command}'"))),
-        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(Error::config(format!(
-            "passwordeval command '{command}' did not finish within {} and was killed \
+        Ok(None) => Err(with_stderr(Error::config(format!(
+            "cannot read output of '{command}'"
+        )))),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Err(with_stderr(Error::config(format!(
+                "passwordeval command '{command}' did not finish within {} and was killed \
              (if it waits for a passphrase, unlock your agent first, or raise POSTIE_HELPER_TIMEOUT)",
-            match timeout.as_secs() {
-                1 => "1 second".to_owned(),
-                n => format!("{n} seconds"),
-            }
-        ))),
-        Err(e) => Err(Error::config(format!(
+                match timeout.as_secs() {
+                    1 => "1 second".to_owned(),
+                    n => format!("{n} seconds"),
+                }
+            ))))
+        }
+        Err(e) => Err(with_stderr(Error::config(format!(
             "cannot evaluate '{command}': {}",
             crate::error::strerror(&e)
-        ))),
+        )))),
     }
 }
 
@@ -80,10 +106,12 @@ impl Source<'_> {
         )
     }
 
-    /// Runs the source itself (a helper, or the chain with its prompt).
+    /// Runs the source itself (a helper, or the chain with its prompt). With `queue on` and
+    /// nobody at a terminal a failing helper only makes the message wait, so its complaints
+    /// go into the error (shown with `-v`), not onto a stderr that cron would mail.
     fn run(self, s: &Settings) -> Result<Option<Secret>> {
         match self {
-            Source::Helper(cmd) => run_passwordeval(cmd).map(Some),
+            Source::Helper(cmd) => run_helper(cmd, s.queue && !has_terminal()).map(Some),
             Source::Lookup => lookup_for(s),
         }
     }
@@ -101,18 +129,19 @@ fn note(u: cache::Unavailable) {
     let _ = CACHE_UNAVAILABLE.set(u.0);
 }
 
-/// The secret of `source` for `account`: from the cache when the account has
-/// `password_cache` and one is there, else from the source itself (then cached). The `bool`
-/// says whether it came from the cache.
+/// The secret of `source` for `account`: from the cache when one is there, else from the
+/// source itself (then cached, with `password_cache`). The `bool` says whether it came from
+/// the cache.
 fn obtain(account: &Account, source: Source<'_>) -> Result<Option<(Secret, bool)>> {
     let s = &account.settings;
     let ttl = s.password_cache.map(Duration::from_secs);
-    if ttl.is_some() {
-        match cache::get(&source.slot(account)) {
-            Ok(Some(p)) => return Ok(Some((Secret::new(p.to_string()), true))),
-            Ok(None) => {}
-            Err(u) => note(u),
-        }
+    // Read even with password_cache off: what `postie unlock --for` put there is what the user
+    // asked for. Without password_cache nothing a source produces is stored.
+    match cache::get(&source.slot(account)) {
+        Ok(Some(p)) => return Ok(Some((Secret::new(p.to_string()), true))),
+        Ok(None) => {}
+        Err(u) if ttl.is_some() => note(u),
+        Err(_) => {}
     }
     let Some(secret) = source.run(s).map_err(|e| waiting_or(account, e))? else {
         return Ok(None);
@@ -191,6 +220,7 @@ pub fn waiting_for_password(account: &Account, cause: Option<&Error>) -> Error {
     if let Some(c) = cause {
         e.details
             .push(format!("(the password source said: {})", c.message));
+        e.details.extend(c.details.iter().cloned());
     }
     e
 }
