@@ -283,6 +283,8 @@ impl BsRelay<'_> {
             match self.open_upstream(&account) {
                 Ok(client) => self.upstream = Some(Upstream { key, client }),
                 Err(e) if e.is_transient() && queue_on => {
+                    // Logged as an ordinary send logs a failure it then queues.
+                    self.log_failure(&account, &[], &e);
                     self.report(&e);
                     return Ok((Some(queued(account, Some(e))), queued_mail_reply()));
                 }
