@@ -1,4 +1,4 @@
-"""Orchestration of scripts/bench: options, scenarios (a)-(e), alternation, report files.
+"""Orchestration of scripts/bench: options, scenarios (a)-(e) and (h), alternation, report files.
 
 Every scenario runs the two programs alternately (A B, B A, A B, ...: interleaved, with the
 order within each pair swapped every repeat), so that drift in machine load and any
@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from . import messages, pki, queue, report
+from . import bs, messages, pki, queue, report
 from .report import Figure
 from .runner import ClientFailed, SinkProcess, Spawner, capture
 
@@ -32,6 +32,7 @@ PARAMS = {
     "rss_huge": (500 * MB, 100 * MB),  # (b) RSS check with --big
     "version": (200, 50),  # (c) --version invocations per batch
     "queue": (1000, 100),  # (e) queued messages
+    "bs": (200, 20),  # (h) messages in one -bs dialogue
     "repeats": (5, 2),
 }
 
@@ -55,8 +56,8 @@ def parse_args(argv):
                    help="add the 500 MB message to the RSS independence check")
     p.add_argument("--queue", action="store_true",
                    help="run figure (e), flushing 1,000 queued messages (slow: minutes)")
-    p.add_argument("--only", default="abcde",
-                   help="letters of the scenarios to run (default: abcde)")
+    p.add_argument("--only", default="abcdeh",
+                   help="letters of the scenarios to run (default: abcdeh)")
     p.add_argument("--out", default=os.path.join(ROOT, "target", "bench.md"),
                    help="Markdown report (default: target/bench.md); raw samples go next to it "
                    "as .json")
@@ -373,6 +374,9 @@ class Bench:
         finally:
             self.progs, self.args.repeats = saved_progs, saved_rep
 
+    def scenario_h(self):
+        bs.scenario_h(self, param(self.args, "bs"))
+
     # -- report ---------------------------------------------------------------------------------
 
     def setup_lines(self, elapsed):
@@ -408,6 +412,7 @@ class Bench:
                 "b.tls.cpu", "b.tls.rss"]
         rss = [f.key for f in self.figures if f.key.startswith("b.rss.")]
         keys += rss + ["c.wall", "c.cpu", "d.tls", "d.plain", "e.wall"]
+        keys += ["h.bs.wall", "h.bs.cpu", "h.bs.rss", "h.proc.wall", "h.proc.cpu"]
         by = {f.key: f for f in self.figures}
         return [by[k] for k in keys if k in by]
 
@@ -447,7 +452,7 @@ def main(argv):
     try:
         bench.setup()
         bench.warm_up()
-        for letter in "abce":
+        for letter in "abceh":
             if letter in args.only or (letter == "a" and "d" in args.only):
                 log("scenario (%s)" % letter)
                 getattr(bench, "scenario_" + letter)()
