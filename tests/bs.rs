@@ -357,6 +357,15 @@ fn refusals_of_sender_and_message_are_relayed() {
     bs.cmd("QUIT", 221);
     assert_eq!(bs.finish().0, 0);
     drop(server);
+    let l = log(&home);
+    assert!(
+        l.contains("smtpstatus=553")
+            && l.contains(
+                "errormsg='envelope from address s@example.com not accepted by the server'"
+            )
+            && l.contains("exitcode=EX_DATAERR"),
+        "{l}"
+    );
 
     let server = ServerBuilder::smtp()
         .eod_reply("554 5.7.1 spam detected")
@@ -622,12 +631,25 @@ fn queue_on_and_a_4xx_after_the_data_queues_the_message() {
 fn a_one_megabyte_line_is_refused_as_a_command_and_relayed_as_data() {
     let server = ServerBuilder::smtp().start();
     let home = Home::new(&rc(server.port(), ""));
-    let mut bs = Bs::start_limited(&home, 60_000, &["-bs"]);
+    let mut bs = Bs::start_limited(&home, 30_000, &["-bs"]);
     bs.hello();
     let long = "N".repeat(1 << 20);
     bs.send(&long);
     let r = bs.expect(500);
     assert!(r.lines[0].contains("line too long"));
+    bs.cmd("NOOP", 250);
+    // More than the 30 MB of address space postie has: a line is never kept whole.
+    let mut stdin = bs.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b'G'; 1 << 20];
+        for _ in 0..48 {
+            stdin.write_all(&chunk).expect("write");
+        }
+        stdin.write_all(b"\r\n").expect("write");
+        stdin
+    });
+    assert!(bs.expect(500).lines[0].contains("line too long"));
+    bs.stdin = Some(writer.join().expect("writer"));
     bs.cmd("NOOP", 250);
     bs.cmd("MAIL FROM:<s@example.com>", 250);
     bs.cmd("RCPT TO:<r@x.org>", 250);
@@ -644,7 +666,7 @@ fn a_one_megabyte_line_is_refused_as_a_command_and_relayed_as_data() {
 fn ten_thousand_rcpt_commands_stay_within_the_recipient_limit() {
     let server = ServerBuilder::smtp().start();
     let home = Home::new(&rc(server.port(), ""));
-    let mut bs = Bs::start_limited(&home, 60_000, &["-bs"]);
+    let mut bs = Bs::start_limited(&home, 30_000, &["-bs"]);
     bs.hello();
     bs.cmd("MAIL FROM:<s@example.com>", 250);
     let mut batch = String::new();
@@ -677,7 +699,7 @@ fn ten_thousand_rcpt_commands_stay_within_the_recipient_limit() {
 #[test]
 fn garbage_bytes_end_the_dialogue_after_twenty_errors() {
     let home = Home::new(&rc(1, ""));
-    let mut bs = Bs::start_limited(&home, 60_000, &["-bs"]);
+    let mut bs = Bs::start_limited(&home, 30_000, &["-bs"]);
     bs.expect(220);
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let garbage: Vec<u8> = (0..(4 << 20))
@@ -783,4 +805,65 @@ fn options_without_meaning_are_refused_before_the_greeting() {
         assert_eq!(r.stdout, "");
         assert!(r.stderr.contains("with -bs"), "{}", r.stderr);
     }
+}
+
+#[test]
+fn mail_parameters_go_upstream_only_where_the_server_has_the_extension() {
+    let server = ServerBuilder::smtp()
+        .cap("SIZE 10000000")
+        .cap("8BITMIME")
+        .cap("SMTPUTF8")
+        .start();
+    let home = Home::new(&rc(server.port(), ""));
+    let mut bs = Bs::start(&home, &["-bs"]);
+    bs.hello();
+    bs.cmd(
+        "MAIL FROM:<j\u{fc}rgen@example.com> SIZE=100 BODY=8BITMIME SMTPUTF8",
+        250,
+    );
+    bs.cmd("QUIT", 221);
+    assert_eq!(bs.finish().0, 0);
+    assert_eq!(
+        one_session(server).mail_from.as_deref(),
+        Some("<j\u{fc}rgen@example.com> SIZE=100 BODY=8BITMIME SMTPUTF8")
+    );
+
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc(server.port(), ""));
+    let mut bs = Bs::start(&home, &["-bs"]);
+    bs.hello();
+    bs.cmd(
+        "MAIL FROM:<a@example.com> SIZE=100 BODY=8BITMIME SMTPUTF8",
+        250,
+    );
+    bs.cmd("RSET", 250);
+    bs.cmd("MAIL FROM:<a@example.com> RET=HDRS", 555);
+    bs.cmd("MAIL FROM:<a@example.com>", 250);
+    bs.cmd("RCPT TO:<r@x.org> NOTIFY=NEVER", 555);
+    bs.cmd("QUIT", 221);
+    assert_eq!(bs.finish().0, 0);
+    assert_eq!(
+        one_session(server).mail_from.as_deref(),
+        Some("<a@example.com>")
+    );
+}
+
+#[test]
+fn odq_queues_every_message_without_connecting() {
+    let server = ServerBuilder::smtp().start();
+    let home = Home::new(&rc(server.port(), "queue_dir ~/q"));
+    let mut bs = Bs::start(&home, &["-bs", "-odq"]);
+    bs.hello();
+    for i in 0..2 {
+        bs.cmd("MAIL FROM:<s@example.com>", 250);
+        bs.cmd(&format!("RCPT TO:<r{i}@x.org>"), 250);
+        bs.cmd("DATA", 354);
+        bs.write(format!("Subject: {i}\r\n\r\nbody\r\n.\r\n").as_bytes());
+        let r = bs.expect(250);
+        assert!(r.lines[0].contains("queued as"), "{r:?}");
+    }
+    bs.cmd("QUIT", 221);
+    assert_eq!(bs.finish().0, 0);
+    assert_eq!(queued_ids(&home).len(), 2);
+    assert!(sessions(server).is_empty());
 }

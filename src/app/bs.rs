@@ -300,13 +300,27 @@ impl BsRelay<'_> {
         let sender = account.settings.from.clone().unwrap_or_default();
         let up = self.upstream.as_mut().expect("opened above");
         match up.client.mail(&sender, params) {
-            Ok(r) => {
-                let tx = (200..300).contains(&r.code).then(|| Tx {
+            Ok(r) if (200..300).contains(&r.code) => {
+                let tx = Tx {
                     account,
                     recipients: Vec::new(),
                     route: Route::Relayed,
-                });
-                Ok((tx, r))
+                };
+                Ok((Some(tx), r))
+            }
+            Ok(r) => {
+                // Logged as an ordinary send logs a refused sender.
+                let e = Error::new(
+                    if r.is_transient() {
+                        Sysexit::Unavailable
+                    } else {
+                        Sysexit::DataErr
+                    },
+                    format!("envelope from address {sender} not accepted by the server"),
+                )
+                .with_reply(r.clone());
+                self.log_failure(&account, &[], &e);
+                Ok((None, r))
             }
             Err(e) => {
                 self.upstream = None;
