@@ -867,3 +867,58 @@ fn odq_queues_every_message_without_connecting() {
     assert_eq!(queued_ids(&home).len(), 2);
     assert!(sessions(server).is_empty());
 }
+
+#[test]
+fn an_aliases_file_applies_to_each_recipient() {
+    let server = ServerBuilder::smtp()
+        .reply(Stage::Rcpt(3), "550 5.1.1 no such user")
+        .start();
+    let home = Home::new(&rc(server.port(), "aliases ~/aliases"));
+    home.write(
+        "aliases",
+        "team: a@x.org, b@x.org\nroot: admin@x.org\n",
+        0o644,
+    );
+    let mut bs = Bs::start(&home, &["-bs"]);
+    bs.hello();
+    bs.cmd("MAIL FROM:<s@example.com>", 250);
+    bs.cmd("RCPT TO:<team>", 250);
+    // One of the addresses refused: the recipient gets the refusal.
+    let r = bs.cmd("RCPT TO:<root>", 550);
+    assert_eq!(r.lines, ["550 5.1.1 no such user"]);
+    bs.cmd("DATA", 354);
+    bs.write(b"Subject: a\r\n\r\nb\r\n.\r\n");
+    bs.expect(250);
+    bs.cmd("QUIT", 221);
+    assert_eq!(bs.finish().0, 0);
+    let s = one_session(server);
+    assert_eq!(s.rcpts, ["<a@x.org>", "<b@x.org>", "<admin@x.org>"]);
+    assert!(log(&home).contains("recipients=a@x.org,b@x.org mailsize="));
+}
+
+#[test]
+fn an_upstream_lost_in_a_transaction_is_451_and_the_next_one_reconnects() {
+    let server = ServerBuilder::smtp()
+        .fault(Stage::Rcpt(2), support::server::Action::Drop)
+        .start();
+    let home = Home::new(&rc(server.port(), ""));
+    let mut bs = Bs::start(&home, &["-bs"]);
+    bs.hello();
+    bs.cmd("MAIL FROM:<s@example.com>", 250);
+    bs.cmd("RCPT TO:<r1@x.org>", 250);
+    let r = bs.cmd("RCPT TO:<r2@x.org>", 451);
+    assert!(r.lines[0].starts_with("451 4.3.0 "), "{r:?}");
+    bs.cmd("RCPT TO:<r3@x.org>", 451);
+    bs.cmd("DATA", 451);
+    bs.cmd("RSET", 250);
+    bs.cmd("MAIL FROM:<s@example.com>", 250);
+    bs.cmd("RCPT TO:<r1@x.org>", 250);
+    bs.cmd("DATA", 354);
+    bs.write(b"Subject: again\r\n\r\nb\r\n.\r\n");
+    bs.expect(250);
+    bs.cmd("QUIT", 221);
+    assert_eq!(bs.finish().0, 0);
+    let s = sessions(server);
+    assert_eq!(s.len(), 2);
+    assert!(!s[0].data_complete && s[1].data_complete);
+}

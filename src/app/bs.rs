@@ -173,6 +173,13 @@ impl smtpd::Relay for BsRelay<'_> {
             }
             None => vec![to.to_owned()],
         };
+        if expanded.is_empty() {
+            let to = crate::ui::sanitize(to);
+            return reply(
+                550,
+                &format!("5.1.1 <{to}>: the aliases file maps it to no address"),
+            );
+        }
         match &tx.route {
             Route::Broken(r) => return r.clone(),
             Route::Queued(_) => {
@@ -198,7 +205,7 @@ impl smtpd::Relay for BsRelay<'_> {
                 }
                 Err(e) => {
                     self.upstream = None;
-                    let r = broken_by(&e);
+                    let r = error_reply(&e);
                     tx.route = Route::Broken(r.clone());
                     return r;
                 }
@@ -225,7 +232,7 @@ impl smtpd::Relay for BsRelay<'_> {
             Ok(r) => r,
             Err(e) => {
                 self.upstream = None;
-                let r = broken_by(&e);
+                let r = error_reply(&e);
                 tx.route = Route::Broken(r.clone());
                 r
             }
@@ -656,10 +663,6 @@ fn broken(tx: &mut Tx) -> Reply {
     let r = reply(451, "4.4.2 Error: the connection to the server was lost");
     tx.route = Route::Broken(r.clone());
     r
-}
-
-fn broken_by(e: &Error) -> Reply {
-    error_reply(e)
 }
 
 /// The reply for a failure that is not the server's refusal of the message (the caller's
