@@ -147,7 +147,12 @@ impl<R: Read, W: Write> Server<'_, '_, '_, R, W> {
                 Line::Complete { text, crlf } => (text, crlf),
             };
             if self.trace.is_some() {
-                let shown = crate::ui::sanitize_bytes(&text);
+                // postie offers no AUTH, but a client may try it: its secret stays out.
+                let shown = if text.len() > 4 && text[..5].eq_ignore_ascii_case(b"AUTH ") {
+                    "AUTH (redacted)".to_owned()
+                } else {
+                    crate::ui::sanitize_bytes(&text)
+                };
                 self.trace_line(&format!("<<< {shown}"));
             }
             let command = parse_command(&text);
@@ -492,6 +497,26 @@ mod tests {
         let (_, out) = talk(&mut f, &input);
         assert_eq!(codes(&out), ["220", "500", "250"]);
         assert!(out.contains("line too long"));
+    }
+
+    #[test]
+    fn the_transcript_shows_commands_and_replies_but_no_auth_secret() {
+        let mut f = Fake::default();
+        let mut out = Vec::new();
+        let mut trace = Vec::new();
+        serve(
+            &b"EHLO c\r\nAUTH PLAIN c2VjcmV0\r\nQUIT\r\n"[..],
+            &mut out,
+            &mut f,
+            "h",
+            Limits::default(),
+            Some(&mut trace),
+        )
+        .expect("dialogue");
+        let t = String::from_utf8(trace).expect("utf-8");
+        assert!(t.contains("<<< EHLO c\n>>> 250-h\n"), "{t}");
+        assert!(t.contains("<<< AUTH (redacted)\n>>> 502 "), "{t}");
+        assert!(!t.contains("c2VjcmV0"), "{t}");
     }
 
     #[test]
