@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from . import bs, messages, pki, queue, report
+from . import bs_dialogue, messages, pki, queue, report
 from .report import Figure
 from .runner import ClientFailed, SinkProcess, Spawner, capture
 
@@ -375,7 +375,7 @@ class Bench:
             self.progs, self.args.repeats = saved_progs, saved_rep
 
     def scenario_h(self):
-        bs.scenario_h(self, param(self.args, "bs"))
+        bs_dialogue.scenario_h(self, param(self.args, "bs"))
 
     # -- report ---------------------------------------------------------------------------------
 

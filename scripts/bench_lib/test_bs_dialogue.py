@@ -7,7 +7,7 @@ import os
 import tempfile
 import unittest
 
-from bench_lib import bs, messages
+from bench_lib import bs_dialogue, messages
 
 
 class DialogueTest(unittest.TestCase):
@@ -17,7 +17,7 @@ class DialogueTest(unittest.TestCase):
             with open(msg, "wb") as f:
                 f.write(b"Subject: s\n\n.leading dot\nlast\n")
             out = os.path.join(d, "dialogue")
-            size = bs.write_dialogue(out, msg, 3)
+            size = bs_dialogue.write_dialogue(out, msg, 3)
             with open(out, "rb") as f:
                 text = f.read()
         self.assertEqual(size, len(text))
