@@ -108,8 +108,7 @@ def case_symfony_mailer(s) -> None:
     d.mkdir()
     script = d / "send.php"
     script.write_text(SYMFONY_SCRIPT)
-    to1, cc, bcc = R.addr("bs-symfony", "to"), R.addr("bs-symfony", "cc"), R.addr("bs-symfony", "bcc")
-    to2 = R.addr("bs-symfony", "to2")
+    to1, cc, bcc, to2 = (R.addr("bs-symfony", r) for r in ("to", "cc", "bcc", "to2"))
     snap = s.snapshot(to1, cc, bcc, to2)
     nlog = len(s.log_lines())
     nruns = runs_of_bs(s)
@@ -122,11 +121,13 @@ def case_symfony_mailer(s) -> None:
         raise R.Fail("the Symfony script did not finish within 120 s")
     out = p.stdout.decode(errors="replace")
     if p.returncode != 0 or "sent 0\nsent 1\n" not in out:
+        err = p.stderr.decode(errors="replace")
         raise R.Fail(f"Symfony did not send both messages: exit {p.returncode}; "
-                     f"stdout={out[-1500:]!r}; stderr={p.stderr.decode(errors='replace')[-1500:]!r}")
+                     f"stdout={out[-1500:]!r}; stderr={err[-1500:]!r}")
     if runs_of_bs(s) != nruns + 1:
         raise R.Fail("Symfony did not keep one -bs dialogue for its three messages")
-    refused = f"554 5.7.1 <{R.REJECT_5XX}>: Recipient address rejected: e2e suite refuses this recipient"
+    refused = (f"554 5.7.1 <{R.REJECT_5XX}>: Recipient address rejected: "
+               "e2e suite refuses this recipient")
     if "refused: " not in out or refused not in out:
         raise R.Fail(f"the refused recipient did not raise Postfix's 554: {out!r}")
     got = s.delivered(snap, {to1: 1, cc: 1, bcc: 1, to2: 1})
