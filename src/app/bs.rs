@@ -43,6 +43,7 @@ pub(super) fn run(ui: &Ui, cli: &Cli) -> Result<()> {
     let mut relay = BsRelay {
         ui,
         cli,
+        config: None,
         upstream: None,
         tx: None,
     };
@@ -138,6 +139,8 @@ enum Route {
 struct BsRelay<'a> {
     ui: &'a Ui,
     cli: &'a Cli,
+    /// The configuration, read at the first MAIL (again at the next one if that failed).
+    config: Option<crate::config::Config>,
     upstream: Option<Upstream>,
     tx: Option<Tx>,
 }
@@ -340,17 +343,20 @@ impl BsRelay<'_> {
         }
     }
 
-    /// The account for a transaction from `from`: loaded and selected as for `-f from`.
-    fn select(&self, from: &str) -> Result<Account> {
+    /// The account for a transaction from `from`: selected as for `-f from`.
+    fn select(&mut self, from: &str) -> Result<Account> {
         let cli = self.cli;
         let mut info = Vec::new();
-        let config = match &cli.host {
-            Some(_) => None,
-            None => Some(crate::config::load_collecting(
+        if cli.host.is_none() && self.config.is_none() {
+            let loaded = crate::config::load_collecting(
                 cli.config_file.as_deref().map(std::path::Path::new),
                 &mut info,
-            )?),
-        };
+            );
+            if cli.debug {
+                info.drain(..).for_each(|l| crate::ui::stderr_line(&l));
+            }
+            self.config = Some(loaded?);
+        }
         // `<>` is how the selection spells the null sender.
         let sender = if from.is_empty() { "<>" } else { from };
         let request = account::Request {
@@ -366,7 +372,7 @@ impl BsRelay<'_> {
             overrides: &cli.overrides,
             sendmail_mode: true,
         };
-        let account = account::select_collecting(config.as_ref(), &request, &mut info);
+        let account = account::select_collecting(self.config.as_ref(), &request, &mut info);
         if cli.debug {
             for line in &info {
                 crate::ui::stderr_line(line);
