@@ -922,3 +922,30 @@ fn an_upstream_lost_in_a_transaction_is_451_and_the_next_one_reconnects() {
     assert_eq!(s.len(), 2);
     assert!(!s[0].data_complete && s[1].data_complete);
 }
+
+#[test]
+fn an_lmtp_account_gives_one_reply_for_the_message() {
+    let server = ServerBuilder::lmtp()
+        .lmtp_reply(2, "550 5.1.1 <b@x.org>: mailbox full")
+        .start();
+    let home = Home::new(&rc(server.port(), "protocol lmtp"));
+    let mut bs = Bs::start(&home, &["-bs"]);
+    bs.hello();
+    for (i, code) in [(0, 550), (1, 250)] {
+        bs.cmd("MAIL FROM:<s@example.com>", 250);
+        bs.cmd("RCPT TO:<a@x.org>", 250);
+        if i == 0 {
+            bs.cmd("RCPT TO:<b@x.org>", 250);
+        }
+        bs.cmd("DATA", 354);
+        bs.write(b"Subject: l\r\n\r\nb\r\n.\r\n");
+        let r = bs.expect(code);
+        if code == 550 {
+            assert_eq!(r.lines, ["550 5.1.1 <b@x.org>: mailbox full"]);
+        }
+    }
+    bs.cmd("QUIT", 221);
+    assert_eq!(bs.finish().0, 0);
+    let s = one_session(server);
+    assert!(s.greetings[0].starts_with("LHLO "));
+}
