@@ -30,5 +30,6 @@ pub mod reply;
 pub mod secret;
 pub mod serverinfo;
 pub mod smtp;
+pub mod smtpd;
 pub mod sys;
 pub mod ui;

@@ -1,4 +1,4 @@
-"""Orchestration of scripts/bench: options, scenarios (a)-(f), alternation, report files.
+"""Orchestration of scripts/bench: options, scenarios (a)-(f) and (h), alternation, report files.
 
 Every scenario runs the two programs alternately (A B, B A, A B, ...: interleaved, with the
 order within each pair swapped every repeat), so that drift in machine load and any
@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from . import gpg, messages, pki, queue, report
+from . import bs_dialogue, gpg, messages, pki, queue, report
 from .report import Figure
 from .runner import ClientFailed, SinkProcess, Spawner, capture
 
@@ -34,6 +34,7 @@ PARAMS = {
     "version": (200, 50),  # (c) --version invocations per batch
     "queue": (1000, 100),  # (e) queued messages
     "gpg": (200, 20),  # (f) messages per batch, password from gpg
+    "bs": (200, 20),  # (h) messages in one -bs dialogue
     "repeats": (5, 2),
 }
 
@@ -72,8 +73,8 @@ def parse_args(argv):
                    help="add the 500 MB message to the RSS independence check")
     p.add_argument("--queue", action="store_true",
                    help="run figure (e), flushing 1,000 queued messages (slow: minutes)")
-    p.add_argument("--only", default="abcdef",
-                   help="letters of the scenarios to run (default: abcdef; (f) needs gpg)")
+    p.add_argument("--only", default="abcdefh",
+                   help="letters of the scenarios to run (default: abcdefh; (f) needs gpg)")
     p.add_argument("--out", default=os.path.join(ROOT, "target", "bench.md"),
                    help="Markdown report (default: target/bench.md); raw samples go next to it "
                    "as .json")
@@ -470,6 +471,9 @@ class Bench:
         finally:
             self.gpg.close(self.env)
 
+    def scenario_h(self):
+        bs_dialogue.scenario_h(self, param(self.args, "bs"))
+
     # -- report ---------------------------------------------------------------------------------
 
     def setup_lines(self, elapsed):
@@ -505,6 +509,7 @@ class Bench:
                 "b.tls.cpu", "b.tls.rss"]
         rss = [f.key for f in self.figures if f.key.startswith("b.rss.")]
         keys += rss + ["c.wall", "c.cpu", "d.tls", "d.plain", "e.wall", "f.wall", "f.cpu"]
+        keys += ["h.bs.wall", "h.bs.cpu", "h.bs.rss", "h.proc.wall", "h.proc.cpu"]
         by = {f.key: f for f in self.figures}
         return [by[k] for k in keys if k in by]
 
@@ -544,7 +549,7 @@ def main(argv):
     try:
         bench.setup()
         bench.warm_up()
-        for letter in "abcef":
+        for letter in "abcefh":
             if letter in args.only or (letter == "a" and "d" in args.only):
                 log("scenario (%s)" % letter)
                 getattr(bench, "scenario_" + letter)()

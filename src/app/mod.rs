@@ -1,8 +1,10 @@
 //! The program: argv to exit status. `run` reads argv, picks the mode and is the one place
 //! where a failure is printed (in msmtp's form, `PROG: TEXT` lines on stderr) and turned into
-//! the exit code. The modes live below: [`sendmail`] (the pipeline), `serverinfo` (`-S`,
-//! `--rmqs`, `--configure`) and `queue::command` (`-q`, `-bp`, `mailq`, `postie queue`).
+//! the exit code. The modes live below: [`sendmail`] (the pipeline), [`bs`] (`-bs`, an SMTP
+//! dialogue on stdin and stdout), `serverinfo` (`-S`, `--rmqs`, `--configure`) and
+//! `queue::command` (`-q`, `-bp`, `mailq`, `postie queue`).
 
+mod bs;
 mod help;
 mod sendmail;
 mod unlock;
@@ -102,6 +104,7 @@ fn dispatch(ui: &Ui, args: &[String]) -> std::result::Result<(), Failure> {
         Mode::FlushQueue | Mode::ListQueue => {
             crate::queue::command::from_sendmail_flags(&cli)?;
         }
+        Mode::SmtpSession => bs::run(ui, &cli)?,
         Mode::Sendmail => {
             let sent = sendmail::run(ui, &cli);
             if cli.debug

@@ -29,6 +29,8 @@ pub enum Mode {
     FlushQueue,
     /// `-bp` or argv[0] `mailq` (postie only): list the queued mail.
     ListQueue,
+    /// `-bs` (postie only): an SMTP dialogue on stdin and stdout.
+    SmtpSession,
 }
 
 /// The parsed command line.
@@ -290,6 +292,7 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
             return Err(Error::usage("cannot use both -bp and -q"));
         }
         Opt::OpMode if v == "p" => cli.mode = Some(Mode::ListQueue),
+        Opt::OpMode if v == "s" => cli.mode = Some(Mode::SmtpSession),
         Opt::SendmailOption => cli.queue_only |= v == "dq",
         // sendmail's -q takes an interval or a selector; postie flushes once either way.
         Opt::Queue => cli.mode = Some(Mode::FlushQueue),
@@ -514,7 +517,9 @@ mod tests {
             usage_error(&["-S", "--rmqs=x"]),
             "cannot use both --serverinfo and --rmqs"
         );
-        assert_eq!(usage_error(&["-bs"]), "unsupported operation mode bs");
+        assert_eq!(p(&["-bs"]).mode(), Mode::SmtpSession);
+        assert_eq!(p(&["-bs", "-i"]).mode(), Mode::SmtpSession);
+        assert_eq!(usage_error(&["-bi"]), "unsupported operation mode bi");
     }
 
     #[test]

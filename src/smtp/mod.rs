@@ -17,6 +17,7 @@ pub use crate::reply::Reply;
 pub use auth::{AuthSetting, Mechanism, PasswordSource};
 pub use caps::Capabilities;
 pub use client::Client;
+pub use session::{BodyType, MailParams};
 
 use crate::error::Result;
 use crate::net;

@@ -615,7 +615,11 @@ impl<'d, S: Stream> Session<'d, S> {
         // was read back from disk.
         envelope.check()?;
         let strict = policy == RecipientPolicy::AllOrNothing;
-        let mut steps = vec![(mail_command(settings, &envelope.from, smtputf8), Step::Mail)];
+        let params = MailParams {
+            smtputf8,
+            ..MailParams::default()
+        };
+        let mut steps = vec![(mail_command(settings, &envelope.from, &params), Step::Mail)];
         for rcpt in &envelope.recipients {
             steps.push((rcpt_command(settings, rcpt), Step::Rcpt(rcpt)));
         }
@@ -690,8 +694,24 @@ impl<'d, S: Stream> Session<'d, S> {
                 Step::Data => {}
             }
         }
+        self.message(settings.protocol, policy, &mut out, body)?;
+        Ok(out)
+    }
+
+    /// The message after a 354: the body streamed through `body`, the final dot, and the
+    /// end-of-data reply(s), read into `out` (whose `accepted` are the recipients the server
+    /// took). Shared by [`Session::transaction`] and the incremental transaction of
+    /// `postie -bs` (`Client::message`). Under [`RecipientPolicy::AllOrNothing`] an SMTP
+    /// refusal is an `Err`; otherwise it goes into [`Outcome::message_error`].
+    pub fn message(
+        &mut self,
+        protocol: Protocol,
+        policy: RecipientPolicy,
+        out: &mut Outcome,
+        body: &mut dyn FnMut(&mut dyn Write) -> Result<u64>,
+    ) -> Result<()> {
         out.mailsize = self.data(body)?;
-        match settings.protocol {
+        match protocol {
             Protocol::Smtp => {
                 let r = self.read_reply()?;
                 if r.code == 250 {
@@ -700,7 +720,7 @@ impl<'d, S: Stream> Session<'d, S> {
                     let e = Error::new(Sysexit::Unavailable, "the server did not accept the mail")
                         .with_reply(r.clone());
                     let e = if r.is_transient() { e.transient() } else { e };
-                    if strict {
+                    if policy == RecipientPolicy::AllOrNothing {
                         return Err(e);
                     }
                     out.message_error = Some(e);
@@ -720,7 +740,7 @@ impl<'d, S: Stream> Session<'d, S> {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Reads `n` replies to commands already sent, to stay in step with the server; a DATA
@@ -820,9 +840,39 @@ impl<S: Stream> Write for BodyWriter<'_, '_, S> {
     }
 }
 
-/// `MAIL FROM:<from>` with the DSN `RET=` and ` SMTPUTF8` parameters as configured. An
-/// envelope-from of `MAILER-DAEMON` (any case) is sent as the null sender, as msmtp does.
-pub fn mail_command(settings: &SessionSettings, from: &str, smtputf8: bool) -> String {
+/// The ESMTP parameters of a MAIL FROM command besides the account's DSN `RET=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MailParams {
+    /// ` SIZE=n` (RFC 1870): the size the client announced.
+    pub size: Option<u64>,
+    /// ` BODY=7BIT` or ` BODY=8BITMIME` (RFC 6152).
+    pub body: Option<BodyType>,
+    /// ` SMTPUTF8` (RFC 6531).
+    pub smtputf8: bool,
+}
+
+/// The `BODY=` values postie passes on (BINARYMIME needs CHUNKING, which postie does not
+/// speak).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyType {
+    SevenBit,
+    EightBitMime,
+}
+
+impl BodyType {
+    /// The keyword on the wire.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            BodyType::SevenBit => "7BIT",
+            BodyType::EightBitMime => "8BITMIME",
+        }
+    }
+}
+
+/// `MAIL FROM:<from>` with the DSN `RET=` parameter as configured, then `params` (` SIZE=`,
+/// ` BODY=`, ` SMTPUTF8`, in that order). An envelope-from of `MAILER-DAEMON` (any case) is
+/// sent as the null sender, as msmtp does.
+pub fn mail_command(settings: &SessionSettings, from: &str, params: &MailParams) -> String {
     let from = if from.eq_ignore_ascii_case("MAILER-DAEMON") {
         ""
     } else {
@@ -832,7 +882,14 @@ pub fn mail_command(settings: &SessionSettings, from: &str, smtputf8: bool) -> S
         Some(r) => format!("MAIL FROM:<{from}> RET={r}"),
         None => format!("MAIL FROM:<{from}>"),
     };
-    if smtputf8 {
+    if let Some(size) = params.size {
+        mail.push_str(&format!(" SIZE={size}"));
+    }
+    if let Some(body) = params.body {
+        mail.push_str(" BODY=");
+        mail.push_str(body.keyword());
+    }
+    if params.smtputf8 {
         mail.push_str(" SMTPUTF8");
     }
     mail
