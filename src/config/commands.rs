@@ -655,7 +655,10 @@ fn oauth2_url(arg: &str, _: &Ctx) -> Result<Option<String>, Bad> {
     let a = needed(arg)?;
     let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
         .iter()
-        .any(|p| a.strip_prefix(p).is_some_and(|r| r.is_empty() || r.starts_with([':', '/'])));
+        .any(|p| {
+            a.strip_prefix(p)
+                .is_some_and(|r| r.is_empty() || r.starts_with([':', '/']))
+        });
     if (a.starts_with("https://") && a.len() > "https://".len()) || loopback {
         Ok(Some(a.to_string()))
     } else {

@@ -146,7 +146,9 @@ pub fn authorize_url(
 ) -> Result<String, Error> {
     let p = &grant.provider;
     let base = p.auth_url.as_deref().ok_or_else(|| {
-        Error::config("this provider has no authorisation endpoint: set oauth2_auth_url, or use --device")
+        Error::config(
+            "this provider has no authorisation endpoint: set oauth2_auth_url, or use --device",
+        )
     })?;
     let mut params = vec![
         ("response_type", "code"),
@@ -246,7 +248,10 @@ pub fn login(
                     ),
                 )
             })?;
-            let port = listener.local_addr().map_err(|e| Error::io(e.to_string()))?.port();
+            let port = listener
+                .local_addr()
+                .map_err(|e| Error::io(e.to_string()))?
+                .port();
             let redirect = format!("http://{}:{port}", grant.provider.loopback_host());
             let (state, pkce) = (URL_SAFE_NO_PAD.encode(random(16)?), Pkce::new()?);
             let url = authorize_url(grant, &redirect, &state, &pkce, login_hint)?;
@@ -283,9 +288,12 @@ pub fn login(
                 ),
             );
             let mut line = zeroize::Zeroizing::new(String::new());
-            input
-                .read_line(&mut line)
-                .map_err(|e| Error::io(format!("cannot read the address: {}", crate::error::strerror(&e))))?;
+            input.read_line(&mut line).map_err(|e| {
+                Error::io(format!(
+                    "cannot read the address: {}",
+                    crate::error::strerror(&e)
+                ))
+            })?;
             let text = line.trim();
             if text.is_empty() {
                 return Err(Problem::Failed(Error::usage("no address pasted")));
@@ -400,7 +408,10 @@ fn device(
     })?;
     let a = http::post_form(
         url,
-        &[("client_id", p.client_id.as_str()), ("scope", p.scope.as_str())],
+        &[
+            ("client_id", p.client_id.as_str()),
+            ("scope", p.scope.as_str()),
+        ],
         grant.timeout,
     )?;
     let (Some(device_code), Some(user_code)) = (a.str("device_code"), a.str("user_code")) else {
@@ -498,7 +509,10 @@ mod tests {
     #[test]
     fn form_encoding_round_trips() {
         let s = "https://mail.google.com/ a+b&c=d ü";
-        assert_eq!(encode(s), "https%3A%2F%2Fmail.google.com%2F%20a%2Bb%26c%3Dd%20%C3%BC");
+        assert_eq!(
+            encode(s),
+            "https%3A%2F%2Fmail.google.com%2F%20a%2Bb%26c%3Dd%20%C3%BC"
+        );
         assert_eq!(decode(&encode(s)), s);
         assert_eq!(decode("a+b%2"), "a b%2");
         let q = query_params("http://127.0.0.1:5/?state=s%2F1&code=4%2F0Ab&scope=x+y#frag");
@@ -554,7 +568,10 @@ mod tests {
                 pending(),
                 answer(serde_json::json!({"error": "slow_down"}), 400),
                 pending(),
-                answer(serde_json::json!({"access_token": "at", "refresh_token": "rt", "expires_in": 10}), 200),
+                answer(
+                    serde_json::json!({"access_token": "at", "refresh_token": "rt", "expires_in": 10}),
+                    200,
+                ),
             ],
             600,
         );
@@ -568,9 +585,15 @@ mod tests {
         let (r, slept) = run_poll(vec![pending(), pending(), pending()], 12);
         assert!(matches!(r, Err(Problem::Failed(ref e)) if e.message.contains("expired")));
         assert_eq!(slept, vec![5, 5]);
-        let (r, _) = run_poll(vec![answer(serde_json::json!({"error": "expired_token"}), 400)], 600);
+        let (r, _) = run_poll(
+            vec![answer(serde_json::json!({"error": "expired_token"}), 400)],
+            600,
+        );
         assert!(matches!(r, Err(Problem::Failed(ref e)) if e.message.contains("expired")));
-        let (r, _) = run_poll(vec![answer(serde_json::json!({"error": "access_denied"}), 400)], 600);
+        let (r, _) = run_poll(
+            vec![answer(serde_json::json!({"error": "access_denied"}), 400)],
+            600,
+        );
         assert!(matches!(r, Err(Problem::Failed(ref e)) if e.message.contains("denied")));
     }
 }

@@ -184,7 +184,9 @@ impl Grant {
     /// token is saved before the new access token is used; the access token is cached.
     fn refresh_locked(&self, cache: &dyn AccessCache) -> Result<Secret, Problem> {
         let Some(refresh) = self.store.load()? else {
-            return Err(Problem::NeedsLogin("no OAuth2 authorisation stored".to_owned()));
+            return Err(Problem::NeedsLogin(
+                "no OAuth2 authorisation stored".to_owned(),
+            ));
         };
         let tokens = self.refresh_with(&refresh)?;
         if let Some(new) = &tokens.refresh_token
@@ -338,7 +340,8 @@ mod tests {
 
     #[test]
     fn needing_a_login_waits_in_the_queue() {
-        let e = Problem::NeedsLogin("no OAuth2 authorisation stored".into()).into_error("work", false);
+        let e =
+            Problem::NeedsLogin("no OAuth2 authorisation stored".into()).into_error("work", false);
         assert_eq!(e.exit, Sysexit::NoPerm);
         assert_eq!(
             e.message,

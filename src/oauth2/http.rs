@@ -194,7 +194,10 @@ mod tests {
         json.insert("a".into(), 3599.into());
         json.insert("b".into(), "3600".into());
         let a = Answer { status: 200, json };
-        assert_eq!((a.u64("a"), a.u64("b"), a.u64("c")), (Some(3599), Some(3600), None));
+        assert_eq!(
+            (a.u64("a"), a.u64("b"), a.u64("c")),
+            (Some(3599), Some(3600), None)
+        );
     }
 
     #[test]

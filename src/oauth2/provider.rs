@@ -78,9 +78,8 @@ impl Provider {
             Kind::Custom => (None, None, None, None, None),
         };
         let or = |own: &Option<String>, preset: Option<String>| own.clone().or(preset);
-        let token_url = or(&s.oauth2_token_url, token).ok_or_else(|| {
-            Error::config("oauth2_provider custom needs oauth2_token_url")
-        })?;
+        let token_url = or(&s.oauth2_token_url, token)
+            .ok_or_else(|| Error::config("oauth2_provider custom needs oauth2_token_url"))?;
         let client_id = s
             .oauth2_client_id
             .clone()
@@ -142,9 +141,12 @@ mod tests {
 
     #[test]
     fn google_preset() {
-        let p = Provider::of(&settings(&[("oauth2_provider", "google"), ("oauth2_client_id", "c")]))
-            .unwrap()
-            .unwrap();
+        let p = Provider::of(&settings(&[
+            ("oauth2_provider", "google"),
+            ("oauth2_client_id", "c"),
+        ]))
+        .unwrap()
+        .unwrap();
         assert_eq!(p.token_url, "https://oauth2.googleapis.com/token");
         assert_eq!(p.scope, "https://mail.google.com/");
         assert_eq!(p.revoke_url.as_deref(), Some(google::REVOKE));
@@ -157,7 +159,10 @@ mod tests {
             ("oauth2_provider", "microsoft"),
             ("oauth2_client_id", "c"),
             ("oauth2_tenant", "contoso.example"),
-            ("oauth2_scope", "https://outlook.office365.com/SMTP.Send offline_access"),
+            (
+                "oauth2_scope",
+                "https://outlook.office365.com/SMTP.Send offline_access",
+            ),
         ]))
         .unwrap()
         .unwrap();
@@ -171,16 +176,33 @@ mod tests {
         );
         assert!(p.scope.starts_with("https://outlook.office365.com/"));
         assert_eq!(p.revoke_url, None);
-        let common = Provider::of(&settings(&[("oauth2_provider", "microsoft"), ("oauth2_client_id", "c")]))
-            .unwrap()
-            .unwrap();
-        assert!(common.auth_url.unwrap().contains("/common/oauth2/v2.0/authorize"));
-        assert_eq!(common.scope, "https://outlook.office.com/SMTP.Send offline_access");
+        let common = Provider::of(&settings(&[
+            ("oauth2_provider", "microsoft"),
+            ("oauth2_client_id", "c"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert!(
+            common
+                .auth_url
+                .unwrap()
+                .contains("/common/oauth2/v2.0/authorize")
+        );
+        assert_eq!(
+            common.scope,
+            "https://outlook.office.com/SMTP.Send offline_access"
+        );
     }
 
     #[test]
     fn custom_needs_a_token_url_and_every_provider_a_client_id() {
-        assert!(Provider::of(&settings(&[("oauth2_provider", "custom"), ("oauth2_client_id", "c")])).is_err());
+        assert!(
+            Provider::of(&settings(&[
+                ("oauth2_provider", "custom"),
+                ("oauth2_client_id", "c")
+            ]))
+            .is_err()
+        );
         assert!(Provider::of(&settings(&[("oauth2_provider", "google")])).is_err());
         assert!(Provider::of(&settings(&[])).unwrap().is_none());
         let p = Provider::of(&settings(&[

@@ -48,9 +48,7 @@ pub fn default_dir() -> PathBuf {
     let state = std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .unwrap_or_else(|| {
-            Path::new(&crate::config::paths::home_dir()).join(".local/state")
-        });
+        .unwrap_or_else(|| Path::new(&crate::config::paths::home_dir()).join(".local/state"));
     state.join("postie/oauth2")
 }
 
@@ -126,8 +124,11 @@ impl Store {
                 Ok(first_line(&bytes).map(Secret::new))
             }
             Kind::Keyring => {
-                let out = run_with_input(&secret_tool(&["lookup"], &self.stem), b"", run::timeout())
-                    .map_err(|e| store_error("cannot ask the keyring (secret-tool lookup)", &e))?;
+                let out =
+                    run_with_input(&secret_tool(&["lookup"], &self.stem), b"", run::timeout())
+                        .map_err(|e| {
+                            store_error("cannot ask the keyring (secret-tool lookup)", &e)
+                        })?;
                 Ok(first_line(&out.stdout).map(Secret::new))
             }
             Kind::Command { decrypt, .. } => {
@@ -170,7 +171,10 @@ impl Store {
             Kind::Keyring => {
                 let out = run_with_input(
                     &secret_tool(
-                        &["store", &format!("--label=postie OAuth2 refresh token ({})", self.stem)],
+                        &[
+                            "store",
+                            &format!("--label=postie OAuth2 refresh token ({})", self.stem),
+                        ],
                         &self.stem,
                     ),
                     token.expose().as_bytes(),
@@ -379,11 +383,17 @@ fn check_dir(dir: &Path) -> Result<()> {
         return refuse("is not a directory".to_owned());
     }
     if md.uid() != euid {
-        return refuse(format!("is owned by uid {}, not by you (uid {euid})", md.uid()));
+        return refuse(format!(
+            "is owned by uid {}, not by you (uid {euid})",
+            md.uid()
+        ));
     }
     let mode = md.permissions().mode();
     if mode & 0o022 != 0 {
-        return refuse(format!("is writable by group or others (mode {:o})", mode & 0o7777));
+        return refuse(format!(
+            "is writable by group or others (mode {:o})",
+            mode & 0o7777
+        ));
     }
     if mode & 0o077 != 0 {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
@@ -395,7 +405,9 @@ fn check_dir(dir: &Path) -> Result<()> {
 /// A token file is used only if it is a regular file of the user's, not writable by group or
 /// others (checked on the open descriptor).
 fn check_file(f: &File, path: &Path) -> Result<()> {
-    let md = f.metadata().map_err(|e| io_error("cannot read", path, &e))?;
+    let md = f
+        .metadata()
+        .map_err(|e| io_error("cannot read", path, &e))?;
     let euid = crate::sys::geteuid();
     let why = if !md.is_file() {
         "is not a regular file".to_owned()
@@ -425,7 +437,10 @@ mod tests {
     #[test]
     fn stems_name_the_account_and_differ_by_client() {
         let a = stem("work", "u", "https://t", "c1");
-        assert!(a.starts_with("work-") && a.len() == "work-".len() + 12, "{a}");
+        assert!(
+            a.starts_with("work-") && a.len() == "work-".len() + 12,
+            "{a}"
+        );
         assert_ne!(a, stem("work", "u", "https://t", "c2"));
         assert!(stem("../x y", "u", "t", "c").starts_with("___x_y-"));
     }
@@ -439,10 +454,19 @@ mod tests {
         s.save(&Secret::new("rt-1".into())).unwrap();
         s.save(&Secret::new("rt-2".into())).unwrap();
         assert_eq!(s.load().unwrap().unwrap().expose(), "rt-2");
-        let dir_mode = fs::metadata(tmp.path().join("oauth2")).unwrap().permissions().mode();
+        let dir_mode = fs::metadata(tmp.path().join("oauth2"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(dir_mode & 0o777, 0o700);
-        let f = tmp.path().join("oauth2").join(format!("{}.token", s.stem()));
-        assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+        let f = tmp
+            .path()
+            .join("oauth2")
+            .join(format!("{}.token", s.stem()));
+        assert_eq!(
+            fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let names: Vec<_> = fs::read_dir(tmp.path().join("oauth2")).unwrap().collect();
         assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
         assert!(s.forget().unwrap());
@@ -454,10 +478,17 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let s = store(tmp.path(), None, None, None);
         s.save(&Secret::new("rt".into())).unwrap();
-        let f = tmp.path().join("oauth2").join(format!("{}.token", s.stem()));
+        let f = tmp
+            .path()
+            .join("oauth2")
+            .join(format!("{}.token", s.stem()));
         fs::set_permissions(&f, fs::Permissions::from_mode(0o622)).unwrap();
         let e = s.load().unwrap_err();
-        assert!(e.message.contains("writable by group or others"), "{}", e.message);
+        assert!(
+            e.message.contains("writable by group or others"),
+            "{}",
+            e.message
+        );
         fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
         fs::set_permissions(tmp.path().join("oauth2"), fs::Permissions::from_mode(0o777)).unwrap();
         assert!(s.load().is_err());
@@ -470,7 +501,10 @@ mod tests {
         let rot = "tr A-Za-z N-ZA-Mn-za-m";
         let s = store(tmp.path(), Some("command"), Some(rot), Some(rot));
         s.save(&Secret::new("refresh-abc".into())).unwrap();
-        let f = tmp.path().join("oauth2").join(format!("{}.token.enc", s.stem()));
+        let f = tmp
+            .path()
+            .join("oauth2")
+            .join(format!("{}.token.enc", s.stem()));
         assert_eq!(fs::read_to_string(&f).unwrap(), "erserfu-nop\n");
         assert_eq!(s.load().unwrap().unwrap().expose(), "refresh-abc");
         assert!(Store::new(Some("command"), Some(rot), None, "a", "u", "t", "c").is_err());
