@@ -351,7 +351,7 @@ fn two_concurrent_sends_with_an_expired_token_refresh_once() {
     // Stored without a cached access token: as after it expired.
     let r = s.import("rt-0");
     assert_eq!(r.code, 0, "{r:?}");
-    let _ = s.run(&["lock"], b"");
+    let _ = s.run(&["lock", "-a", "work"], b"");
     let before = p.count("refresh");
     let env = s.env();
     let runs: Vec<Running> = (0..2)
@@ -463,7 +463,7 @@ fn invalid_grant_exits_77_and_says_to_log_in() {
     let srv = smtp(&p);
     let s = Setup::new(&p, srv.port(), "");
     assert_eq!(s.import("rt-0").code, 0);
-    let _ = s.run(&["lock"], b"");
+    let _ = s.run(&["lock", "-a", "work"], b"");
     p.with(|st| st.invalid_grant = true);
     let r = s.send();
     assert_eq!(r.code, 77, "{r:?}");
@@ -500,7 +500,7 @@ fn invalid_grant_with_queue_on_keeps_the_message_queued_until_login() {
         &format!("queue on\nqueue_dir {}\n", q.path().display()),
     );
     assert_eq!(s.import("rt-0").code, 0);
-    let _ = s.run(&["lock"], b"");
+    let _ = s.run(&["lock", "-a", "work"], b"");
     p.with(|st| st.invalid_grant = true);
     let r = s.send();
     assert_eq!(r.code, 0, "queued: {r:?}");
@@ -531,7 +531,7 @@ fn an_unreachable_provider_is_a_temporary_failure_and_queues() {
     let s = Setup::new(&p, srv.port(), "");
     p.known_refresh_token("rt-0");
     assert_eq!(s.import("rt-0").code, 0);
-    let _ = s.run(&["lock"], b"");
+    let _ = s.run(&["lock", "-a", "work"], b"");
     p.stop();
     let r = s.send();
     assert_eq!(r.code, 75, "{r:?}");
@@ -567,7 +567,7 @@ fn a_hung_provider_times_out() {
     let srv = smtp(&p);
     let s = Setup::new(&p, srv.port(), "timeout 1\n");
     assert_eq!(s.import("rt-0").code, 0);
-    let _ = s.run(&["lock"], b"");
+    let _ = s.run(&["lock", "-a", "work"], b"");
     p.with(|st| st.stall = true);
     let r = s.send();
     assert_eq!(r.code, 75, "{r:?}");

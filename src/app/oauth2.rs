@@ -286,7 +286,7 @@ fn status(config: &config::Config, only: Option<&str>) -> Result<()> {
                     .iter()
                     .find(|e| e.description == c.description())
                     .map_or_else(
-                        || "no access token cached (the next send refreshes it)".to_owned(),
+                        || "no access token in the cache (the next send refreshes it)".to_owned(),
                         |e| match &e.expires {
                             Some(t) => format!("access token cached, valid for {t} more"),
                             None => "access token cached".to_owned(),

@@ -166,11 +166,16 @@ pub enum UnlockError {
     Cache(cache::Unavailable),
 }
 
-/// Forgets what the cache holds for `account` (every source); `true` if there was something.
+/// Forgets what the cache holds for `account` (every source, and its OAuth2 access token);
+/// `true` if there was something.
 pub fn lock(account: &Account) -> std::result::Result<bool, cache::Unavailable> {
     let mut any = cache::forget(&Source::Lookup.slot(account))?;
     if let Some(cmd) = &account.settings.passwordeval {
         any |= cache::forget(&Source::Helper(cmd).slot(account))?;
+    }
+    // The OAuth2 access token is a cached secret too (the next send refreshes it).
+    if let Ok(Some(grant)) = Grant::of(account) {
+        any |= cache::forget(&TokenCache::new(account, &grant).slot)?;
     }
     Ok(any)
 }
