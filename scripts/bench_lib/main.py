@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 
-from . import messages, pki, queue, report
+from . import messages, oauth, pki, queue, report
 from .report import Figure
 from .runner import ClientFailed, SinkProcess, Spawner, capture
 
@@ -55,8 +55,8 @@ def parse_args(argv):
                    help="add the 500 MB message to the RSS independence check")
     p.add_argument("--queue", action="store_true",
                    help="run figure (e), flushing 1,000 queued messages (slow: minutes)")
-    p.add_argument("--only", default="abcde",
-                   help="letters of the scenarios to run (default: abcde)")
+    p.add_argument("--only", default="abcdei",
+                   help="letters of the scenarios to run (default: abcdei)")
     p.add_argument("--out", default=os.path.join(ROOT, "target", "bench.md"),
                    help="Markdown report (default: target/bench.md); raw samples go next to it "
                    "as .json")
@@ -373,6 +373,9 @@ class Bench:
         finally:
             self.progs, self.args.repeats = saved_progs, saved_rep
 
+    def scenario_i(self):
+        oauth.scenario_i(self, None, size_label, messages, param)
+
     # -- report ---------------------------------------------------------------------------------
 
     def setup_lines(self, elapsed):
@@ -408,6 +411,7 @@ class Bench:
                 "b.tls.cpu", "b.tls.rss"]
         rss = [f.key for f in self.figures if f.key.startswith("b.rss.")]
         keys += rss + ["c.wall", "c.cpu", "d.tls", "d.plain", "e.wall"]
+        keys += ["i.wall", "i.cpu"]
         by = {f.key: f for f in self.figures}
         return [by[k] for k in keys if k in by]
 
@@ -447,7 +451,7 @@ def main(argv):
     try:
         bench.setup()
         bench.warm_up()
-        for letter in "abce":
+        for letter in "abcei":
             if letter in args.only or (letter == "a" and "d" in args.only):
                 log("scenario (%s)" % letter)
                 getattr(bench, "scenario_" + letter)()
