@@ -1128,6 +1128,50 @@ mod tests {
     }
 
     #[test]
+    fn oauth2_commands() {
+        for p in ["google", "microsoft", "custom"] {
+            assert_eq!(s("oauth2_provider", p).oauth2_provider.as_deref(), Some(p));
+        }
+        for bad in ["", "Google", "yahoo"] {
+            assert!(applied("oauth2_provider", bad).is_err(), "{bad:?}");
+        }
+        for ok in [
+            "https://idp.example/token",
+            "http://127.0.0.1:8080/token",
+            "http://localhost/t",
+            "http://[::1]:9/t",
+        ] {
+            assert_eq!(
+                s("oauth2_token_url", ok).oauth2_token_url.as_deref(),
+                Some(ok)
+            );
+        }
+        for bad in [
+            "http://idp.example/token",
+            "https://",
+            "http://localhost.evil/t",
+            "ftp://x",
+        ] {
+            assert!(applied("oauth2_token_url", bad).is_err(), "{bad:?}");
+        }
+        for store in ["file", "keyring", "command"] {
+            assert_eq!(
+                s("oauth2_token_store", store).oauth2_token_store.as_deref(),
+                Some(store)
+            );
+        }
+        assert!(applied("oauth2_token_store", "gpg").is_err());
+        let secret = s("oauth2_client_secret", "GOCSPX-x");
+        assert_eq!(secret.oauth2_client_secret.unwrap().expose(), "GOCSPX-x");
+        assert_eq!(
+            s("oauth2_token_encrypt", "gpg -e -r me")
+                .oauth2_token_encrypt
+                .as_deref(),
+            Some("gpg -e -r me")
+        );
+    }
+
+    #[test]
     fn password_cache_takes_a_duration_or_off_and_inherits() {
         assert_eq!(s("password_cache", "90").password_cache, Some(90));
         assert_eq!(s("password_cache", "30m").password_cache, Some(1800));

@@ -20,11 +20,19 @@ pub const MAX_BODY: u64 = 64 * 1024;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A provider's answer: the HTTP status and the JSON object it sent (an empty object when the
-/// body was not JSON).
-#[derive(Debug)]
+/// body was not JSON). Its `Debug` form names the members, never their values (tokens).
 pub struct Answer {
     pub status: u16,
     pub json: serde_json::Map<String, serde_json::Value>,
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("status", &self.status)
+            .field("members", &self.json.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Answer {
