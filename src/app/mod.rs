@@ -6,6 +6,7 @@
 
 mod bs;
 mod help;
+mod oauth2;
 mod sendmail;
 mod unlock;
 
@@ -78,6 +79,7 @@ fn dispatch(ui: &Ui, args: &[String]) -> std::result::Result<(), Failure> {
         rest.remove(i);
         match name {
             "queue" => crate::queue::command::run(&ui.prog, &rest)?,
+            "oauth2" => oauth2::run(&ui.prog, &rest)?,
             _ => unlock::run(&ui.prog, name, &rest)?,
         }
         return Ok(());
