@@ -1,3 +1,0 @@
-Subject: x
-
-hello
