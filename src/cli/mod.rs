@@ -326,7 +326,7 @@ pub fn argv_guard(prog: &str) -> bool {
     matches!(prog, "sendmail" | "send-mail" | "mailq" | "newaliases")
 }
 
-/// postie's subcommands: `postie queue ...`, `postie unlock`, `postie lock`.
+/// postie's subcommands: `postie queue ...`, `postie unlock`, `postie lock`, `postie check`.
 pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
     (
         "queue",
@@ -334,6 +334,7 @@ pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
     ),
     ("unlock", &[]),
     ("lock", &[]),
+    ("check", &[]),
 ];
 
 /// The index in `args` of the first operand, skipping options and their arguments exactly as
