@@ -231,6 +231,15 @@ fn date(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// `1 day`, `12 days`.
+fn days(n: i64) -> String {
+    if n == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{n} days")
+    }
+}
+
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -917,11 +926,14 @@ fn report_tls(r: &mut Report, acc: &Account, seen: &Seen, error: Option<&Error>)
         let left = c.not_after - now();
         let who = format!("{}, issued by {}", c.subject, c.issuer);
         if left < 0 {
-            let ago = (-left) / 86_400;
             r.fail(
                 Sysexit::Unavailable,
                 "certificate",
-                &format!("{who}: expired on {} ({ago} days ago)", date(c.not_after)),
+                &format!(
+                    "{who}: expired on {} ({} ago)",
+                    date(c.not_after),
+                    days((-left) / 86_400)
+                ),
                 &[],
                 "the server's administrator must renew it; until then no client can verify it",
             );
@@ -929,9 +941,9 @@ fn report_tls(r: &mut Report, acc: &Account, seen: &Seen, error: Option<&Error>)
             r.ok(
                 "certificate",
                 &format!(
-                    "{who}: valid until {} ({} days left)",
+                    "{who}: valid until {} ({} left)",
                     date(c.not_after),
-                    left / 86_400
+                    days(left / 86_400)
                 ),
             );
         }
