@@ -799,6 +799,10 @@ mod tests {
             Some((4, "queue"))
         );
         assert_eq!(subcommand(&strings(&["-Crc", "queue"])), Some((1, "queue")));
+        assert_eq!(
+            subcommand(&strings(&["-C", "rc", "check", "--all"])),
+            Some((2, "check"))
+        );
         // After `--` it is a recipient; after another recipient too.
         assert_eq!(subcommand(&strings(&["--", "queue"])), None);
         assert_eq!(subcommand(&strings(&["bob", "queue"])), None);
@@ -816,6 +820,7 @@ mod tests {
         );
         assert_eq!(mistyped_subcommand(&r(&["qeue"]), true), Some("queue"));
         assert_eq!(mistyped_subcommand(&r(&["Queue"]), true), Some("queue"));
+        assert_eq!(mistyped_subcommand(&r(&["chekc"]), true), Some("check"));
         assert_eq!(mistyped_subcommand(&r(&["queue"]), true), Some("queue"));
         // A real message to a similar name, or an address, is mail.
         assert_eq!(mistyped_subcommand(&r(&["queen"]), false), None);
