@@ -377,7 +377,11 @@ fn a_host_that_does_not_resolve() {
         "{}",
         r.stdout
     );
-    assert!(fix(&r, "✗ DNS:").contains("getent hosts nonexistent.invalid"));
+    assert_eq!(
+        fix(&r, "✗ DNS:"),
+        "check host in account default for a typo; getent hosts nonexistent.invalid shows what \
+         this machine's resolver says"
+    );
     assert!(!r.stdout.contains("connect:"));
 }
 
@@ -518,4 +522,39 @@ fn help_prints_the_usage() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn a_password_from_netrc_and_none_at_all() {
+    let server = good_server().start();
+    let tls = format!(
+        "tls on\ntls_starttls on\ntls_trust_file {}\nauth on\nuser {USER}",
+        pki().ca_pem.display()
+    );
+    let home = Home::new(&rc(server.port(), &tls));
+    let r = check(&home, &[]);
+    // Nothing stored, and no terminal to ask on (as under cron).
+    assert_eq!(r.code, 69, "{}\n{}", r.stdout, r.stderr);
+    let pw = line(&r, "✗ password:");
+    assert!(
+        pw.starts_with(&format!(
+            "✗ password: nothing stored for user {USER} at 127.0.0.1 (Secret Service, {}, ",
+            home.path().join(".netrc").display()
+        )),
+        "{pw}"
+    );
+    assert!(pw.contains("and no terminal to ask on"), "{pw}");
+    let netrc = home.write(
+        ".netrc",
+        &format!("machine 127.0.0.1 login {USER} password {PASSWORD}\n"),
+        0o600,
+    );
+    let r = check(&home, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        line(&r, "✓ password:").starts_with(&format!("✓ password: from {} (", netrc.display())),
+        "{}",
+        r.stdout
+    );
+    assert!(line(&r, "✓ login:").starts_with("✓ login: PLAIN as joe accepted"));
 }

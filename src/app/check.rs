@@ -425,8 +425,7 @@ fn chosen(r: &mut Report, config: &Config, a: &Args) -> Vec<(Account, String)> {
     if let (Some(addr), true) = (&a.from, a.all || a.account.is_some()) {
         // What a mail from ADDR would use, next to the accounts asked for.
         let req = Request {
-            from_header: Some(addr),
-            envelope_from: (!config.select_account_by_from).then_some(addr.as_str()),
+            envelope_from: Some(addr),
             sendmail_mode: true,
             ..Request::default()
         };
@@ -454,24 +453,33 @@ fn chosen(r: &mut Report, config: &Config, a: &Args) -> Vec<(Account, String)> {
             .map(|acc| (acc.clone(), "checked with --all".to_owned()))
             .collect();
     }
+    // A mail from ADDRESS: what -f ADDRESS chooses, and the From header too unless
+    // select_account_by_from is off.
     let req = Request {
         account: a.account.as_deref(),
-        from_header: a.from.as_deref(),
-        // Without select_account_by_from only an envelope from (-f) chooses.
-        envelope_from: a
-            .from
-            .as_deref()
-            .filter(|_| !config.select_account_by_from && a.account.is_none()),
+        envelope_from: a.from.as_deref(),
         sendmail_mode: true,
         ..Request::default()
+    };
+    let header_note = if config.select_account_by_from {
+        ""
+    } else {
+        " (with -f; select_account_by_from is off, so a From header alone does not choose)"
     };
     match account::select(Some(config), &req) {
         Ok(sel) => {
             let by_from = sel.info.iter().any(|l| l.starts_with("account chosen by"));
+            let from_env = sel
+                .info
+                .iter()
+                .any(|l| l.starts_with("using environment variables"));
             let why = match (&a.account, &a.from) {
+                _ if from_env => "made from the environment variables SMTPSERVER and EMAIL \
+                                  (there is no account default)"
+                    .to_owned(),
                 (Some(_), _) => "given with -a".to_owned(),
                 (None, Some(addr)) if by_from => {
-                    format!("a mail from {addr} uses it (its from matches)")
+                    format!("a mail from {addr} uses it (its from matches){header_note}")
                 }
                 (None, Some(addr)) => format!(
                     "no account's from matches {addr}, so a mail from it uses the default account"
@@ -529,6 +537,20 @@ fn check_account(r: &mut Report, config: &Config, account: Account, why: &str, a
     }
 }
 
+/// The fix for msmtp's `check_account` errors.
+fn settings_fix(e: &Error, name: &str) -> String {
+    let m = e.message.as_str();
+    if m.ends_with("host not set") {
+        format!("add \"host smtp.example.org\" to account {name}")
+    } else if m.ends_with("port not set") {
+        format!("add \"port N\" to account {name} (LMTP has no default port)")
+    } else if m.contains("tls requires either tls_trust_file") {
+        format!("add \"tls_trust_file system\" to account {name} (the system's CAs)")
+    } else {
+        "see docs/configuration.md".to_owned()
+    }
+}
+
 /// The account's settings as a send finishes them (derived values, `%` patterns, msmtp's
 /// `check_account`), and its from address. `None`: the account cannot be used at all. The
 /// `bool` says whether it has a from address (a send without `-f` needs one).
@@ -548,13 +570,13 @@ fn check_settings(r: &mut Report, config: &Config, account: &Account) -> Option<
             );
             acc = account.clone();
             if let Err(e) = account::finalize(&mut acc, false, false) {
-                r.fail_with(&e, "settings", "see docs/configuration.md");
+                r.fail_with(&e, "settings", &settings_fix(&e, name));
                 return None;
             }
             false
         }
         Err(e) => {
-            r.fail_with(&e, "settings", "see docs/configuration.md");
+            r.fail_with(&e, "settings", &settings_fix(&e, name));
             return None;
         }
     };
@@ -610,7 +632,12 @@ fn check_password(r: &mut Report, acc: &mut Account) -> bool {
     match probe {
         Ok(found) => {
             r.ok("password", &format!("from {} ({time})", found.source));
-            if let Some(p) = found.secret {
+            // As a send: passwordeval's answer becomes the password before connecting; the
+            // lookup chain (Secret Service, netrc, prompt) runs again at AUTH time.
+            if acc.settings.password.is_none()
+                && acc.settings.passwordeval.is_some()
+                && let Some(p) = found.secret
+            {
                 acc.settings.password = Some(p);
                 acc.password_cached = found.cached;
             }
@@ -622,9 +649,12 @@ fn check_password(r: &mut Report, acc: &mut Account) -> bool {
                  (if it asks for a passphrase, unlock your agent first)"
                     .to_owned()
             } else {
+                let s = &acc.settings;
+                let host = s.host.as_deref().or(s.socket.as_deref()).unwrap_or("HOST");
+                let user = s.user.as_deref().unwrap_or("USER");
                 format!(
-                    "store it (secret-tool store --label=msmtp host HOST service smtp user \
-                     USER), put it into ~/.netrc, or set passwordeval for account {name}"
+                    "store it (secret-tool store --label=msmtp host {host} service smtp user \
+                     {user}), put it into ~/.netrc, or set passwordeval for account {name}"
                 )
             };
             let (finding, details) = error_text(&e);
@@ -748,8 +778,13 @@ fn check_server(r: &mut Report, acc: &Account, password_ok: bool) -> Option<Serv
                     &format!("cannot locate host {lookup}: {}", gai_text(&e)),
                     &[],
                     &format!(
-                        "check the host name in account {name} for a typo; \
-                         getent hosts {lookup} shows what this machine's resolver says"
+                        "check {} in account {name} for a typo; getent hosts {lookup} shows \
+                         what this machine's resolver says",
+                        if target.proxy_host.is_some() {
+                            "proxy_host"
+                        } else {
+                            "host"
+                        }
                     ),
                 );
                 return None;
