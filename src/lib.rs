@@ -25,6 +25,7 @@ pub mod fsread;
 pub mod log;
 pub mod message;
 pub mod net;
+pub mod oauth2;
 pub mod queue;
 pub mod reply;
 pub mod secret;

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from . import bs_dialogue, gpg, messages, pki, queue, report
+from . import bs_dialogue, gpg, messages, oauth, pki, queue, report
 from .report import Figure
 from .runner import ClientFailed, SinkProcess, Spawner, capture
 
@@ -73,8 +73,8 @@ def parse_args(argv):
                    help="add the 500 MB message to the RSS independence check")
     p.add_argument("--queue", action="store_true",
                    help="run figure (e), flushing 1,000 queued messages (slow: minutes)")
-    p.add_argument("--only", default="abcdefh",
-                   help="letters of the scenarios to run (default: abcdefh; (f) needs gpg)")
+    p.add_argument("--only", default="abcdefhi",
+                   help="letters of the scenarios to run (default: abcdefhi; (f) needs gpg)")
     p.add_argument("--out", default=os.path.join(ROOT, "target", "bench.md"),
                    help="Markdown report (default: target/bench.md); raw samples go next to it "
                    "as .json")
@@ -474,6 +474,9 @@ class Bench:
     def scenario_h(self):
         bs_dialogue.scenario_h(self, param(self.args, "bs"))
 
+    def scenario_i(self):
+        oauth.scenario_i(self, None, size_label, messages, param)
+
     # -- report ---------------------------------------------------------------------------------
 
     def setup_lines(self, elapsed):
@@ -510,6 +513,7 @@ class Bench:
         rss = [f.key for f in self.figures if f.key.startswith("b.rss.")]
         keys += rss + ["c.wall", "c.cpu", "d.tls", "d.plain", "e.wall", "f.wall", "f.cpu"]
         keys += ["h.bs.wall", "h.bs.cpu", "h.bs.rss", "h.proc.wall", "h.proc.cpu"]
+        keys += ["i.wall", "i.cpu"]
         by = {f.key: f for f in self.figures}
         return [by[k] for k in keys if k in by]
 
@@ -549,7 +553,7 @@ def main(argv):
     try:
         bench.setup()
         bench.warm_up()
-        for letter in "abcefh":
+        for letter in "abcefhi":
             if letter in args.only or (letter == "a" and "d" in args.only):
                 log("scenario (%s)" % letter)
                 getattr(bench, "scenario_" + letter)()

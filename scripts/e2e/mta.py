@@ -35,6 +35,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import oauth_provider
+
 DOMAIN = "e2e.test"
 USER = "alice"
 PASSWORD = "alicepw"
@@ -146,6 +148,9 @@ class Mta:
         self.postfix_started = False
         self.dovecot_started = False
         self._delivered_to: dict[str, str] = {}
+        # The fake OAuth2 provider (oauth_provider.py): Dovecot checks XOAUTH2/OAUTHBEARER
+        # tokens with it.
+        self.oauth = oauth_provider.Provider()
 
     # ------------------------------------------------------------ setup --
 
@@ -196,7 +201,7 @@ state_dir = {d}/state
 log_path = {self.dc_log}
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256
+auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256 xoauth2 oauthbearer
 postmaster_address = postmaster@{DOMAIN}
 mail_location = maildir:~/Maildir
 first_valid_uid = 1
@@ -204,7 +209,7 @@ passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {users}
 }}
-userdb {{
+{self.oauth.dovecot_conf(d / "dovecot-oauth2.conf.ext")}userdb {{
   driver = passwd-file
   args = username_format=%u {lmtp_users}
 }}
@@ -335,6 +340,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
     def start(self) -> None:
         self.root.chmod(0o755)  # postfix and nobody must traverse it
         self.make_certs()
+        self.oauth.start(self.tls / "server.crt", self.tls / "server.key")
         self.write_postfix()
         self.write_dovecot()
         self.pf_queue.mkdir(mode=0o755)
@@ -377,6 +383,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
     # ---------------------------------------------------------- teardown --
 
     def stop(self) -> None:
+        self.oauth.stop()
         if self.socks_proc is not None:
             self.socks_proc.terminate()
             try:

@@ -8,6 +8,7 @@
 mod bs;
 mod check;
 mod help;
+mod oauth2;
 mod sendmail;
 mod unlock;
 
@@ -81,6 +82,7 @@ fn dispatch(ui: &Ui, args: &[String]) -> std::result::Result<(), Failure> {
         match name {
             "queue" => crate::queue::command::run(&ui.prog, &rest)?,
             "check" => check::run(&ui.prog, &rest)?,
+            "oauth2" => oauth2::run(&ui.prog, &rest)?,
             _ => unlock::run(&ui.prog, name, &rest)?,
         }
         return Ok(());

@@ -159,10 +159,12 @@ pub(super) fn run(prog: &str, cmd: &str, args: &[String]) -> Result<()> {
     }
 }
 
-/// An account whose password comes from a source (not from the file): what `unlock` without
-/// `-a` works on.
+/// An account whose password comes from a source (not from the file, not OAuth2): what
+/// `unlock` without `-a` works on.
 fn has_source(acc: &Account) -> bool {
-    acc.settings.auth.enabled() && acc.settings.password.is_none()
+    acc.settings.auth.enabled()
+        && acc.settings.password.is_none()
+        && acc.settings.oauth2_provider.is_none()
 }
 
 fn status() -> Result<()> {

@@ -335,6 +335,7 @@ pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
     ("unlock", &[]),
     ("lock", &[]),
     ("check", &[]),
+    ("oauth2", &["login", "import", "status", "logout"]),
 ];
 
 /// The index in `args` of the first operand, skipping options and their arguments exactly as

@@ -134,6 +134,94 @@ declare_commands! {
             example "WORKGROUP";
             show always "ntlmdomain" = show_text;
 
+        // --- OAuth2 (postie only, docs/oauth2.md) -----------------------------------------
+
+        /// postie only: the OAuth2 provider whose tokens AUTH XOAUTH2/OAUTHBEARER uses (google, microsoft or custom).
+        oauth2_provider: Option<String> = None;
+            parse |a, _| match needed(a)? {
+                p @ ("google" | "microsoft" | "custom") => Ok(Some(p.to_string())),
+                _ => Err(Bad::Invalid),
+            };
+            example "google";
+            show never;
+
+        /// postie only: the OAuth2 client ID registered with the provider.
+        oauth2_client_id: Option<String> = None;
+            parse text;
+            example "123-abc.apps.googleusercontent.com";
+            show never;
+
+        /// postie only: the OAuth2 client secret (for clients that have one).
+        oauth2_client_secret: Option<Secret> = None;
+            parse |a, _| Ok((!a.is_empty()).then(|| Secret::new(a.to_string())));
+            example "GOCSPX-secret";
+            show never;
+
+        /// postie only: a command that prints the OAuth2 client secret.
+        oauth2_client_secret_eval: Option<String> = None;
+            parse text;
+            example "pass show oauth/client";
+            show never;
+
+        /// postie only: the Microsoft Entra tenant (`common`, `organizations`, a domain or an ID).
+        oauth2_tenant: Option<String> = None;
+            parse text;
+            example "contoso.onmicrosoft.com";
+            show never;
+
+        /// postie only: the provider's authorisation endpoint (overrides the preset).
+        oauth2_auth_url: Option<String> = None;
+            parse oauth2_url;
+            example "https://idp.example/authorize";
+            show never;
+
+        /// postie only: the provider's token endpoint (overrides the preset).
+        oauth2_token_url: Option<String> = None;
+            parse oauth2_url;
+            example "https://idp.example/token";
+            show never;
+
+        /// postie only: the provider's device authorisation endpoint (overrides the preset).
+        oauth2_device_url: Option<String> = None;
+            parse oauth2_url;
+            example "https://idp.example/device";
+            show never;
+
+        /// postie only: the provider's token revocation endpoint (overrides the preset).
+        oauth2_revoke_url: Option<String> = None;
+            parse oauth2_url;
+            example "https://idp.example/revoke";
+            show never;
+
+        /// postie only: the scopes to ask for, separated by spaces (overrides the preset).
+        oauth2_scope: Option<String> = None;
+            parse text;
+            example "https://mail.google.com/";
+            show never;
+
+        /// postie only: where the refresh token is kept: file (the default), keyring or command.
+        oauth2_token_store: Option<String> = None;
+            parse |a, _| match needed(a)? {
+                s @ ("file" | "keyring" | "command") => Ok(Some(s.to_string())),
+                _ => Err(Bad::Invalid),
+            };
+            example "keyring";
+            show never;
+
+        /// postie only: with `oauth2_token_store command`, the command that encrypts stdin to stdout.
+        oauth2_token_encrypt: Option<String> = None;
+            parse text;
+            example "gpg --batch -e -r me@example.org";
+            show never;
+
+        /// postie only: with `oauth2_token_store command`, the command that decrypts stdin to stdout.
+        oauth2_token_decrypt: Option<String> = None;
+            parse text;
+            example "gpg --batch -q -d";
+            show never;
+
+        // --- end of OAuth2 ----------------------------------------------------------------
+
         /// Whether to use TLS.
         tls: bool = false;
             parse on_off;
@@ -558,6 +646,23 @@ impl FileSwitch {
                 origin: Origin::File,
             },
         )
+    }
+}
+
+/// An OAuth2 endpoint: `https://...`, or `http://` to a loopback address (a local test or
+/// proxy); tokens never travel in clear text over a network.
+fn oauth2_url(arg: &str, _: &Ctx) -> Result<Option<String>, Bad> {
+    let a = needed(arg)?;
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| {
+            a.strip_prefix(p)
+                .is_some_and(|r| r.is_empty() || r.starts_with([':', '/']))
+        });
+    if (a.starts_with("https://") && a.len() > "https://".len()) || loopback {
+        Ok(Some(a.to_string()))
+    } else {
+        Err(Bad::Invalid)
     }
 }
 
@@ -1019,6 +1124,50 @@ mod tests {
         assert_eq!(
             invalid("queue_notify", "yes"),
             "invalid argument yes for command queue_notify"
+        );
+    }
+
+    #[test]
+    fn oauth2_commands() {
+        for p in ["google", "microsoft", "custom"] {
+            assert_eq!(s("oauth2_provider", p).oauth2_provider.as_deref(), Some(p));
+        }
+        for bad in ["", "Google", "yahoo"] {
+            assert!(applied("oauth2_provider", bad).is_err(), "{bad:?}");
+        }
+        for ok in [
+            "https://idp.example/token",
+            "http://127.0.0.1:8080/token",
+            "http://localhost/t",
+            "http://[::1]:9/t",
+        ] {
+            assert_eq!(
+                s("oauth2_token_url", ok).oauth2_token_url.as_deref(),
+                Some(ok)
+            );
+        }
+        for bad in [
+            "http://idp.example/token",
+            "https://",
+            "http://localhost.evil/t",
+            "ftp://x",
+        ] {
+            assert!(applied("oauth2_token_url", bad).is_err(), "{bad:?}");
+        }
+        for store in ["file", "keyring", "command"] {
+            assert_eq!(
+                s("oauth2_token_store", store).oauth2_token_store.as_deref(),
+                Some(store)
+            );
+        }
+        assert!(applied("oauth2_token_store", "gpg").is_err());
+        let secret = s("oauth2_client_secret", "GOCSPX-x");
+        assert_eq!(secret.oauth2_client_secret.unwrap().expose(), "GOCSPX-x");
+        assert_eq!(
+            s("oauth2_token_encrypt", "gpg -e -r me")
+                .oauth2_token_encrypt
+                .as_deref(),
+            Some("gpg -e -r me")
         );
     }
 

@@ -12,6 +12,11 @@
 //! account queues (`queue on`), a source that fails is not an error but a reason to wait:
 //! the message stays queued until `postie unlock`.
 //!
+//! With `oauth2_provider`, the secret for XOAUTH2 and OAUTHBEARER is an access token of the
+//! account's OAuth2 grant ([`crate::oauth2`]), cached in the kernel keyring ([`TokenCache`])
+//! until shortly before it expires; a refused cached token is refreshed and AUTH tried once
+//! more.
+//!
 //! The value itself is a [`crate::config::Secret`]: out of `Debug` output, wiped on drop.
 
 pub mod cache;
@@ -22,6 +27,7 @@ pub mod probe;
 pub use crate::config::Secret;
 use crate::config::{Account, Settings};
 use crate::error::{Error, Result, Sysexit};
+use crate::oauth2::{self, AccessCache, Grant};
 use crate::smtp::{Mechanism, PasswordSource};
 use std::path::Path;
 use std::sync::OnceLock;
@@ -160,7 +166,7 @@ fn obtain(account: &Account, source: Source<'_>) -> Result<Option<(Secret, bool)
 /// account has no password source.
 pub fn unlock(account: &Account, ttl: Duration) -> std::result::Result<bool, UnlockError> {
     let s = &account.settings;
-    if !s.auth.enabled() || s.password.is_some() {
+    if !s.auth.enabled() || s.password.is_some() || s.oauth2_provider.is_some() {
         return Ok(false);
     }
     let source = match &s.passwordeval {
@@ -190,11 +196,16 @@ pub enum UnlockError {
     Cache(cache::Unavailable),
 }
 
-/// Forgets what the cache holds for `account` (every source); `true` if there was something.
+/// Forgets what the cache holds for `account` (every source, and its OAuth2 access token);
+/// `true` if there was something.
 pub fn lock(account: &Account) -> std::result::Result<bool, cache::Unavailable> {
     let mut any = cache::forget(&Source::Lookup.slot(account))?;
     if let Some(cmd) = &account.settings.passwordeval {
         any |= cache::forget(&Source::Helper(cmd).slot(account))?;
+    }
+    // The OAuth2 access token is a cached secret too (the next send refreshes it).
+    if let Ok(Some(grant)) = Grant::of(account) {
+        any |= cache::forget(&TokenCache::new(account, &grant).slot)?;
     }
     Ok(any)
 }
@@ -246,6 +257,7 @@ pub fn apply_passwordeval(account: &mut Account) -> Result<()> {
     let s = &account.settings;
     if s.auth.enabled()
         && s.password.is_none()
+        && s.oauth2_provider.is_none()
         && let Some(cmd) = s.passwordeval.clone()
         && let Some((secret, cached)) = obtain(account, Source::Helper(&cmd))?
     {
@@ -265,6 +277,69 @@ pub struct AuthSource<'a> {
     cached: Option<Source<'a>>,
     /// The secret produced after a refusal, replacing the account's.
     fresh: Option<Secret>,
+    /// The OAuth2 grant, once a token mechanism asked for it.
+    oauth: Option<OAuth>,
+}
+
+/// An account's OAuth2 grant as AUTH uses it.
+struct OAuth {
+    grant: Grant,
+    cache: TokenCache,
+    /// The token given last, if it came from the cache (a refusal then refreshes it).
+    cached: Option<Secret>,
+    /// What the refresh after a refusal gave: the next answer.
+    after_refusal: Option<Result<Secret>>,
+}
+
+/// The kernel-keyring cache of an account's OAuth2 access token: one slot per grant (the
+/// token store's name), shared by every postie process of the user.
+pub struct TokenCache {
+    slot: cache::Slot,
+}
+
+impl TokenCache {
+    /// The cache of `grant`'s access token, for `account`.
+    pub fn new(account: &Account, grant: &Grant) -> TokenCache {
+        TokenCache {
+            slot: cache::Slot::new(
+                None,
+                &account.name,
+                "",
+                0,
+                "",
+                &format!("oauth2 {}", grant.store.stem()),
+            ),
+        }
+    }
+
+    /// The cache entry's description (`oauth2 status` finds its time left by it).
+    pub fn description(&self) -> &str {
+        self.slot.description()
+    }
+}
+
+impl AccessCache for TokenCache {
+    fn get(&self) -> Option<Secret> {
+        match cache::get(&self.slot) {
+            Ok(t) => t.map(|t| Secret::new(t.to_string())),
+            Err(u) => {
+                note(u);
+                None
+            }
+        }
+    }
+
+    fn put(&self, token: &Secret, ttl: Duration) {
+        if let Err(u) = cache::put(&self.slot, token.expose(), ttl) {
+            note(u);
+        }
+    }
+
+    fn forget(&self) {
+        if let Err(u) = cache::forget(&self.slot) {
+            note(u);
+        }
+    }
 }
 
 impl<'a> AuthSource<'a> {
@@ -275,12 +350,46 @@ impl<'a> AuthSource<'a> {
             account,
             cached: None,
             fresh: None,
+            oauth: None,
         }
+    }
+
+    /// An access token for XOAUTH2/OAUTHBEARER from the account's grant.
+    fn token(&mut self) -> Result<String> {
+        let account = self.account;
+        if self.oauth.is_none() {
+            let Some(grant) = Grant::of(account)? else {
+                return Err(Error::config("OAuth2 needs oauth2_provider"));
+            };
+            let cache = TokenCache::new(account, &grant);
+            self.oauth = Some(OAuth {
+                grant,
+                cache,
+                cached: None,
+                after_refusal: None,
+            });
+        }
+        let o = self.oauth.as_mut().expect("set above");
+        if let Some(fresh) = o.after_refusal.take() {
+            o.cached = None;
+            return fresh.map(|t| t.expose().to_owned());
+        }
+        let (token, origin) = o
+            .grant
+            .access_token(&o.cache)
+            .map_err(|p| p.into_error(&account.name, account.settings.queue))?;
+        o.cached = (origin == oauth2::grant::Origin::Cache).then(|| token.clone());
+        Ok(token.expose().to_owned())
     }
 }
 
 impl PasswordSource for AuthSource<'_> {
-    fn password(&mut self, _: Mechanism) -> Result<Option<String>> {
+    fn password(&mut self, mech: Mechanism) -> Result<Option<String>> {
+        if self.account.settings.oauth2_provider.is_some()
+            && matches!(mech, Mechanism::XOAuth2 | Mechanism::OAuthBearer)
+        {
+            return self.token().map(Some);
+        }
         if let Some(p) = &self.fresh {
             return Ok(Some(p.expose().to_owned()));
         }
@@ -303,7 +412,28 @@ impl PasswordSource for AuthSource<'_> {
         }
     }
 
+    fn mechanisms(&self) -> Option<&'static [Mechanism]> {
+        self.account
+            .settings
+            .oauth2_provider
+            .is_some()
+            .then_some(&[Mechanism::OAuthBearer, Mechanism::XOAuth2])
+    }
+
     fn refused(&mut self) -> bool {
+        if let Some(o) = &mut self.oauth {
+            // A cached token the server refused: refresh once (unless another process has).
+            let Some(refused) = o.cached.take() else {
+                return false;
+            };
+            let account = self.account;
+            o.after_refusal = Some(
+                o.grant
+                    .after_refusal(&refused, &o.cache)
+                    .map_err(|p| p.into_error(&account.name, account.settings.queue)),
+            );
+            return true;
+        }
         let Some(source) = self.cached.take() else {
             return false;
         };

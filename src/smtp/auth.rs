@@ -43,6 +43,13 @@ pub trait PasswordSource {
     fn refused(&mut self) -> bool {
         false
     }
+
+    /// The mechanisms this source's secret is for, in order of preference, when it is not a
+    /// password (an OAuth2 source: OAUTHBEARER, XOAUTH2). `auth on` then chooses among these
+    /// instead of msmtp's password mechanisms (see [`choose_for`]).
+    fn mechanisms(&self) -> Option<&'static [Mechanism]> {
+        None
+    }
 }
 
 impl<F: FnMut(Mechanism) -> Result<Option<String>>> PasswordSource for F {
@@ -224,6 +231,41 @@ pub fn choose(setting: AuthSetting, caps: &Capabilities, tls: bool) -> Result<Op
                 })
         }
     }
+}
+
+/// [`choose`], for a source whose secrets are for `preferred` mechanisms only (an OAuth2 token,
+/// see [`PasswordSource::mechanisms`]): `auth on` picks the first of them the server offers,
+/// and only with TLS (a bearer token is as good as a password to whoever reads it). An
+/// explicit `auth METHOD` is [`choose`]'s.
+pub fn choose_for(
+    setting: AuthSetting,
+    caps: &Capabilities,
+    tls: bool,
+    preferred: Option<&[Mechanism]>,
+) -> Result<Option<Mechanism>> {
+    let (AuthSetting::Auto, Some(list)) = (setting, preferred) else {
+        return choose(setting, caps, tls);
+    };
+    if !tls {
+        return Err(Error::new(
+            Sysexit::Unavailable,
+            "cannot use a secure authentication method",
+        ));
+    }
+    list.iter()
+        .copied()
+        .find(|m| caps.has_auth_mech(m.name()))
+        .map(Some)
+        .ok_or_else(|| {
+            let names: Vec<&str> = list.iter().map(|m| m.name()).collect();
+            Error::new(
+                Sysexit::Unavailable,
+                format!(
+                    "the server offers no authentication method for OAuth2 tokens ({})",
+                    names.join(", ")
+                ),
+            )
+        })
 }
 
 /// Base64 as used on the wire.

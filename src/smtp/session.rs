@@ -46,6 +46,8 @@ impl Stream for net::tls::Conn {
 
 /// The longest command msmtp 1.8.23 sends (without CRLF).
 pub const MAX_CMD_LEN: usize = 4094;
+/// The longest XOAUTH2/OAUTHBEARER response line postie sends (see `Session::bearer_line`).
+pub const MAX_BEARER_LINE: usize = 64 * 1024;
 /// How many commands go into one pipelined batch.
 const PIPELINE_MAX: usize = 100;
 /// Body bytes are written to the stream once this much is queued.
@@ -293,6 +295,24 @@ impl<'d, S: Stream> Session<'d, S> {
         self.read_reply()
     }
 
+    /// Sends a bearer-token SASL response line (XOAUTH2, OAUTHBEARER) and reads the reply.
+    /// Such a line may be longer than [`MAX_CMD_LEN`]: an OAuth2 access token can be several
+    /// kilobytes (RFC 4954 asks servers to take 12288 octets); it is bounded by
+    /// [`MAX_BEARER_LINE`].
+    fn bearer_line(&mut self, line: &str) -> Result<Reply> {
+        if line.len() > MAX_BEARER_LINE || line.contains(['\r', '\n', '\0']) {
+            return Err(Error::new(
+                Sysexit::DataErr,
+                format!("the OAuth2 access token is too long (more than {MAX_BEARER_LINE} bytes)"),
+            ));
+        }
+        self.trace_raw("--> ", b"(redacted)\r\n");
+        self.wbuf.extend_from_slice(line.as_bytes());
+        self.wbuf.extend_from_slice(b"\r\n");
+        self.flush()?;
+        self.read_reply()
+    }
+
     /// Upgrades the stream to TLS and returns the session description; the caller traces it
     /// (`-d`) or prints it in its report (`--serverinfo`, whose `-d` transcript then omits it).
     pub fn start_tls(&mut self) -> Result<Vec<String>> {
@@ -418,7 +438,8 @@ impl<'d, S: Stream> Session<'d, S> {
                 "the server does not support authentication",
             ));
         }
-        let Some(mech) = auth::choose(setting, caps, self.stream.is_tls())? else {
+        let preferred = password.mechanisms();
+        let Some(mech) = auth::choose_for(setting, caps, self.stream.is_tls(), preferred)? else {
             return Ok(());
         };
         let name = mech.name();
@@ -562,7 +583,7 @@ impl<'d, S: Stream> Session<'d, S> {
                 if r.code != 334 {
                     return Err(failed(r));
                 }
-                let r = self.secret_command(&auth::xoauth2_response(user, pass), redacted)?;
+                let r = self.bearer_line(&auth::xoauth2_response(user, pass))?;
                 if r.code == 334 {
                     // The server explains the failure in a challenge; an empty answer ends it.
                     self.command("")?
@@ -572,13 +593,19 @@ impl<'d, S: Stream> Session<'d, S> {
             }
             Mechanism::OAuthBearer => {
                 let (host, port) = oauth_target;
-                let r = self.secret_command(
-                    &format!(
-                        "AUTH OAUTHBEARER {}",
-                        auth::oauthbearer_response(user, host, port, pass)
-                    ),
-                    &shown_ir,
-                )?;
+                let response = auth::oauthbearer_response(user, host, port, pass);
+                let command = format!("AUTH OAUTHBEARER {response}");
+                let r = if command.len() <= MAX_CMD_LEN {
+                    self.secret_command(&command, &shown_ir)?
+                } else {
+                    // A long token does not fit an AUTH line: RFC 4954's empty initial
+                    // response, then the response on its own line.
+                    let r = self.command("AUTH OAUTHBEARER")?;
+                    if r.code != 334 {
+                        return Err(failed(r));
+                    }
+                    self.bearer_line(&response)?
+                };
                 if r.code == 334 { self.command("")? } else { r }
             }
             Mechanism::Gssapi | Mechanism::DigestMd5 | Mechanism::Ntlm => {
