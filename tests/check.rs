@@ -558,3 +558,59 @@ fn a_password_from_netrc_and_none_at_all() {
     );
     assert!(line(&r, "✓ login:").starts_with("✓ login: PLAIN as joe accepted"));
 }
+
+#[test]
+fn an_oauth2_account_gets_its_token_and_logs_in() {
+    use support::oauth::Provider;
+    let p = Provider::start(3600);
+    p.known_refresh_token("rt-for-check");
+    let server = ServerBuilder::smtp()
+        .auth("XOAUTH2 OAUTHBEARER PLAIN")
+        .bearer_tokens(p.checker())
+        .start();
+    let home = Home::new(&format!(
+        "account work\nhost 127.0.0.1\nport {}\nfrom a@b.example\nauth xoauth2\n\
+         user u@b.example\n{}account default : work\n",
+        server.port(),
+        p.rc_lines()
+    ));
+    let ca = pki().ca_pem.display().to_string();
+    let env = [("SSL_CERT_FILE", ca.as_str())];
+    let run =
+        |args: &[&str], stdin: &[u8]| home.run_with(args, stdin, &Options::default().env(&env));
+    // Not authorised yet.
+    let r = run(&["check"], b"");
+    assert_eq!(r.code, 77, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(failures(&r).len(), 1, "{}", r.stdout);
+    assert!(line(&r, "✗ OAuth2:").starts_with(
+        "✗ OAuth2: no OAuth2 authorisation stored: run postie oauth2 login -a default ("
+    ));
+    assert!(fix(&r, "✗ OAuth2:").starts_with("postie oauth2 login -a default authorises"));
+    assert!(!r.stdout.contains("login:"), "no login without a token");
+    // Authorised: the token is used for XOAUTH2 and never shown.
+    let imported = run(&["oauth2", "import", "-a", "default"], b"rt-for-check\n");
+    assert_eq!(imported.code, 0, "{imported:?}");
+    let r = run(&["check"], b"");
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        line(&r, "✓ OAuth2: from ").contains("(refresh token in "),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        line(&r, "✓ AUTH:"),
+        "✓ AUTH: the server offers XOAUTH2 OAUTHBEARER PLAIN; postie uses XOAUTH2"
+    );
+    assert!(line(&r, "✓ login:").starts_with("✓ login: XOAUTH2 as u@b.example accepted"));
+    assert!(
+        !r.stdout.contains("at-") && !r.stdout.contains("rt-"),
+        "{}",
+        r.stdout
+    );
+    let _ = run(&["oauth2", "logout", "-a", "default"], b"");
+    let sessions = server.finish();
+    assert!(
+        sessions.iter().any(|s| s.auth.iter().any(|a| a.ok)),
+        "{sessions:?}"
+    );
+}

@@ -26,7 +26,7 @@ use crate::error::{Error, Result, Sysexit};
 use crate::net::{self, tls::PeerCertificate};
 use crate::queue::store::{FileError, Queue};
 use crate::smtp::session::{self, Session};
-use crate::smtp::{self, Capabilities, SessionSettings};
+use crate::smtp::{self, Capabilities, PasswordSource, SessionSettings};
 use crate::ui::sanitize;
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -626,15 +626,22 @@ fn check_password(r: &mut Report, acc: &mut Account) -> bool {
         }
         _ => {}
     }
+    let oauth2 = crate::secret::probe::uses_oauth2(acc);
+    let what = if oauth2 { "OAuth2" } else { "password" };
     let start = Instant::now();
-    let probe = crate::secret::probe::probe(acc);
+    let probe = if oauth2 {
+        crate::secret::probe::oauth2_token(acc)
+    } else {
+        crate::secret::probe::probe(acc)
+    };
     let time = took(start.elapsed());
     match probe {
         Ok(found) => {
-            r.ok("password", &format!("from {} ({time})", found.source));
+            r.ok(what, &format!("from {} ({time})", found.source));
             // As a send: passwordeval's answer becomes the password before connecting; the
             // lookup chain (Secret Service, netrc, prompt) runs again at AUTH time.
-            if acc.settings.password.is_none()
+            if !oauth2
+                && acc.settings.password.is_none()
                 && acc.settings.passwordeval.is_some()
                 && let Some(p) = found.secret
             {
@@ -644,7 +651,12 @@ fn check_password(r: &mut Report, acc: &mut Account) -> bool {
             true
         }
         Err(e) => {
-            let fix = if acc.settings.passwordeval.is_some() {
+            let fix = if oauth2 {
+                format!(
+                    "postie oauth2 login -a {name} authorises the account (again); \
+                     postie oauth2 status shows what is stored"
+                )
+            } else if acc.settings.passwordeval.is_some() {
                 "run the command yourself: it must print the password on its first line \
                  (if it asks for a passphrase, unlock your agent first)"
                     .to_owned()
@@ -658,13 +670,7 @@ fn check_password(r: &mut Report, acc: &mut Account) -> bool {
                 )
             };
             let (finding, details) = error_text(&e);
-            r.fail(
-                e.exit,
-                "password",
-                &format!("{finding} ({time})"),
-                &details,
-                &fix,
-            );
+            r.fail(e.exit, what, &format!("{finding} ({time})"), &details, &fix);
             false
         }
     }
@@ -1037,7 +1043,9 @@ fn check_login(
         );
         return false;
     }
-    let mech = match smtp::auth::choose(settings.auth, caps, login.is_tls) {
+    let mut password = crate::secret::AuthSource::new(acc);
+    let preferred = password.mechanisms();
+    let mech = match smtp::auth::choose_for(settings.auth, caps, login.is_tls, preferred) {
         Ok(Some(m)) => m,
         Ok(None) => return true,
         Err(e) => {
@@ -1057,11 +1065,10 @@ fn check_login(
         &format!("the server offers {offered}; postie uses {}", mech.name()),
     );
     if !login.password_ok {
-        r.heading("  (no login tried: the password source failed)");
+        r.heading("  (no login tried: no password or token)");
         return false;
     }
     let user = acc.settings.user.as_deref();
-    let mut password = crate::secret::AuthSource::new(acc);
     let start = Instant::now();
     let result = s.authenticate(settings.auth, caps, user, login.oauth_target, &mut password);
     let time = took(start.elapsed());

@@ -5,11 +5,14 @@
 //!
 //! The order is a send's: the cache first, then the helper (`passwordeval`) or the lookup
 //! chain of [`super::lookup`] (Secret Service, `~/.netrc`, the system netrc). Nothing is
-//! written to the cache here.
+//! written to the cache here. An OAuth2 account's secret is its access token, from the
+//! token cache or refreshed now, as AUTH gets it ([`oauth2_token`]).
 
-use super::{Source, cache, has_terminal, keyring, netrc, run_helper};
-use crate::config::{Account, Secret, paths};
+use super::{Source, TokenCache, cache, has_terminal, keyring, netrc, run_helper};
+use crate::config::{Account, AuthSetting, Secret, paths};
 use crate::error::{Error, Result, Sysexit};
+use crate::oauth2::{Grant, grant::Origin};
+use crate::smtp::Mechanism;
 
 /// What the password source produced.
 #[derive(Debug)]
@@ -20,6 +23,41 @@ pub struct Found {
     pub cached: bool,
     /// `None`: nothing is stored, and a send asks on the terminal.
     pub secret: Option<Secret>,
+}
+
+/// Whether AUTH for `account` uses an OAuth2 access token instead of a password: it has
+/// `oauth2_provider`, and `auth` is `on` or a token mechanism.
+pub fn uses_oauth2(account: &Account) -> bool {
+    let s = &account.settings;
+    s.oauth2_provider.is_some()
+        && matches!(
+            s.auth,
+            AuthSetting::Auto | AuthSetting::Method(Mechanism::XOAuth2 | Mechanism::OAuthBearer)
+        )
+}
+
+/// The access token AUTH would use for an OAuth2 account ([`uses_oauth2`]): the cached one,
+/// else one refreshed now (and cached, as a send does, so the login that follows uses it).
+pub fn oauth2_token(account: &Account) -> Result<Found> {
+    let Some(grant) = Grant::of(account)? else {
+        return Err(Error::config("OAuth2 needs oauth2_provider"));
+    };
+    let cache = TokenCache::new(account, &grant);
+    let (token, origin) = grant
+        .access_token(&cache)
+        .map_err(|p| p.into_error(&account.name, false))?;
+    let store = grant.store.describe();
+    Ok(Found {
+        source: match origin {
+            Origin::Cache => format!("the cached access token (refresh token in {store})"),
+            Origin::Refreshed => format!(
+                "an access token refreshed at {} (refresh token in {store})",
+                grant.provider.token_url
+            ),
+        },
+        cached: origin == Origin::Cache,
+        secret: Some(token),
+    })
 }
 
 /// Runs `account`'s password source as a send would (authentication on, no `password` in the
@@ -112,6 +150,20 @@ mod tests {
             a.apply(k, v).expect("setting");
         }
         a
+    }
+
+    #[test]
+    fn oauth2_is_used_for_auth_on_and_the_token_mechanisms() {
+        let oauth = |auth: &str| {
+            uses_oauth2(&account(&[
+                ("oauth2_provider", "google"),
+                ("oauth2_client_id", "c"),
+                ("auth", auth),
+            ]))
+        };
+        assert!(oauth("on") && oauth("xoauth2") && oauth("oauthbearer"));
+        assert!(!oauth("plain") && !oauth("off"));
+        assert!(!uses_oauth2(&account(&[("auth", "on")])));
     }
 
     #[test]
