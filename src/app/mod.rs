@@ -1,10 +1,12 @@
 //! The program: argv to exit status. `run` reads argv, picks the mode and is the one place
 //! where a failure is printed (in msmtp's form, `PROG: TEXT` lines on stderr) and turned into
 //! the exit code. The modes live below: [`sendmail`] (the pipeline), [`bs`] (`-bs`, an SMTP
-//! dialogue on stdin and stdout), `serverinfo` (`-S`, `--rmqs`, `--configure`) and
-//! `queue::command` (`-q`, `-bp`, `mailq`, `postie queue`).
+//! dialogue on stdin and stdout), `serverinfo` (`-S`, `--rmqs`, `--configure`),
+//! `queue::command` (`-q`, `-bp`, `mailq`, `postie queue`) and [`check`] (`postie check`: why
+//! mail does not go out).
 
 mod bs;
+mod check;
 mod help;
 mod oauth2;
 mod sendmail;
@@ -79,6 +81,7 @@ fn dispatch(ui: &Ui, args: &[String]) -> std::result::Result<(), Failure> {
         rest.remove(i);
         match name {
             "queue" => crate::queue::command::run(&ui.prog, &rest)?,
+            "check" => check::run(&ui.prog, &rest)?,
             "oauth2" => oauth2::run(&ui.prog, &rest)?,
             _ => unlock::run(&ui.prog, name, &rest)?,
         }

@@ -326,7 +326,7 @@ pub fn argv_guard(prog: &str) -> bool {
     matches!(prog, "sendmail" | "send-mail" | "mailq" | "newaliases")
 }
 
-/// postie's subcommands: `postie queue ...`, `postie unlock`, `postie lock`.
+/// postie's subcommands: `postie queue ...`, `postie unlock`, `postie lock`, `postie check`.
 pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
     (
         "queue",
@@ -334,6 +334,7 @@ pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
     ),
     ("unlock", &[]),
     ("lock", &[]),
+    ("check", &[]),
     ("oauth2", &["login", "import", "status", "logout"]),
 ];
 
@@ -799,6 +800,10 @@ mod tests {
             Some((4, "queue"))
         );
         assert_eq!(subcommand(&strings(&["-Crc", "queue"])), Some((1, "queue")));
+        assert_eq!(
+            subcommand(&strings(&["-C", "rc", "check", "--all"])),
+            Some((2, "check"))
+        );
         // After `--` it is a recipient; after another recipient too.
         assert_eq!(subcommand(&strings(&["--", "queue"])), None);
         assert_eq!(subcommand(&strings(&["bob", "queue"])), None);
@@ -816,6 +821,7 @@ mod tests {
         );
         assert_eq!(mistyped_subcommand(&r(&["qeue"]), true), Some("queue"));
         assert_eq!(mistyped_subcommand(&r(&["Queue"]), true), Some("queue"));
+        assert_eq!(mistyped_subcommand(&r(&["chekc"]), true), Some("check"));
         assert_eq!(mistyped_subcommand(&r(&["queue"]), true), Some("queue"));
         // A real message to a similar name, or an address, is mail.
         assert_eq!(mistyped_subcommand(&r(&["queen"]), false), None);

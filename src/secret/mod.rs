@@ -22,6 +22,7 @@
 pub mod cache;
 pub mod keyring;
 pub mod netrc;
+pub mod probe;
 
 pub use crate::config::Secret;
 use crate::config::{Account, Settings};

@@ -205,6 +205,7 @@ impl TlsContext {
             provider: provider.clone(),
             failure: Mutex::new(None),
             scheme: Mutex::new(None),
+            leaf: Mutex::new(None),
         });
         let builder: DangerousClientConfigBuilder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -238,6 +239,13 @@ impl TlsContext {
             verifier,
             server_name,
         })
+    }
+
+    /// The DER of the leaf certificate the server presented in the last handshake with this
+    /// context, whether or not it was trusted.
+    pub(super) fn peer_leaf(&self) -> Option<Vec<u8>> {
+        let leaf = self.verifier.leaf.lock().ok()?;
+        leaf.as_ref().map(|c| c.as_ref().to_vec())
     }
 
     /// Runs the handshake on `stream`. Returns the TLS stream and the `-d` description lines.

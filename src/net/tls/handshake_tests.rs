@@ -358,3 +358,56 @@ fn self_signed_ca_server_certificate_in_trust_file_is_accepted() {
     );
     let _ = h.join();
 }
+
+/// Connects and runs the implicit-TLS handshake on a bare connection.
+fn handshake_only(
+    port: u16,
+    tls: &TlsSettings,
+) -> (crate::net::tls::Conn, crate::error::Result<()>) {
+    let target = Target {
+        host: Some("127.0.0.1".into()),
+        port,
+        timeout: Some(std::time::Duration::from_secs(10)),
+        ..Target::default()
+    };
+    let (mut conn, _) =
+        crate::net::open(&target, tls, crate::net::TlsFiles::BeforeConnect).expect("connect");
+    let r = conn.start_tls().map(|_| ());
+    (conn, r)
+}
+
+#[test]
+fn peer_certificate_and_version_are_known_after_a_handshake() {
+    let p = pki();
+    let f = trust_file(&p.cert_pem);
+    let (port, h) = start_server(server_config(&p), true);
+    let (conn, r) = handshake_only(port, &base(f.path(), false));
+    r.expect("handshake");
+    let cert = conn.peer_certificate().expect("certificate");
+    assert_eq!(cert.subject, "CN=rcgen self signed cert");
+    assert_eq!(cert.sha256, colon_sha256(&p.cert_der));
+    assert!(cert.not_after > cert.not_before);
+    assert!(matches!(
+        conn.tls_version().as_deref(),
+        Some("TLS1.3" | "TLS1.2")
+    ));
+    drop(conn);
+    let _ = h.join();
+}
+
+#[test]
+fn peer_certificate_is_known_after_a_refused_handshake() {
+    let p = pki();
+    let other = pki();
+    let f = trust_file(&other.cert_pem);
+    let (port, h) = start_server(server_config(&p), true);
+    let (conn, r) = handshake_only(port, &base(f.path(), false));
+    assert!(r.is_err());
+    assert_eq!(
+        conn.peer_certificate().map(|c| c.sha256),
+        Some(colon_sha256(&p.cert_der))
+    );
+    assert_eq!(conn.tls_version(), None);
+    drop(conn);
+    let _ = h.join();
+}

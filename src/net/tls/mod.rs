@@ -161,6 +161,34 @@ pub fn io_error_text(e: &io::Error) -> String {
     strerror(e)
 }
 
+/// What the server's certificate says (`postie check`): the leaf it presented in the last
+/// handshake, whether or not it was trusted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerCertificate {
+    /// The subject, RFC 4514 (control characters as `?`); empty if it could not be read.
+    pub subject: String,
+    /// The issuer, likewise.
+    pub issuer: String,
+    /// Validity, in seconds since the Unix epoch; 0 if it could not be read.
+    pub not_before: i64,
+    pub not_after: i64,
+    /// The SHA-256 fingerprint in `tls_fingerprint`'s syntax (`AB:CD:...`).
+    pub sha256: String,
+}
+
+impl PeerCertificate {
+    fn from_der(der: &[u8]) -> PeerCertificate {
+        let info = crate::net::x509::parse(der);
+        PeerCertificate {
+            subject: info.as_ref().map(|i| i.subject.clone()).unwrap_or_default(),
+            issuer: info.as_ref().map(|i| i.issuer.clone()).unwrap_or_default(),
+            not_before: info.as_ref().map_or(0, |i| i.not_before),
+            not_after: info.as_ref().map_or(0, |i| i.not_after),
+            sha256: describe::colon_hex(&sha2::Sha256::digest(der)),
+        }
+    }
+}
+
 /// The server connection: plain, or TLS after implicit TLS or STARTTLS.
 #[derive(Debug)]
 pub struct Conn {
@@ -205,6 +233,22 @@ impl Conn {
             .export_keying_material(&mut out[..], TLS_EXPORTER_LABEL, Some(&[]))
             .ok()?;
         Some(out)
+    }
+
+    /// The certificate the server presented in the last TLS handshake on this connection,
+    /// also after a handshake that failed because of it (expired, unknown issuer); `None`
+    /// before any handshake or when the server sent none.
+    pub fn peer_certificate(&self) -> Option<PeerCertificate> {
+        let der = self.tls.as_ref()?.peer_leaf()?;
+        Some(PeerCertificate::from_der(&der))
+    }
+
+    /// The negotiated TLS version (`TLS1.3`, `TLS1.2`) while TLS is active.
+    pub fn tls_version(&self) -> Option<String> {
+        match &self.inner {
+            Inner::Tls(t) => Some(describe::version_name(&t.conn)),
+            _ => None,
+        }
     }
 
     /// Runs the TLS handshake in place. Returns the `-d` description lines.
