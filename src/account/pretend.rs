@@ -23,7 +23,7 @@ pub fn describe(account: &Account, sendmail_mode: bool, read_recipients: bool) -
     let connection = lines.iter().filter(|l| !l.sendmail_only);
     let message = lines.iter().filter(|l| l.sendmail_only && sendmail_mode);
     for line in connection.chain(message) {
-        let _ = writeln!(out, "{} = {}", line.label, (line.value)(&view));
+        let _ = writeln!(out, "{} = {}", line.label_for(&view), (line.value)(&view));
     }
     if sendmail_mode {
         out.push_str(if read_recipients {

@@ -408,8 +408,13 @@ impl BsRelay<'_> {
         let prepared = message::read_header_block(&mut &mut *data).and_then(|headers| {
             let s = &tx.account.settings;
             let from = s.from.clone().unwrap_or_default();
-            let rewrite =
-                message::rewrite::for_message(s, &headers, self.cli.full_name.as_deref(), &from)?;
+            let rewrite = message::rewrite::for_message(
+                s,
+                &headers,
+                self.cli.full_name.as_deref(),
+                &from,
+                &tx.recipients,
+            )?;
             Ok((headers, rewrite))
         });
         let (headers, rewrite) = match prepared {

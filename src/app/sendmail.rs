@@ -131,8 +131,13 @@ fn prepare<'a>(
         recipients,
     };
     envelope.check()?;
-    let rewrite =
-        message::rewrite::for_message(s, headers, cli.full_name.as_deref(), &envelope.from)?;
+    let rewrite = message::rewrite::for_message(
+        s,
+        headers,
+        cli.full_name.as_deref(),
+        &envelope.from,
+        &envelope.recipients,
+    )?;
     Ok(Message {
         cli,
         account: account.clone(),

@@ -713,7 +713,14 @@ mod tests {
     fn long_options_are_in_msmtps_table_order_then_posties() {
         let names: Vec<&str> = LONG.iter().map(|o| o.name).collect();
         assert_eq!(names[..MSMTP_LONG_OPTIONS.len()], MSMTP_LONG_OPTIONS);
-        assert_eq!(names[MSMTP_LONG_OPTIONS.len()..], ["no-send"]);
+        assert_eq!(
+            names[MSMTP_LONG_OPTIONS.len()..],
+            NEWER_MSMTP_LONG_OPTIONS
+                .iter()
+                .chain(&["no-send"])
+                .copied()
+                .collect::<Vec<_>>()
+        );
         let mut ranks: Vec<u8> = OWN_LONG.iter().map(|o| o.0).collect();
         ranks.extend(Command::all().filter_map(|c| Some(c.cli()?.rank)));
         ranks.sort();
@@ -734,15 +741,39 @@ mod tests {
         }
     }
 
+    /// The long options newer msmtp releases added (1.8.29: `--set-to-header`), after 1.8.23's.
+    const NEWER_MSMTP_LONG_OPTIONS: [&str; 1] = ["set-to-header"];
+
     #[test]
     fn postie_options_leave_msmtp_prefixes_alone() {
         let msmtp_initials: Vec<char> = MSMTP_LONG_OPTIONS
             .iter()
             .filter_map(|n| n.chars().next())
             .collect();
-        for o in LONG.iter().skip(MSMTP_LONG_OPTIONS.len()) {
+        let newer = MSMTP_LONG_OPTIONS.len() + NEWER_MSMTP_LONG_OPTIONS.len();
+        for o in LONG.iter().skip(newer) {
             let initial = o.name.chars().next().unwrap();
             assert!(!msmtp_initials.contains(&initial), "--{}", o.name);
+        }
+        // A newer msmtp's option may share an initial, but every abbreviation that named one
+        // option of 1.8.23 still names it.
+        for added in NEWER_MSMTP_LONG_OPTIONS {
+            for old in MSMTP_LONG_OPTIONS {
+                let unique = (1..=old.len())
+                    .find(|&n| {
+                        MSMTP_LONG_OPTIONS
+                            .iter()
+                            .filter(|o| o.starts_with(&old[..n]))
+                            .count()
+                            == 1
+                    })
+                    .unwrap_or(old.len());
+                assert!(
+                    !added.starts_with(&old[..unique]) || old[..unique] == *old,
+                    "--{added} makes --{} ambiguous",
+                    &old[..unique]
+                );
+            }
         }
     }
 

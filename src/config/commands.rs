@@ -20,7 +20,7 @@ use super::grammar::{
 };
 use super::secret::Secret;
 use super::values::{
-    AuthSetting, AutoOff, DsnNotify, DsnReturn, Fingerprint, Protocol, SetFromHeader,
+    AuthSetting, AutoOff, DsnNotify, DsnReturn, Fingerprint, Protocol, SetFromHeader, SetToHeader,
     SyslogFacility, Trust,
 };
 use std::path::PathBuf;
@@ -382,12 +382,15 @@ declare_commands! {
             canonical |v| on_off_word(*v).to_string();
             cli "remove-bcc-headers" rank 46 Optional "on";
 
-        /// Replace To and Cc by `To: undisclosed-recipients:;`.
-        undisclosed_recipients: bool = false;
-            parse on_off;
-            example "on";
-            show sendmail "undisclosed_recipients" = show_on_off;
-            cli "undisclosed-recipients" rank 47 Optional "on";
+        /// Replace To, Cc and Bcc by one To header: all recipients (on), `undisclosed-recipients:;`, or keep them (off).
+        set_to_header: SetToHeader = SetToHeader::Off;
+            parse |a, _| SetToHeader::parse(a).ok_or(Bad::Invalid);
+            example "undisclosed_recipients";
+            // msmtp 1.8.23's line; `on` did not exist then and is shown as newer msmtp shows it.
+            show sendmail "undisclosed_recipients" = |v, _| on_off_word(*v != SetToHeader::Off).to_string();
+            relabel "set_to_header" when |v| *v == SetToHeader::On;
+            canonical |v| v.word().to_string();
+            cli "set-to-header" rank 53 Optional "on";
 
         /// Delivery status notifications: `never` or some of failure, delay, success.
         dsn_notify: Option<DsnNotify> = None;
@@ -517,6 +520,12 @@ declare_commands! {
             parse |a, c| Ok(if on_off(a, c)? { AutoOff::Auto } else { AutoOff::Off });
             example "off";
             cli "add-missing-date-header" rank 42 Optional "on";
+
+        /// Old spelling of `set_to_header`: on = undisclosed_recipients.
+        undisclosed_recipients => set_to_header;
+            parse |a, c| Ok(if on_off(a, c)? { SetToHeader::UndisclosedRecipients } else { SetToHeader::Off });
+            example "on";
+            cli "undisclosed-recipients" rank 47 Optional "on";
 
         /// The opposite of `remove_bcc_headers`.
         keepbcc => remove_bcc_headers;
@@ -917,7 +926,11 @@ mod tests {
         assert!(s("tls_starttls", "").tls_starttls);
         assert!(s("tls_certcheck", "").tls_certcheck);
         assert!(s("remove_bcc_headers", "").remove_bcc_headers);
-        assert!(s("undisclosed_recipients", "").undisclosed_recipients);
+        assert_eq!(
+            s("undisclosed_recipients", "").set_to_header,
+            SetToHeader::UndisclosedRecipients
+        );
+        assert_eq!(s("set_to_header", "").set_to_header, SetToHeader::On);
         assert!(s("auto_from", "").auto_from);
         assert!(!s("keepbcc", "").remove_bcc_headers);
         assert_eq!(s("auth", "").auth, AuthSetting::Auto);
@@ -1072,6 +1085,69 @@ mod tests {
             AutoOff::Off
         );
         assert!(s("keepbcc", "off").remove_bcc_headers);
+    }
+
+    #[test]
+    fn set_to_header_and_its_old_spelling_set_one_setting() {
+        assert_eq!(s("set_to_header", "on").set_to_header, SetToHeader::On);
+        assert_eq!(s("set_to_header", "off").set_to_header, SetToHeader::Off);
+        assert_eq!(
+            s("set_to_header", "undisclosed_recipients").set_to_header,
+            SetToHeader::UndisclosedRecipients
+        );
+        assert_eq!(
+            s("undisclosed_recipients", "on").set_to_header,
+            SetToHeader::UndisclosedRecipients
+        );
+        assert_eq!(
+            s("undisclosed_recipients", "off").set_to_header,
+            SetToHeader::Off
+        );
+        for bad in ["undisclosed-recipients", "auto", "ON"] {
+            assert_eq!(
+                invalid("set_to_header", bad),
+                format!("invalid argument {bad} for command set_to_header")
+            );
+        }
+        assert_eq!(
+            invalid("undisclosed_recipients", "undisclosed_recipients"),
+            "invalid argument undisclosed_recipients for command undisclosed_recipients"
+        );
+        // The later line wins, whichever spelling it uses; inheritance sees one setting.
+        let p = crate::config::parse::parse_bytes(
+            std::path::Path::new("rc"),
+            b"account a\nset_to_header on\nundisclosed_recipients off\n\
+              account b\nundisclosed_recipients on\nset_to_header on\n\
+              account c : b\naccount d : a\n",
+            &crate::config::parse::ParseEnv {
+                home: "/h".into(),
+                eval_timeout: std::time::Duration::from_secs(5),
+            },
+        )
+        .expect("parses");
+        let got: Vec<_> = p
+            .accounts
+            .iter()
+            .map(|a| a.settings.set_to_header)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                SetToHeader::Off,
+                SetToHeader::On,
+                SetToHeader::On,
+                SetToHeader::Off
+            ]
+        );
+        // The command line records the setting's own spelling for either option.
+        let cmd = Command::lookup("undisclosed_recipients").unwrap();
+        assert_eq!(
+            cmd.command_line_override("on"),
+            Ok(Some((
+                "set_to_header",
+                "undisclosed_recipients".to_string()
+            )))
+        );
     }
 
     #[test]

@@ -40,6 +40,27 @@ pub(crate) struct Line<S: 'static> {
     /// Printed only in sendmail mode (after the connection settings).
     pub sendmail_only: bool,
     pub value: fn(&View<'_, S>) -> String,
+    /// Another label for the values msmtp 1.8.23 cannot express (printed under a newer
+    /// msmtp's name): the label and when it applies.
+    pub relabel: Option<(&'static str, fn(&View<'_, S>) -> bool)>,
+}
+
+impl<S> Line<S> {
+    /// The label for this value.
+    pub(crate) fn label_for(&self, view: &View<'_, S>) -> &'static str {
+        match self.relabel {
+            Some((label, when)) if when(view) => label,
+            _ => self.label,
+        }
+    }
+}
+
+/// How a command is documented for users (the man page, `--help`): its argument as msmtp's
+/// manual writes it (`number`, `[(on|off)]`: brackets when it may be empty) and one sentence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Manual {
+    pub argument: &'static str,
+    pub text: &'static str,
 }
 
 /// Parse `arg` into `slot`, leaving it untouched on error. Taking the grammar as a `fn`
@@ -63,6 +84,11 @@ pub(crate) fn render<T, S>(
     show(v, view)
 }
 
+/// Like [`store`], for a `relabel` condition.
+pub(crate) fn holds<T>(v: &T, when: fn(&T) -> bool) -> bool {
+    when(v)
+}
+
 /// Like [`store`], for a `canonical` spelling.
 pub(crate) fn spell<T>(v: &T, canonical: fn(&T) -> String) -> String {
     canonical(v)
@@ -77,15 +103,20 @@ pub(crate) fn spell<T>(v: &T, canonical: fn(&T) -> String) -> String {
 /// - `example "ARG";`: an argument it accepts (the tests check it);
 /// - `show always|sendmail "label" = FMT;` with `FMT: fn(&Type, &View<Settings>) -> String`, or
 ///   `show never;`: the `-P` line;
+/// - optionally `relabel "label" when FN;` with `FN: fn(&Type) -> bool`: the `-P` label for the
+///   values msmtp 1.8.23 cannot express (a newer msmtp's line);
 /// - optionally `canonical FN;` with `FN: fn(&Type) -> String`: the argument the command line
 ///   records instead of the one typed (decimal numbers, and every setting an alias's option
 ///   changes);
 /// - optionally `cli "long" rank N Required|Optional "implicit" [short 'c'] [errors_as "--x"]
 ///   [guard file_or_command];`: the option, its place in msmtp's table, and whether it names
-///   a file or a command.
+///   a file or a command;
+/// - `man "ARGUMENT" "TEXT";`: the argument as the manual writes it (`number`, `[(on|off)]`,
+///   in brackets when it may be empty; empty for a command without argument) and one sentence
+///   for the man page and `--help` (optional for the macro, required by the tests).
 ///
 /// An `aliases` entry is `/// doc`, `name => setting;` (or `=> ignored;`), `parse` (yielding
-/// the setting's type), `example` and optionally `cli`.
+/// the setting's type), `example`, optionally `cli`, and `man`.
 macro_rules! declare_commands {
     (
         settings {
@@ -95,10 +126,12 @@ macro_rules! declare_commands {
                 parse $parse:expr;
                 example $example:literal;
                 show $when:ident $($label:literal = $show:expr)?;
+                $(relabel $alt:literal when $cond:expr;)?
                 $(canonical $canon:expr;)?
                 $(cli $long:literal rank $rank:literal $arg:ident $($implicit:literal)?
                     $(short $short:literal)? $(errors_as $elabel:literal)?
                     $(guard $guard:ident)?;)?
+                $(man $marg:literal $mtext:literal;)?
             )*
         }
         aliases {
@@ -110,6 +143,7 @@ macro_rules! declare_commands {
                 $(cli $along:literal rank $arank:literal $aarg:ident $($aimplicit:literal)?
                     $(short $ashort:literal)? $(errors_as $aelabel:literal)?
                     $(guard $aguard:ident)?;)?
+                $(man $amarg:literal $amtext:literal;)?
             )*
         }
     ) => {
@@ -159,7 +193,15 @@ macro_rules! declare_commands {
             /// The `-P` line, if msmtp 1.8.23 prints one.
             pub(crate) fn line(self) -> Option<$crate::config::declare::Line<Settings>> {
                 match self {
-                    $( Field::$field => $crate::config::declare::declare_commands!(@line $field, $when $(, $label, $show)?), )*
+                    $( Field::$field => $crate::config::declare::declare_commands!(@line $field, $when $(, $label, $show)?;
+                        $($alt, $cond)?), )*
+                }
+            }
+
+            /// The manual's argument and sentence.
+            pub(crate) fn man(self) -> Option<$crate::config::declare::Manual> {
+                match self {
+                    $( Field::$field => $crate::config::declare::declare_commands!(@man $($marg, $mtext)?), )*
                 }
             }
 
@@ -216,6 +258,13 @@ macro_rules! declare_commands {
                 match self { $( Alias::$alias => $aexample, )* }
             }
 
+            /// The manual's argument and sentence.
+            pub(crate) fn man(self) -> Option<$crate::config::declare::Manual> {
+                match self {
+                    $( Alias::$alias => $crate::config::declare::declare_commands!(@man $($amarg, $amtext)?), )*
+                }
+            }
+
             fn cli(self) -> Option<$crate::config::declare::CliOption> {
                 match self {
                     $( Alias::$alias => $crate::config::declare::declare_commands!(@cli $( $along, $arank, $aarg $(, $aimplicit)?;
@@ -241,21 +290,33 @@ macro_rules! declare_commands {
         Some($crate::config::declare::spell(&$v, $canon))
     };
 
-    (@line $field:ident, never) => { None };
-    (@line $field:ident, always, $label:literal, $show:expr) => {
-        $crate::config::declare::declare_commands!(@line_of $field, false, $label, $show)
+    (@line $field:ident, never;) => { None };
+    (@line $field:ident, always, $label:literal, $show:expr; $($alt:literal, $cond:expr)?) => {
+        $crate::config::declare::declare_commands!(@line_of $field, false, $label, $show; $($alt, $cond)?)
     };
-    (@line $field:ident, sendmail, $label:literal, $show:expr) => {
-        $crate::config::declare::declare_commands!(@line_of $field, true, $label, $show)
+    (@line $field:ident, sendmail, $label:literal, $show:expr; $($alt:literal, $cond:expr)?) => {
+        $crate::config::declare::declare_commands!(@line_of $field, true, $label, $show; $($alt, $cond)?)
     };
-    (@line_of $field:ident, $sendmail:literal, $label:literal, $show:expr) => {
+    (@line_of $field:ident, $sendmail:literal, $label:literal, $show:expr; $($alt:literal, $cond:expr)?) => {
         Some($crate::config::declare::Line {
             label: $label,
             sendmail_only: $sendmail,
             value: |a: &$crate::config::grammar::View<'_, Settings>| {
                 $crate::config::declare::render(&a.settings.$field, a, $show)
             },
+            relabel: $crate::config::declare::declare_commands!(@relabel $field; $($alt, $cond)?),
         })
+    };
+    (@relabel $field:ident;) => { None };
+    (@relabel $field:ident; $alt:literal, $cond:expr) => {
+        Some(($alt, |a: &$crate::config::grammar::View<'_, Settings>| {
+            $crate::config::declare::holds(&a.settings.$field, $cond)
+        }))
+    };
+
+    (@man) => { None };
+    (@man $arg:literal, $text:literal) => {
+        Some($crate::config::declare::Manual { argument: $arg, text: $text })
     };
 
     (@cli) => { None };

@@ -379,8 +379,8 @@ mod tests {
                 "rc: line 2: command eval needs an argument",
             ),
             (
-                "account a\nset_to_header on\n",
-                "rc: line 2: unknown command set_to_header",
+                "account a\nset_cc_header on\n",
+                "rc: line 2: unknown command set_cc_header",
             ),
         ];
         for (input, want) in cases {

@@ -36,6 +36,36 @@ impl SetFromHeader {
     }
 }
 
+/// `set_to_header` (msmtp >= 1.8.29): keep the To, Cc and Bcc headers, or replace them with one
+/// To header listing every recipient, or with `To: undisclosed-recipients:;`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SetToHeader {
+    #[default]
+    Off,
+    On,
+    UndisclosedRecipients,
+}
+
+impl SetToHeader {
+    /// `on` (or empty), `off` or `undisclosed_recipients`.
+    pub fn parse(s: &str) -> Option<SetToHeader> {
+        match s {
+            "" | "on" => Some(SetToHeader::On),
+            "off" => Some(SetToHeader::Off),
+            "undisclosed_recipients" => Some(SetToHeader::UndisclosedRecipients),
+            _ => None,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            SetToHeader::Off => "off",
+            SetToHeader::On => "on",
+            SetToHeader::UndisclosedRecipients => "undisclosed_recipients",
+        }
+    }
+}
+
 /// `set_date_header` and `set_msgid_header`: add the header when missing, or never.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum AutoOff {

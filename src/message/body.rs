@@ -19,6 +19,11 @@ pub struct Rewrite {
     pub from_line: Option<String>,
     /// Prepend `To: undisclosed-recipients:;` and drop the original To/Cc/Bcc headers.
     pub undisclosed_recipients: bool,
+    /// Value of a `To:` header to prepend that lists every recipient (`set_to_header on`);
+    /// when `Some`, the original To/Cc/Bcc headers are dropped. Absent in queue entries
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
     /// Value of a `Date:` header to prepend.
     pub date: Option<String>,
     /// Value of a `Message-ID:` header to prepend (including the angle brackets).
@@ -113,6 +118,10 @@ fn prepended_headers(rewrite: &Rewrite) -> String {
     }
     if rewrite.undisclosed_recipients {
         s.push_str("To: undisclosed-recipients:;\n");
+    } else if let Some(to) = &rewrite.to {
+        s.push_str("To: ");
+        s.push_str(to);
+        s.push('\n');
     }
     if let Some(date) = &rewrite.date {
         s.push_str("Date: ");
@@ -138,11 +147,12 @@ impl Filter {
         if rewrite.from_line.is_some() {
             names.push(b"from");
         }
-        if rewrite.undisclosed_recipients {
+        let new_to = rewrite.undisclosed_recipients || rewrite.to.is_some();
+        if new_to {
             names.push(b"to");
             names.push(b"cc");
         }
-        if rewrite.undisclosed_recipients || rewrite.remove_bcc {
+        if new_to || rewrite.remove_bcc {
             names.push(b"bcc");
         }
         Filter { names }
@@ -433,6 +443,7 @@ mod tests {
             date: Some("Sat, 28 Nov 2026 12:38:50 +0000".into()),
             message_id: Some("<h.a@b>".into()),
             remove_bcc: false,
+            to: None,
         };
         let (out, _) = run(b"Subject: s\n\nbody\n", &rw);
         assert_eq!(
@@ -504,6 +515,22 @@ Subject: s\r\n\r\nbody\r\n"[..]
         };
         let (out, _) = run(b"To: a,\n b\nCc: c\nBcc: d\nSubject: s\n\n", &rw);
         assert_eq!(out, b"To: undisclosed-recipients:;\r\nSubject: s\r\n\r\n");
+    }
+
+    #[test]
+    fn a_to_header_of_all_recipients_replaces_to_cc_bcc() {
+        let rw = Rewrite {
+            from_line: Some("x@y".into()),
+            to: Some("a@x, b@y,\n c@z".into()),
+            date: Some("D".into()),
+            ..Rewrite::default()
+        };
+        let (out, n) = run(b"To: a,\n b\nCc: c\nBcc: d\nSubject: s\n\n", &rw);
+        assert_eq!(
+            out,
+            b"From: x@y\r\nTo: a@x, b@y,\r\n c@z\r\nDate: D\r\nSubject: s\r\n\r\n"
+        );
+        assert_eq!(n, 10 + 14 + 5 + 8 + 11 + 1);
     }
 
     #[test]

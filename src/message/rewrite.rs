@@ -1,24 +1,26 @@
 //! Which headers postie adds to or removes from a message (msmtp.md 5.3): a From header
 //! (`set_from_header`, with `-F` or `from_full_name`), Date, Message-ID, the Bcc removal and
-//! `undisclosed_recipients`. Every value written into a header is checked here: a full name
+//! `set_to_header` (one To header instead of To, Cc and Bcc: every recipient, or
+//! `undisclosed-recipients:;`). Every value written into a header is checked here: a full name
 //! usually comes from a program (cron's `-FCronDaemon`, a web application's sender name), and a
 //! line break in it would add headers or body text to the message.
 
 use super::body::Rewrite;
 use super::headers::HeaderBlock;
 use super::msgid::{date_header_value, message_id};
-use crate::config::{AutoOff, SetFromHeader, Settings};
+use crate::config::{AutoOff, SetFromHeader, SetToHeader, Settings};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 
 /// The rewrite for a message with header block `headers`, sent from the envelope sender
-/// `from` with the account's settings `s`. `full_name` is `-F`, which wins over
-/// `from_full_name`.
+/// `from` to `recipients` with the account's settings `s`. `full_name` is `-F`, which wins
+/// over `from_full_name`.
 pub fn for_message(
     s: &Settings,
     headers: &HeaderBlock,
     full_name: Option<&str>,
     from: &str,
+    recipients: &[String],
 ) -> Result<Rewrite> {
     let add_from = match s.set_from_header {
         SetFromHeader::On => true,
@@ -36,7 +38,8 @@ pub fn for_message(
     };
     Ok(Rewrite {
         from_line,
-        undisclosed_recipients: s.undisclosed_recipients,
+        undisclosed_recipients: s.set_to_header == SetToHeader::UndisclosedRecipients,
+        to: (s.set_to_header == SetToHeader::On).then(|| address_list(recipients)),
         date: (s.set_date_header == AutoOff::Auto && !headers.has_date).then(date_header_value),
         message_id: (s.set_msgid_header == AutoOff::Auto && !headers.has_message_id)
             .then(|| message_id(from)),
@@ -44,9 +47,39 @@ pub fn for_message(
     })
 }
 
+/// The longest header line [`address_list`] writes when the addresses allow it (RFC 5322's
+/// recommended 78 characters).
+const FOLD_AT: usize = 78;
+
+/// The value of the To header of `set_to_header on`: the recipients separated by `, ` (as
+/// msmtp writes it), folded after a comma before a line would pass [`FOLD_AT`] characters, so
+/// that a long list never makes a line longer than RFC 5322's 998.
+fn address_list(recipients: &[String]) -> String {
+    let mut out = String::new();
+    // "To: " starts the first line.
+    let mut column = "To: ".len();
+    for (i, r) in recipients.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+            column += 1;
+            if column + 1 + r.len() + 1 > FOLD_AT {
+                out.push_str("\n ");
+                column = 1;
+            } else {
+                out.push(' ');
+                column += 1;
+            }
+        }
+        out.push_str(r);
+        column += r.len();
+    }
+    out
+}
+
 /// The value of the From header postie adds: `NAME <ADDR>` with a full name, else `ADDR`. A
 /// control character in the name is refused (64 for `-F`, 78 for `from_full_name`); a name
-/// with RFC 5322 specials is quoted, since unquoted `Doe, John <j@x>` would name two mailboxes.
+/// with RFC 5322 specials is quoted, since unquoted `Doe, John <j@x>` would name two mailboxes;
+/// a name that is not ASCII is written as RFC 2047 encoded words (as msmtp >= 1.8.27 does).
 fn from_header_value(cli_name: Option<&str>, rc_name: Option<&str>, from: &str) -> Result<String> {
     let (name, from_cli) = match (cli_name, rc_name) {
         (Some(n), _) => (n, true),
@@ -64,7 +97,33 @@ fn from_header_value(cli_name: Option<&str>, rc_name: Option<&str>, from: &str) 
             Error::config(format!("from_full_name: {what}"))
         });
     }
+    if !name.is_ascii() {
+        return Ok(format!("{} <{from}>", encoded_words(name)));
+    }
     Ok(format!("{} <{from}>", display_name(name)))
+}
+
+/// `name` as RFC 2047 encoded words (`=?utf-8?B?...?=`), each at most 75 characters and
+/// holding whole characters, separated by spaces (which a reader drops between encoded words).
+fn encoded_words(name: &str) -> String {
+    use base64::Engine;
+    // 75 - "=?utf-8?B?".len() - "?=".len() = 63 base64 characters: 45 bytes of text.
+    const CHUNK: usize = 45;
+    let mut words = Vec::new();
+    let mut start = 0;
+    while start < name.len() {
+        let mut end = (start + CHUNK).min(name.len());
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let text = &name.as_bytes()[start..end];
+        words.push(format!(
+            "=?utf-8?B?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(text)
+        ));
+        start = end;
+    }
+    words.join(" ")
 }
 
 /// `name` as an RFC 5322 phrase: as it is when it needs no quoting (msmtp's output), else as a
@@ -115,6 +174,45 @@ mod tests {
         assert_eq!(display_name("a \"b\" c"), "\"a \\\"b\\\" c\"");
         assert_eq!(display_name("\"Already, Quoted\""), "\"Already, Quoted\"");
         assert_eq!(display_name("\"open\\\""), "\"\\\"open\\\\\\\"\"");
+    }
+
+    #[test]
+    fn names_that_are_not_ascii_are_encoded_words() {
+        assert_eq!(
+            from_header_value(Some("Test Üser"), None, "t@x").expect("ok"),
+            "=?utf-8?B?VGVzdCDDnHNlcg==?= <t@x>"
+        );
+        let long = "Ü".repeat(40);
+        let v = from_header_value(None, Some(&long), "t@x").expect("ok");
+        let words: Vec<&str> = v.trim_end_matches(" <t@x>").split(' ').collect();
+        assert_eq!(words.len(), 2);
+        assert!(words.iter().all(|w| w.len() <= 75), "{words:?}");
+        use base64::Engine;
+        let decoded: Vec<u8> = words
+            .iter()
+            .flat_map(|w| {
+                let b64 = w.trim_start_matches("=?utf-8?B?").trim_end_matches("?=");
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .expect("base64")
+            })
+            .collect();
+        assert_eq!(String::from_utf8(decoded).expect("whole characters"), long);
+    }
+
+    #[test]
+    fn all_recipients_in_one_folded_to_header() {
+        let r = |v: &[&str]| address_list(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(r(&["a@x.org"]), "a@x.org");
+        assert_eq!(r(&["a@x.org", "root", "b@y.org"]), "a@x.org, root, b@y.org");
+        let many: Vec<String> = (0..20).map(|i| format!("user{i:02}@example.org")).collect();
+        let v = address_list(&many);
+        let text = format!("To: {v}");
+        let lines: Vec<&str> = text.split('\n').collect();
+        assert!(lines.len() > 1);
+        assert!(lines.iter().all(|l| l.len() <= FOLD_AT), "{lines:?}");
+        assert!(lines[1..].iter().all(|l| l.starts_with(' ')));
+        assert_eq!(v.replace("\n ", " "), many.join(", "));
     }
 
     #[test]
