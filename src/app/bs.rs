@@ -611,15 +611,20 @@ impl BsRelay<'_> {
             let mut s = settings.clone();
             s.logfile = None;
             let _ = log::record(&s, attempt, success);
-            let stamp = crate::sys::strftime(
-                settings
-                    .logfile_time_format
-                    .as_deref()
-                    .unwrap_or("%b %d %H:%M:%S"),
-                &crate::sys::local_now(),
-            );
-            crate::ui::stderr_line(&format!("{stamp} {}", log::format_info(attempt)));
-            Ok(())
+            match log::log_line(
+                settings.logfile_time_format.as_deref(),
+                &log::format_info(attempt),
+            ) {
+                Ok(line) => {
+                    crate::ui::stderr_line(line.trim_end_matches('\n'));
+                    Ok(())
+                }
+                Err(reason) => Err(log::LogFailure {
+                    path: "-".to_owned(),
+                    reason,
+                    info: log::format_info(attempt),
+                }),
+            }
         } else {
             log::record(settings, attempt, success)
         };

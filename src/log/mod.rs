@@ -140,15 +140,24 @@ pub fn record(
     Ok(())
 }
 
-/// Append the line to `logfile` (`-` = stdout). Returns msmtp's complaint on failure, which the
-/// caller prints along with the info; the exit code is not affected.
-pub fn write_logfile(path: &str, time_format: Option<&str>, info: &str) -> Result<(), String> {
+/// The log line for `info`: the time in `time_format` (msmtp's default without one), a space
+/// and the info; `logfile_time_format none` (msmtp >= 1.8.28) leaves out the time and the space.
+pub fn log_line(time_format: Option<&str>, info: &str) -> Result<String, String> {
+    if time_format == Some("none") {
+        return Ok(format!("{info}\n"));
+    }
     let format = time_format.unwrap_or("%b %d %H:%M:%S");
     let stamp = crate::sys::strftime(format, &crate::sys::local_now());
     if stamp.is_empty() || stamp.len() > 127 {
         return Err("invalid logfile_time_format".to_owned());
     }
-    let line = format!("{stamp} {info}\n");
+    Ok(format!("{stamp} {info}\n"))
+}
+
+/// Append the line to `logfile` (`-` = stdout). Returns msmtp's complaint on failure, which the
+/// caller prints along with the info; the exit code is not affected.
+pub fn write_logfile(path: &str, time_format: Option<&str>, info: &str) -> Result<(), String> {
+    let line = log_line(time_format, info)?;
     if path == "-" {
         let mut out = std::io::stdout().lock();
         return out
@@ -280,6 +289,15 @@ mod tests {
             ..Attempt::default()
         };
         assert!(format_info(&a).starts_with("socket=/run/x.sock tls=off"));
+    }
+
+    #[test]
+    fn time_format_none_leaves_out_the_time() {
+        assert_eq!(log_line(Some("none"), "host=h").unwrap(), "host=h\n");
+        assert_eq!(log_line(Some("x%%y"), "host=h").unwrap(), "x%y host=h\n");
+        assert_eq!(log_line(Some("None"), "host=h").unwrap(), "None host=h\n");
+        let default = log_line(None, "host=h").unwrap();
+        assert_eq!(default.len(), "Jan 01 00:00:00 host=h\n".len(), "{default}");
     }
 
     #[test]
