@@ -231,6 +231,17 @@ const BS: &str = "(am) -bs is an SMTP dialogue on stdin and stdout (Symfony Mail
 /// Why postie refuses a huge header block that msmtp sends.
 const HEADER_LIMIT: &str = "(ah) more than 1 MiB of header lines without an empty line is refused before connecting (exit 65); memory stays bounded";
 
+/// Why postie accepts what newer msmtp releases added to the msmtprc grammar.
+const NEWER: &str = "(an) newer msmtp's configuration: set_to_header (1.8.29) is a command, %F in from (1.8.29) is the mail's From address";
+
+/// Why the sender of a resent mail is its Resent-From address.
+const RESENT_FROM: &str =
+    "(ao) a Resent-From header before any From header names the sender (msmtp >= 1.8.26)";
+
+/// Why a full name that is not ASCII is encoded.
+const ENCODED_NAME: &str =
+    "(ap) a full name that is not ASCII is written as RFC 2047 encoded words (msmtp >= 1.8.27)";
+
 /// Why a connection dropped in the middle of DATA has more than one right outcome.
 const DROP_RACE: &str = "(timing) the server closes while the client may still be writing";
 
@@ -758,6 +769,49 @@ fn cases() -> Vec<Case> {
         c("log_auth_user")
             .extra(&format!("{tls_rc}\nauth on\nuser joe\npassword secret"))
             .server(auth_srv()),
+        // ---- newer msmtp releases (compat.md rows an, ao, ap) ---------------------------------
+        // msmtp 1.8.23 refuses set_to_header (1.8.29) as an unknown command; postie sends.
+        c("cfg_newer_set_to_header_on")
+            .extra("set_to_header on")
+            .args(&["-t"])
+            .stdin(MAIL_T)
+            .postie(Field::Exit, eq("0"), NEWER)
+            .postie(Field::Stderr, eq(""), NEWER)
+            .postie(Field::Data, has("To: to1@example.org, to2@example.org, cc1@example.org, bcc1@example.org,\\r\\n bcc2@example.org\\r\\nDate: "), NEWER)
+            .postie(Field::Helo, Expect::Any, NEWER)
+            .postie(Field::Tls, Expect::Any, NEWER)
+            .postie(Field::Auth, Expect::Any, NEWER)
+            .postie(Field::Envelope, Expect::Any, NEWER)
+            .postie(Field::Quit, Expect::Any, NEWER)
+            .postie(Field::Log, Expect::Any, NEWER)
+            .postie(Field::Pipelining, Expect::Any, NEWER),
+        c("cfg_newer_set_to_header_pretend")
+            .extra("set_to_header on")
+            .args(&["-P", "r@x.org"])
+            .stdout()
+            .postie(Field::Exit, eq("0"), NEWER)
+            .postie(Field::Stderr, eq(""), NEWER)
+            .postie(Field::Stdout, has("\nset_to_header = on\n"), NEWER),
+        // 1.8.23 sends `%F` as it is; 1.8.29 replaces it with the From header's address.
+        c("acct_newer_percent_f")
+            .rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom %F\n")
+            .postie(Field::Envelope, eq("MAIL FROM:<alice@example.com> | RCPT TO:<rcpt@example.org>"), NEWER)
+            .postie(Field::Log, has("from=alice@example.com "), NEWER),
+        c("acct_newer_percent_f_resent")
+            .rc("account default\nhost 127.0.0.1\nport {PORT}\nfrom %F\n")
+            .stdin("Resent-From: R <r@example.com>\nResent-To: new@x.org\nFrom: a@example.com\n\nbody\n")
+            .postie(Field::Envelope, eq("MAIL FROM:<r@example.com> | RCPT TO:<rcpt@example.org>"), NEWER)
+            .postie(Field::Log, has("from=r@example.com "), NEWER),
+        c("acct_read_envelope_from_resent")
+            .args(&["--read-envelope-from", "r@x.org"])
+            .stdin("Resent-From: R <r@example.com>\nResent-To: new@x.org\nFrom: a@example.com\n\nbody\n")
+            .postie(Field::Envelope, eq("MAIL FROM:<r@example.com> | RCPT TO:<r@x.org>"), RESENT_FROM)
+            .postie(Field::Log, has("from=r@example.com "), RESENT_FROM),
+        c("opt_F_not_ascii")
+            .args(&["-F", "Jörg Müller", "r@x.org"])
+            .stdin(MAIL_NOFROM)
+            .postie(Field::Data, has("From: =?utf-8?B?SsO2cmcgTcO8bGxlcg==?= <sender@example.com>"), ENCODED_NAME)
+            .postie(Field::Log, has("mailsize=107+generated"), ENCODED_NAME),
         // ---- 9. --serverinfo, --rmqs, --configure -------------------------------------------
         c("si_plain_all_caps")
             .args(&["-S"])

@@ -2,7 +2,7 @@
 //! the `tls_trust_file system` rule, the proxy port, `%` patterns in `domain` and `from`,
 //! obsolete `auto_from`/`maildomain`, and `check_account` with msmtp's exact texts.
 
-use crate::config::{Account, Trust, paths};
+use crate::config::{Account, MailFrom, Trust, paths};
 use crate::error::{Error, Result};
 use crate::ui::sanitize;
 use std::ffi::CStr;
@@ -119,6 +119,12 @@ impl Expander {
 
     /// Replace `%H %C %M` (and `%U` when `with_user`) in `s`; other `%` sequences stay.
     pub fn expand(&mut self, s: &str, with_user: bool) -> Result<String> {
+        self.expand_with(s, with_user, None)
+    }
+
+    /// [`Expander::expand`], also replacing `%F` by `mail_from` when it is given. Replaced
+    /// text is not scanned again (an address holding `%H` stays as it is).
+    fn expand_with(&mut self, s: &str, with_user: bool, mail_from: Option<&str>) -> Result<String> {
         if !s.contains('%') {
             return Ok(s.to_string());
         }
@@ -134,6 +140,7 @@ impl Expander {
                 Some('H') => self.host(),
                 Some('C') => self.canon(),
                 Some('M') => self.mailname()?,
+                Some('F') if mail_from.is_some() => mail_from.unwrap_or_default().to_string(),
                 _ => {
                     out.push('%');
                     continue;
@@ -171,7 +178,18 @@ pub fn finalize_with(
     s.domain = exp.expand(&s.domain, false)?;
     if sendmail_mode {
         if let Some(from) = &s.from {
-            s.from = Some(exp.expand(from, true)?);
+            let mail_from = match &account.mail_from {
+                MailFrom::Address(a) => Some(a.as_str()),
+                MailFrom::Missing if !pretend && from.contains("%F") => {
+                    return Err(Error::usage(
+                        "no envelope from address found: from uses %F, \
+                         and the mail has no From header",
+                    ));
+                }
+                // `-P` shows the pattern, as msmtp does.
+                _ => None,
+            };
+            s.from = Some(exp.expand_with(from, true, mail_from)?);
         }
         if s.auto_from {
             let user = exp.user();
@@ -258,6 +276,59 @@ mod tests {
         let mut a = account(rc, "a");
         finalize_with(&mut a, sendmail, pretend, &mut exp())?;
         Ok(a)
+    }
+
+    fn fin_mail(rc: &str, mail_from: MailFrom, pretend: bool) -> Result<Option<String>> {
+        let mut a = account(rc, "a");
+        a.mail_from = mail_from;
+        finalize_with(&mut a, true, pretend, &mut exp())?;
+        Ok(a.settings.from)
+    }
+
+    #[test]
+    fn percent_f_is_the_mails_sender() {
+        let rc = "account a\nhost h\nfrom %F\n";
+        let addr = || MailFrom::Address("joe@x.org".into());
+        assert_eq!(
+            fin_mail(rc, addr(), false).unwrap().as_deref(),
+            Some("joe@x.org")
+        );
+        // Replaced once, with the other patterns; the address is not scanned again.
+        let rc2 = "account a\nhost h\nfrom %U+%F@%H\n";
+        assert_eq!(
+            fin_mail(rc2, MailFrom::Address("%H".into()), false)
+                .unwrap()
+                .as_deref(),
+            Some("me+%H@hh")
+        );
+        // No mail read (queue flush, -S, check): left as it is.
+        assert_eq!(
+            fin_mail(rc, MailFrom::NotRead, false).unwrap().as_deref(),
+            Some("%F")
+        );
+        // A mail without From: -P shows the pattern, a send is refused.
+        assert_eq!(
+            fin_mail(rc, MailFrom::Missing, true).unwrap().as_deref(),
+            Some("%F")
+        );
+        let e = fin_mail(rc, MailFrom::Missing, false).unwrap_err();
+        assert_eq!(e.exit.code(), 64);
+        assert_eq!(
+            e.message,
+            "no envelope from address found: from uses %F, and the mail has no From header"
+        );
+        // Without %F a missing From changes nothing.
+        assert_eq!(
+            fin_mail("account a\nhost h\nfrom f@x\n", MailFrom::Missing, false)
+                .unwrap()
+                .as_deref(),
+            Some("f@x")
+        );
+        // `domain` knows no %F.
+        let mut a = account("account a\nhost h\nfrom f@x\ndomain %F.%H\n", "a");
+        a.mail_from = addr();
+        finalize_with(&mut a, true, false, &mut exp()).unwrap();
+        assert_eq!(a.settings.domain, "%F.hh");
     }
 
     #[test]

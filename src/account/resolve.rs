@@ -5,7 +5,7 @@
 
 use super::{Request, finalize, select_collecting};
 use crate::cli::Cli;
-use crate::config::{self, Account};
+use crate::config::{self, Account, MailFrom};
 use crate::error::Result;
 use crate::message::HeaderBlock;
 use crate::secret;
@@ -33,7 +33,9 @@ pub(crate) fn select_for(
             Some(c?)
         }
     };
-    let from_header = headers.and_then(|h| h.from.as_deref());
+    // The sender: the From address, or a Resent-From before it (msmtp >= 1.8.26).
+    let sender = headers.and_then(|h| h.sender());
+    let from_header = sender.as_deref();
     let read_envelope_from = headers.is_some() && cli.read_envelope_from;
     let request = Request {
         account: cli.account.as_deref(),
@@ -49,7 +51,14 @@ pub(crate) fn select_for(
     };
     let account = select_collecting(config.as_ref(), &request, &mut info);
     out.lines(&info);
-    account
+    let mut account = account?;
+    if headers.is_some() {
+        account.mail_from = match sender {
+            Some(a) => MailFrom::Address(a),
+            None => MailFrom::Missing,
+        };
+    }
+    Ok(account)
 }
 
 /// passwordeval (only when authentication is on and no password is set), then derived

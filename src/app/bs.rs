@@ -378,7 +378,10 @@ impl BsRelay<'_> {
                 crate::ui::stderr_line(line);
             }
         }
-        account
+        // The header comes after MAIL: `%F` in `from` is the MAIL FROM address here.
+        let mut account = account?;
+        account.mail_from = crate::config::MailFrom::Address(from.to_owned());
+        Ok(account)
     }
 
     /// Connects, greets, starts TLS and authenticates, with the transcript on stderr (`-d`).

@@ -591,6 +591,10 @@ fn check_settings(r: &mut Report, config: &Config, account: &Account) -> Option<
         let uses = account::select(Some(config), &req).map(|s| s.account.name);
         let pattern = from.contains(['*', '?', '[']);
         let finding = match uses {
+            _ if from.contains("%F") => format!(
+                "{from} (%F is the address of each mail's From header, or of a Resent-From \
+                 before it)"
+            ),
             _ if pattern => format!(
                 "{from} (a pattern: a mail from an address it matches uses this account, \
                  unless an account listed earlier matches too)"

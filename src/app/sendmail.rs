@@ -76,8 +76,10 @@ fn read_headers<R: BufRead>(cli: &Cli, input: &mut R) -> Result<HeaderBlock> {
     let headers = message::read_header_block_for(input, cli.read_recipients)?;
     if cli.read_envelope_from && (cli.pretend || cli.debug) {
         // msmtp prints this right after reading the headers, before the configuration; with no
-        // From header its printf shows "(null)".
-        let f = headers.from.as_deref().unwrap_or("(null)");
+        // From header its printf shows "(null)". A Resent-From before any From is the sender
+        // (msmtp >= 1.8.26).
+        let sender = headers.sender();
+        let f = sender.as_deref().unwrap_or("(null)");
         crate::ui::stdout_text(&format!("envelope from address extracted from mail: {f}\n"));
     }
     Ok(headers)

@@ -16,7 +16,7 @@ pub mod values;
 pub use secret::Secret;
 pub use settings::{
     Account, AuthSetting, AutoOff, CommandError, DsnCondition, DsnNotify, DsnReturn, Fingerprint,
-    Mechanism, Protocol, SetFromHeader, SetToHeader, Settings, SyslogFacility, Trust,
+    MailFrom, Mechanism, Protocol, SetFromHeader, SetToHeader, Settings, SyslogFacility, Trust,
 };
 
 use crate::error::{Error, Result};

@@ -86,7 +86,22 @@ pub struct Account {
     /// The password in `settings` came from postie's password cache (so a server refusing it
     /// means it is stale): set by `secret::apply_passwordeval`.
     pub password_cached: bool,
+    /// What `%F` in `from` stands for: the mail's sender, when a mail was read.
+    pub mail_from: MailFrom,
     pub(crate) mask: Mask,
+}
+
+/// What `%F` in `from` (msmtp >= 1.8.29) is replaced by.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum MailFrom {
+    /// No mail was read (`--serverinfo`, a queue flush, `postie check`): `%F` stays as it is.
+    #[default]
+    NotRead,
+    /// The mail has neither From nor Resent-From: a send with `%F` in `from` is refused.
+    Missing,
+    /// The address of the mail's From header (or of its Resent-From, see
+    /// `HeaderBlock::sender`).
+    Address(String),
 }
 
 impl Settings {
@@ -112,6 +127,7 @@ impl Account {
             settings: defaults.clone(),
             from_pending: false,
             password_cached: false,
+            mail_from: MailFrom::NotRead,
             mask: Mask::default(),
         }
     }

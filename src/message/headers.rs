@@ -73,6 +73,54 @@ impl HeaderBlock {
     pub fn body_start(&self) -> &[u8] {
         &self.raw[self.header_len.min(self.raw.len())..]
     }
+
+    /// The mail's sender as msmtp >= 1.8.26 reads it for `--read-envelope-from` (and 1.8.29
+    /// for `%F` in `from`): the first address of a `Resent-From:` header that stands in the
+    /// first block of `Resent-*` headers, before any `From:` header (the person who resent the
+    /// mail); otherwise [`HeaderBlock::from`].
+    pub fn sender(&self) -> Option<String> {
+        resent_from(self.header()).or_else(|| self.from.clone())
+    }
+}
+
+/// The first address of the `Resent-From:` header of the first `Resent-*` block, if that
+/// header comes before any `From:` header.
+fn resent_from(header: &[u8]) -> Option<String> {
+    let text: Vec<u8> = header.iter().copied().filter(|&b| b != b'\r').collect();
+    let text = String::from_utf8_lossy(&text);
+    // Unfolded fields: (name, value with its continuation lines).
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in text.split('\n') {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, value)) = fields.last_mut() {
+                value.push('\n');
+                value.push_str(line);
+            }
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            fields.push((String::new(), String::new()));
+            continue;
+        };
+        fields.push((
+            name.trim_end_matches([' ', '\t']).to_ascii_lowercase(),
+            value.to_string(),
+        ));
+    }
+    let mut in_block = false;
+    for (name, value) in fields {
+        match name.as_str() {
+            "from" => return None,
+            "resent-from" => return parse_address_list(&value).into_iter().next(),
+            n if n.starts_with("resent-") => in_block = true,
+            _ if in_block => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Read the header block from `input`, consuming exactly the header bytes (through the blank
@@ -1239,5 +1287,28 @@ Resent-Date: now\nResent-Bcc: d@x\nSubject: s\nResent-To: late@x\nCc: e@x\n\n";
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut r, &mut rest).expect("rest");
         assert_eq!(rest, "This is a test.\n");
+    }
+
+    #[test]
+    fn the_sender_is_a_resent_from_before_any_from() {
+        let sender = |mail: &[u8]| read_header_block(&mut &mail[..]).unwrap().sender();
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(sender(b"From: a@x\nTo: b@y\n\nbody\n"), s("a@x"));
+        assert_eq!(
+            sender(b"Resent-From: R <r@x>\nResent-To: n@y\nFrom: a@x\n\n"),
+            s("r@x")
+        );
+        assert_eq!(
+            sender(b"Resent-Date: d\nresent-from :\n r@x\nFrom: a@x\n\n"),
+            s("r@x")
+        );
+        // From first, or the Resent-From in a later block: the From address.
+        assert_eq!(sender(b"From: a@x\nResent-From: r@x\n\n"), s("a@x"));
+        assert_eq!(
+            sender(b"Resent-To: n@y\nSubject: s\nResent-From: r@x\nFrom: a@x\n\n"),
+            s("a@x")
+        );
+        assert_eq!(sender(b"Resent-From: r@x\n\n"), s("r@x"));
+        assert_eq!(sender(b"Subject: s\n\nFrom: a@x\n"), None);
     }
 }

@@ -214,9 +214,10 @@ fn tcp_connect(host: &str, port: u16, target: &Target) -> Result<TcpStream> {
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|e| {
+            let text = gai_text(&e);
             Error::new(
-                Sysexit::NoHost,
-                format!("cannot locate host {host}: {}", gai_text(&e)),
+                lookup_failure_exit(&text),
+                format!("cannot locate host {host}: {text}"),
             )
             .transient()
         })?
@@ -295,6 +296,20 @@ pub fn strerror(e: &io::Error) -> String {
 }
 
 /// getaddrinfo's text (gai_strerror) from std's resolver error.
+/// The exit code of a failed name lookup: 68, except for the resolver's temporary failure
+/// (`EAI_AGAIN`: no network yet, a DNS server that did not answer), which is 75 as in msmtp
+/// >= 1.8.24, so that a caller retries. std only passes on getaddrinfo's text, so the text is
+/// compared with the C library's (localized) text for `EAI_AGAIN`.
+fn lookup_failure_exit(text: &str) -> Sysexit {
+    // SAFETY: gai_strerror returns a pointer to a static NUL-terminated string.
+    let again = unsafe { std::ffi::CStr::from_ptr(libc::gai_strerror(libc::EAI_AGAIN)) };
+    if text == again.to_string_lossy() {
+        Sysexit::TempFail
+    } else {
+        Sysexit::NoHost
+    }
+}
+
 fn gai_text(e: &io::Error) -> String {
     let text = strerror(e);
     match text.strip_prefix("failed to lookup address information: ") {
@@ -336,6 +351,20 @@ pub fn write_error_for(e: &io::Error, tls: bool) -> Error {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_temporary_resolver_failure_is_a_temporary_failure() {
+        // SAFETY: gai_strerror returns a static string.
+        let again = unsafe { std::ffi::CStr::from_ptr(libc::gai_strerror(libc::EAI_AGAIN)) };
+        assert_eq!(
+            lookup_failure_exit(&again.to_string_lossy()),
+            Sysexit::TempFail
+        );
+        assert_eq!(
+            lookup_failure_exit("Name or service not known"),
+            Sysexit::NoHost
+        );
+    }
+
     use super::*;
     use std::net::TcpListener;
 
