@@ -231,6 +231,14 @@ const BS: &str = "(am) -bs is an SMTP dialogue on stdin and stdout (Symfony Mail
 /// Why postie refuses a huge header block that msmtp sends.
 const HEADER_LIMIT: &str = "(ah) more than 1 MiB of header lines without an empty line is refused before connecting (exit 65); memory stays bounded";
 
+/// An msmtprc with postie's commands behind `#postie:` (blanks, tabs, in `defaults`, in
+/// accounts, in the output of `eval`): msmtp skips them as comments, so both programs must
+/// read the same file the same way (tests/one_file.rs checks that postie applies them).
+const POSTIE_MARKERS: &str = "defaults\nlogfile {LOG}\n#postie: select_account_by_from off\n  #postie: password_cache 12h\n\n\
+account other\nhost other.invalid\nfrom o@example.com\n\t#postie:queue on\n#postie: oauth2_provider google\n\n\
+account default\nhost 127.0.0.1\nport {PORT}\nfrom sender@example.com\n#postie: queue_max_age 2d\n\
+eval echo '#postie: queue on'\n   eval    printf '  #postie: trust_sendmail_argv on'\n#postie:\n";
+
 /// Why postie accepts what newer msmtp releases added to the msmtprc grammar.
 const NEWER: &str = "(an) newer msmtp's configuration: set_to_header (1.8.29) is a command, %F in from (1.8.29) is the mail's From address";
 
@@ -769,6 +777,16 @@ fn cases() -> Vec<Case> {
         c("log_auth_user")
             .extra(&format!("{tls_rc}\nauth on\nuser joe\npassword secret"))
             .server(auth_srv()),
+        // ---- one file for both programs: `#postie:` lines are comments to msmtp -----------------
+        c("cfg_postie_marker_lines_pretend")
+            .rc_raw(POSTIE_MARKERS)
+            .args(&["-P", "r@x.org"])
+            .stdout(),
+        c("cfg_postie_marker_lines_send").rc_raw(POSTIE_MARKERS),
+        c("cfg_postie_marker_lines_other_account")
+            .rc_raw(POSTIE_MARKERS)
+            .args(&["-a", "other", "-P", "r@x.org"])
+            .stdout(),
         // ---- newer msmtp releases (compat.md rows an, ao, ap) ---------------------------------
         // msmtp 1.8.23 refuses set_to_header (1.8.29) as an unknown command; postie sends.
         c("cfg_newer_set_to_header_on")

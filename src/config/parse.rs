@@ -2,6 +2,10 @@
 //! whole-line comments, command/argument splitting with the outer-quote rule, `defaults`,
 //! `account NAME [: PARENT, ...]` with mask-based inheritance, the implicit `default` account,
 //! and `eval`. Each file is parsed on its own, with its own defaults.
+//!
+//! postie also reads the comment lines that start with [`MARKER`] (`#postie: queue on`): msmtp
+//! skips them as comments, postie reads the rest of the line as a command of the current
+//! section, so one file serves both programs (docs/migration.md).
 
 use super::commands::FileSwitch;
 use super::eval::run_first_line;
@@ -53,6 +57,20 @@ struct Parser<'a> {
 }
 
 const BLANKS: [char; 2] = [' ', '\t'];
+
+/// The start of a line that msmtp reads as a comment and postie as a command: `#postie:`,
+/// after optional blanks, then the command (`#postie: password_cache 12h`).
+pub const MARKER: &str = "#postie:";
+
+/// The commands a [`MARKER`] line cannot hold: msmtp does not see the line, so a section
+/// started there would put the following lines into different accounts for the two programs,
+/// and an `eval` there would run for postie only.
+const NOT_AFTER_MARKER: [&str; 3] = ["account", "defaults", "eval"];
+
+/// The command part of a [`MARKER`] line, or `None` for any other line.
+pub fn marked(line: &str) -> Option<&str> {
+    line.trim_start_matches(BLANKS).strip_prefix(MARKER)
+}
 
 /// Split a line into command and argument: the command is the first run of non-blanks, the
 /// argument the trimmed rest with one pair of enclosing double quotes removed. `None` for blank
@@ -119,6 +137,25 @@ impl Parser<'_> {
     }
 
     fn line(&mut self, line: &str, lineno: usize, from_eval: bool) -> Result<()> {
+        if let Some(rest) = marked(line) {
+            if let Some((cmd, _)) = split_line(rest)
+                && NOT_AFTER_MARKER.contains(&cmd)
+            {
+                return Err(self.err(
+                    lineno,
+                    format!(
+                        "command {cmd} cannot follow {MARKER} (msmtp reads the line as a \
+                         comment; write it as an ordinary line)"
+                    ),
+                ));
+            }
+            return self.command(rest, lineno, from_eval);
+        }
+        self.command(line, lineno, from_eval)
+    }
+
+    /// One line that is not a [`MARKER`] line (or the rest of one).
+    fn command(&mut self, line: &str, lineno: usize, from_eval: bool) -> Result<()> {
         let Some((cmd, arg)) = split_line(line) else {
             return Ok(());
         };
@@ -535,6 +572,61 @@ mod tests {
             err("defaults\nselect_account_by_from x\n").0,
             "rc: line 2: invalid argument x for command select_account_by_from"
         );
+    }
+
+    #[test]
+    fn marker_lines_are_commands_for_postie_in_their_section() {
+        let p = parse(
+            "defaults\n#postie: password_cache 12h\n  #postie: select_account_by_from off\n\
+             \t#postie:queue on\naccount a\nhost h\n#postie: oauth2_provider google\n\
+             #postie:\n# postie: prose, not a command\n#postie2: also prose\n\
+             account b : a\n #postie:  password_cache off\n",
+        )
+        .unwrap();
+        let a = &acc(&p, "a").settings;
+        assert_eq!(a.password_cache, Some(43_200));
+        assert!(a.queue);
+        assert_eq!(a.oauth2_provider.as_deref(), Some("google"));
+        assert_eq!(p.select_account_by_from, Some(false));
+        let b = &acc(&p, "b").settings;
+        assert_eq!(b.password_cache, None);
+        assert_eq!(b.oauth2_provider.as_deref(), Some("google"));
+        // A literal password behind the marker still asks for a private file.
+        assert!(
+            parse("account a\n#postie: password x\n")
+                .unwrap()
+                .contains_secrets
+        );
+        // Also in the output of eval, as msmtp reads that line as a comment too.
+        let p = parse("account a\nhost h\neval echo '  #postie: queue on'\n").unwrap();
+        assert!(acc(&p, "a").settings.queue);
+    }
+
+    #[test]
+    fn marker_lines_report_errors_and_keep_sections_with_msmtp() {
+        assert_eq!(
+            err("account a\n#postie: queue maybe\n"),
+            (
+                "rc: line 2: invalid argument maybe for command queue".into(),
+                78
+            )
+        );
+        assert_eq!(
+            err("account a\n#postie: bogus 1\n"),
+            ("rc: line 2: unknown command bogus".into(), 78)
+        );
+        for cmd in ["account b", "defaults", "eval echo queue on"] {
+            let (msg, code) = err(&format!("account a\n#postie: {cmd}\n"));
+            assert_eq!(code, 78);
+            let name = cmd.split(' ').next().unwrap();
+            assert_eq!(
+                msg,
+                format!(
+                    "rc: line 2: command {name} cannot follow #postie: (msmtp reads the line \
+                     as a comment; write it as an ordinary line)"
+                )
+            );
+        }
     }
 
     #[test]
