@@ -7,7 +7,9 @@
 
 mod bs;
 mod check;
+pub mod completions;
 mod help;
+pub mod manual;
 mod oauth2;
 mod sendmail;
 mod unlock;
@@ -71,6 +73,14 @@ fn dispatch(ui: &Ui, args: &[String]) -> std::result::Result<(), Failure> {
     // postie's queue commands: `mailq`, and `postie queue ...` as the first operand.
     if ui.prog == "mailq" {
         return Ok(crate::queue::command::run(&ui.prog, &["list".to_owned()])?);
+    }
+    // The completion scripts' hidden modes (`--completions bash`, `--complete accounts`),
+    // under postie's own name and as the whole command line only.
+    if is_postie(&ui.prog)
+        && let Some(text) = completions::hidden_mode(args)
+    {
+        crate::ui::stdout_text(&text?);
+        return Ok(());
     }
     // Only under postie's own name: through a `sendmail` or `msmtp` link, `queue` stays a
     // recipient, as it is for msmtp. Global options may come first (`postie -C rc queue list`).

@@ -3,6 +3,7 @@
 //! `(command, argument)` pairs in msmtprc form, so that one code path (the config module)
 //! applies them to the selected account. Nothing here reads files or stdin.
 
+pub mod doc;
 mod getopt;
 
 use crate::config::commands::{CliArg, Command};
@@ -186,6 +187,47 @@ fn short(c: char) -> Option<(Opt, HasArg)> {
         'G' | 'i' | 'm' | 'n' => (Opt::Ignored, No),
         _ => return None,
     })
+}
+
+/// How a long option takes its argument, for the documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Takes {
+    Nothing,
+    Required,
+    /// Only as `--opt=value`.
+    Optional,
+}
+
+/// How the long option `name` (without `--`) takes its argument; `None` for an unknown one.
+pub(crate) fn long_takes(name: &str) -> Option<Takes> {
+    LONG.iter()
+        .find(|o| o.name == name)
+        .map(|o| match o.has_arg {
+            No => Takes::Nothing,
+            Required => Takes::Required,
+            Optional => Takes::Optional,
+        })
+}
+
+/// The options that set an msmtprc setting, in msmtp's table order, with their commands.
+pub(crate) fn setting_options() -> Vec<(Command, crate::config::commands::CliOption)> {
+    let mut all: Vec<_> = Command::all()
+        .filter_map(|cmd| Some((cmd, cmd.cli()?)))
+        .collect();
+    all.sort_by_key(|(_, o)| o.rank);
+    all
+}
+
+/// The short options postie accepts and ignores (sendmail's), with whether each takes an
+/// argument.
+pub(crate) fn ignored_short_options() -> Vec<(char, bool)> {
+    ('A'..='Z')
+        .chain('a'..='z')
+        .filter_map(|c| match short(c) {
+            Some((Opt::Ignored, has_arg)) => Some((c, has_arg == Required)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A getopt diagnostic: glibc prints it with the full argv[0], not its basename.
@@ -775,6 +817,78 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Every option the parser knows is documented (cli::doc for postie's own, the command
+    /// declarations for the settings'), with an argument where it takes one.
+    #[test]
+    fn every_option_is_documented() {
+        let documented: Vec<&doc::OptionDoc> = doc::GROUPS.iter().flat_map(|g| g.options).collect();
+        for o in LONG.iter() {
+            let name = format!("--{}", o.name);
+            match o.id {
+                Opt::Setting(cmd) => {
+                    let man = cmd.man().unwrap_or_else(|| panic!("{name}: no man"));
+                    assert!(
+                        o.has_arg != Optional || man.argument.starts_with('['),
+                        "{name}: an optional argument is written in brackets"
+                    );
+                }
+                _ => {
+                    let d = documented
+                        .iter()
+                        .find(|d| d.names.contains(&name.as_str()))
+                        .unwrap_or_else(|| panic!("{name} is not documented"));
+                    match o.has_arg {
+                        No => assert!(d.arg.is_empty(), "{name}"),
+                        Required => assert!(!d.arg.is_empty() && !d.optional_arg(), "{name}"),
+                        // --debug: documented without its argument (-d0.1 is sendmail's).
+                        Optional => assert!(d.arg.is_empty() || d.optional_arg(), "{name}"),
+                    }
+                }
+            }
+        }
+        for d in &documented {
+            for name in d.names {
+                if let Some(long) = name.strip_prefix("--").filter(|l| !l.is_empty()) {
+                    assert!(
+                        matches!(LONG.iter().find(|o| o.name == long), Some(o) if !matches!(o.id, Opt::Setting(_))),
+                        "{name} is documented but not an option"
+                    );
+                } else if *name != "--" {
+                    let c = name.chars().nth(1).expect("short option");
+                    assert!(
+                        matches!(short(c), Some((id, _)) if !matches!(id, Opt::Ignored | Opt::Setting(_))),
+                        "{name} is documented but not an option"
+                    );
+                }
+            }
+        }
+        for c in ('A'..='Z').chain('a'..='z') {
+            match short(c) {
+                None | Some((Opt::Ignored | Opt::Setting(_), _)) => {}
+                Some(_) => assert!(
+                    documented
+                        .iter()
+                        .any(|d| d.names.iter().any(|n| n.starts_with(&format!("-{c}")))),
+                    "-{c} is not documented"
+                ),
+            }
+        }
+        assert_eq!(
+            ignored_short_options(),
+            [
+                ('A', true),
+                ('B', true),
+                ('G', false),
+                ('L', true),
+                ('O', true),
+                ('h', true),
+                ('i', false),
+                ('m', false),
+                ('n', false)
+            ]
+        );
     }
 
     #[test]

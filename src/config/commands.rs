@@ -6,11 +6,15 @@
 //! How to add an msmtprc command: add one entry to the table below (under `aliases` for another
 //! spelling of an existing setting) with a one-line `///` doc, `field: Type = default;`, a
 //! `parse` grammar (from [`super::grammar`], or a closure returning [`Bad`]), an `example`, its
-//! `-P` line (`show always|sendmail "label" = fmt;` or `show never;`) and, if it has one, its
-//! option (`cli "name" rank N Required|Optional "implicit" [short 'c'] [guard file_or_command];`).
-//! Then use `settings.field`; nothing else changes, and `cargo test config::commands` checks it.
+//! `-P` line (`show always|sendmail "label" = fmt;` or `show never;`), if it has one, its
+//! option (`cli "name" rank N Required|Optional "implicit" [short 'c'] [guard file_or_command];`),
+//! and its manual entry (`man "ARGUMENT" "One sentence.";`: the argument as the man page writes
+//! it, in brackets when it may be empty, lower-case words literal, upper-case ones a kind of
+//! value such as `FILE`). Then use `settings.field`; nothing else changes: `cargo test
+//! config::commands` checks the entry, and `POSTIE_BLESS=1 cargo test --test docs` regenerates
+//! the man page and the shell completions from it (`cargo test` fails until it is run).
 
-pub(crate) use super::declare::{CliArg, CliOption};
+pub(crate) use super::declare::{CliArg, CliOption, Manual};
 
 use super::declare::declare_commands;
 use super::grammar::{
@@ -32,6 +36,7 @@ declare_commands! {
             parse required_text;
             example "mail.example.org";
             show always "host" = show_text;
+            man "HOST" "The SMTP or LMTP server to send to (a name or an IP address); required unless socket is set.";
 
         /// The server port; unset until finalize picks 25 or 465 (SMTP; LMTP has no default).
         port: Option<u16> = None;
@@ -40,6 +45,7 @@ declare_commands! {
             show always "port" = show_port;
             canonical decimal;
             cli "port" rank 10 Required;
+            man "NUMBER" "The server's port: 25 by default, 465 with tls on and tls_starttls off; an LMTP account needs one.";
 
         /// The local address to connect from.
         source_ip: Option<String> = None;
@@ -47,6 +53,7 @@ declare_commands! {
             example "192.0.2.1";
             show always "source ip" = show_text;
             cli "source-ip" rank 48 Required;
+            man "[IP]" "The local address to connect from; empty: any.";
 
         /// A SOCKS proxy to connect through.
         proxy_host: Option<String> = None;
@@ -54,6 +61,7 @@ declare_commands! {
             example "127.0.0.1";
             show always "proxy host" = show_text;
             cli "proxy-host" rank 39 Required;
+            man "[HOST]" "A SOCKS5 proxy to connect through; it resolves host itself, as Tor expects.";
 
         /// The SOCKS proxy's port; unset means the default (1080 once a proxy host is set).
         proxy_port: Option<u16> = None;
@@ -62,6 +70,7 @@ declare_commands! {
             show always "proxy port" = show_port;
             canonical decimal;
             cli "proxy-port" rank 40 Required;
+            man "[NUMBER]" "The proxy's port; default 1080.";
 
         /// A local socket to talk to instead of a host.
         socket: Option<String> = None;
@@ -69,6 +78,7 @@ declare_commands! {
             example "/run/smtp.sock";
             show always "socket" = show_text;
             cli "socket" rank 49 Required guard file_or_command;
+            man "[FILE]" "A local socket to talk to instead of host and port.";
 
         /// The network timeout in seconds; `None` = off.
         timeout: Option<u32> = None;
@@ -81,6 +91,7 @@ declare_commands! {
             };
             canonical |t| t.map_or_else(|| "off".to_string(), |n| n.to_string());
             cli "timeout" rank 11 Required;
+            man "(off|SECONDS)" "The network timeout; with off (the default) a read or write still gives up after 10 minutes.";
 
         /// `smtp` or `lmtp`.
         protocol: Protocol = Protocol::Smtp;
@@ -88,6 +99,7 @@ declare_commands! {
             example "lmtp";
             show always "protocol" = |p, _| p.name().to_string();
             cli "protocol" rank 33 Required;
+            man "(smtp|lmtp)" "The protocol; default smtp.";
 
         /// The name postie greets the server with (`%H` etc. are expanded by finalize).
         domain: String = "localhost".to_string();
@@ -95,6 +107,7 @@ declare_commands! {
             example "%H.example";
             show always "domain" = |d, _| d.clone();
             cli "domain" rank 34 Required;
+            man "[NAME]" "The argument of EHLO or LHLO (default localhost); %H is the host name, %C its canonical name, %M the contents of /etc/mailname.";
 
         /// Authentication: off, on (postie chooses the method), or one method.
         auth: AuthSetting = AuthSetting::Off;
@@ -102,6 +115,7 @@ declare_commands! {
             example "scram-sha-256";
             show always "auth" = |a, _| a.describe().to_string();
             cli "auth" rank 16 Optional "on";
+            man "[(on|off|METHOD)]" "Authenticate: on (or empty) chooses a method the server offers, off does not authenticate, or one METHOD: plain, login, cram-md5, scram-sha-1, scram-sha-256, scram-sha-1-plus, scram-sha-256-plus, external, oauthbearer, xoauth2.";
 
         /// The user name to authenticate as.
         user: Option<String> = None;
@@ -109,6 +123,7 @@ declare_commands! {
             example "alice";
             show always "user" = show_text;
             cli "user" rank 17 Required;
+            man "[NAME]" "The user name to authenticate as.";
 
         /// Kept as a [`Secret`](super::Secret) so that no `Debug` print can show it.
         password: Option<Secret> = None;
@@ -120,6 +135,7 @@ declare_commands! {
                 let set = p.is_some() || a.settings.passwordeval.is_some();
                 (if set { "*" } else { NOT_SET }).to_string()
             };
+            man "[SECRET]" "The password; prefer passwordeval, the keyring or ~/.netrc (a file with a password must be private).";
 
         /// A command that prints the password.
         passwordeval: Option<String> = None;
@@ -127,12 +143,14 @@ declare_commands! {
             example "pass show mail";
             show always "passwordeval" = show_text;
             cli "passwordeval" rank 18 Required guard file_or_command;
+            man "[COMMAND]" "A command whose first line of output is the password; it runs with stdin closed and is killed after 120 seconds.";
 
         /// The domain for NTLM authentication.
         ntlmdomain: Option<String> = None;
             parse text;
             example "WORKGROUP";
             show always "ntlmdomain" = show_text;
+            man "[DOMAIN]" "The domain for NTLM authentication (accepted; NTLM is not supported).";
 
         // --- OAuth2 (postie only, docs/oauth2.md) -----------------------------------------
 
@@ -144,60 +162,70 @@ declare_commands! {
             };
             example "google";
             show never;
+            man "(google|microsoft|custom)" "postie only: get OAuth2 access tokens for oauthbearer and xoauth2 from this provider itself (see postie oauth2).";
 
         /// postie only: the OAuth2 client ID registered with the provider.
         oauth2_client_id: Option<String> = None;
             parse text;
             example "123-abc.apps.googleusercontent.com";
             show never;
+            man "[ID]" "postie only: the OAuth2 client ID registered with the provider.";
 
         /// postie only: the OAuth2 client secret (for clients that have one).
         oauth2_client_secret: Option<Secret> = None;
             parse |a, _| Ok((!a.is_empty()).then(|| Secret::new(a.to_string())));
             example "GOCSPX-secret";
             show never;
+            man "[SECRET]" "postie only: the OAuth2 client secret, for clients that have one.";
 
         /// postie only: a command that prints the OAuth2 client secret.
         oauth2_client_secret_eval: Option<String> = None;
             parse text;
             example "pass show oauth/client";
             show never;
+            man "[COMMAND]" "postie only: a command that prints the OAuth2 client secret.";
 
         /// postie only: the Microsoft Entra tenant (`common`, `organizations`, a domain or an ID).
         oauth2_tenant: Option<String> = None;
             parse text;
             example "contoso.onmicrosoft.com";
             show never;
+            man "[TENANT]" "postie only: the Microsoft Entra tenant: common (the default), organizations, a domain or a tenant ID.";
 
         /// postie only: the provider's authorisation endpoint (overrides the preset).
         oauth2_auth_url: Option<String> = None;
             parse oauth2_url;
             example "https://idp.example/authorize";
             show never;
+            man "URL" "postie only: the provider's authorisation endpoint (https, or http to a loopback address).";
 
         /// postie only: the provider's token endpoint (overrides the preset).
         oauth2_token_url: Option<String> = None;
             parse oauth2_url;
             example "https://idp.example/token";
             show never;
+            man "URL" "postie only: the provider's token endpoint.";
 
         /// postie only: the provider's device authorisation endpoint (overrides the preset).
         oauth2_device_url: Option<String> = None;
             parse oauth2_url;
             example "https://idp.example/device";
             show never;
+            man "URL" "postie only: the provider's device authorisation endpoint.";
 
         /// postie only: the provider's token revocation endpoint (overrides the preset).
         oauth2_revoke_url: Option<String> = None;
             parse oauth2_url;
             example "https://idp.example/revoke";
             show never;
+            man "URL" "postie only: the provider's token revocation endpoint.";
 
         /// postie only: the scopes to ask for, separated by spaces (overrides the preset).
         oauth2_scope: Option<String> = None;
             parse text;
             example "https://mail.google.com/";
             show never;
+            man "[SCOPES]" "postie only: the scopes to ask for, separated by spaces.";
 
         /// postie only: where the refresh token is kept: file (the default), keyring or command.
         oauth2_token_store: Option<String> = None;
@@ -207,18 +235,21 @@ declare_commands! {
             };
             example "keyring";
             show never;
+            man "(file|keyring|command)" "postie only: where the refresh token is kept: a private file (the default), the Secret Service, or the file encrypted by oauth2_token_encrypt.";
 
         /// postie only: with `oauth2_token_store command`, the command that encrypts stdin to stdout.
         oauth2_token_encrypt: Option<String> = None;
             parse text;
             example "gpg --batch -e -r me@example.org";
             show never;
+            man "[COMMAND]" "postie only: with oauth2_token_store command, a command that encrypts stdin to stdout (gpg, age).";
 
         /// postie only: with `oauth2_token_store command`, the command that decrypts stdin to stdout.
         oauth2_token_decrypt: Option<String> = None;
             parse text;
             example "gpg --batch -q -d";
             show never;
+            man "[COMMAND]" "postie only: with oauth2_token_store command, a command that decrypts stdin to stdout.";
 
         // --- end of OAuth2 ----------------------------------------------------------------
 
@@ -228,6 +259,7 @@ declare_commands! {
             example "off";
             show always "tls" = show_on_off;
             cli "tls" rank 19 Optional "on";
+            man "[(on|off)]" "Use TLS; default off.";
 
         /// TLS via STARTTLS (on) or from the first byte (off).
         tls_starttls: bool = true;
@@ -235,6 +267,7 @@ declare_commands! {
             example "off";
             show always "tls_starttls" = show_on_off;
             cli "tls-starttls" rank 20 Optional "on";
+            man "[(on|off)]" "on (the default): start TLS with STARTTLS; off: TLS from the first byte (port 465).";
 
         /// The CA certificates to trust; `None` = no CA trust (finalize may pick `system`).
         tls_trust_file: Option<Trust> = None;
@@ -251,6 +284,7 @@ declare_commands! {
                 Some(Trust::None) => NOT_SET.to_string(),
             };
             cli "tls-trust-file" rank 21 Required guard file_or_command;
+            man "[(FILE|system)]" "The CA certificates to trust: a PEM file, or system (the default); empty: no CA (use tls_fingerprint).";
 
         /// A certificate revocation list.
         tls_crl_file: Option<String> = None;
@@ -258,6 +292,7 @@ declare_commands! {
             example "~/crl.pem";
             show always "tls_crl_file" = show_text;
             cli "tls-crl-file" rank 22 Required guard file_or_command;
+            man "[FILE]" "A PEM file of certificate revocation lists.";
 
         /// The server certificate's fingerprint: 16 (MD5), 20 (SHA-1) or 32 (SHA-256) bytes.
         tls_fingerprint: Option<Fingerprint> = None;
@@ -271,6 +306,7 @@ declare_commands! {
                 Some(f) => f.to_string(),
             };
             cli "tls-fingerprint" rank 23 Required;
+            man "[FINGERPRINT]" "Trust exactly the server certificate with this SHA-256 (or SHA-1, MD5) fingerprint, as AA:BB:...";
 
         /// The client certificate's key.
         tls_key_file: Option<String> = None;
@@ -278,6 +314,7 @@ declare_commands! {
             example "~/key.pem";
             show always "tls_key_file" = show_text;
             cli "tls-key-file" rank 24 Required guard file_or_command;
+            man "[FILE]" "The private key of a client certificate.";
 
         /// The client certificate.
         tls_cert_file: Option<String> = None;
@@ -285,6 +322,7 @@ declare_commands! {
             example "~/cert.pem";
             show always "tls_cert_file" = show_text;
             cli "tls-cert-file" rank 25 Required guard file_or_command;
+            man "[FILE]" "A client certificate (PEM).";
 
         /// Whether to check the server certificate.
         tls_certcheck: bool = true;
@@ -292,6 +330,7 @@ declare_commands! {
             example "off";
             show always "tls_certcheck" = show_on_off;
             cli "tls-certcheck" rank 26 Optional "on";
+            man "[(on|off)]" "Check the server certificate (default on; off is not safe).";
 
         /// The smallest Diffie-Hellman prime accepted, in bits.
         tls_min_dh_prime_bits: Option<u32> = None;
@@ -300,6 +339,7 @@ declare_commands! {
             show always "tls_min_dh_prime_bits" = show_number;
             canonical decimal;
             cli "tls-min-dh-prime-bits" rank 28 Required;
+            man "[BITS]" "Accepted and ignored (rustls uses no finite-field Diffie-Hellman).";
 
         /// A TLS priority string.
         tls_priorities: Option<String> = None;
@@ -307,6 +347,7 @@ declare_commands! {
             example "NORMAL";
             show always "tls_priorities" = show_text;
             cli "tls-priorities" rank 29 Required;
+            man "[PRIORITIES]" "Accepted and ignored (a GnuTLS priority string).";
 
         /// The name the server certificate is checked against, instead of the host.
         tls_host_override: Option<String> = None;
@@ -314,6 +355,7 @@ declare_commands! {
             example "mx.example.org";
             show always "tls_host_override" = show_text;
             cli "tls-host-override" rank 30 Required;
+            man "[HOST]" "The name the server certificate is checked against instead of host.";
 
         /// Build the envelope-from from the user name and `maildomain`.
         auto_from: bool = false;
@@ -321,6 +363,7 @@ declare_commands! {
             example "on";
             show sendmail "auto_from" = show_on_off;
             cli "auto-from" rank 13 Optional "on";
+            man "[(on|off)]" "Obsolete: make the envelope-from user@maildomain (use from %U@DOMAIN).";
 
         /// The domain for `auto_from` and `%M`.
         maildomain: Option<String> = None;
@@ -328,6 +371,7 @@ declare_commands! {
             example "example.org";
             show sendmail "maildomain" = show_text;
             cli "maildomain" rank 15 Required;
+            man "[DOMAIN]" "Obsolete: the domain of auto_from.";
 
         /// Envelope-from; `Some("")` = `MAIL FROM:<>`; may be a glob or hold `%` patterns until finalize.
         from: Option<String> = None;
@@ -338,18 +382,21 @@ declare_commands! {
                 None if a.from_pending => "(read from mail)".to_string(),
                 None => NOT_SET.to_string(),
             };
+            man "[ADDRESS]" "The envelope-from address, which also chooses the account (-f, the From header); it may be a pattern (*@example.org) and hold %U (user), %H, %C, %M and %F (the address of the mail's From header).";
 
         /// The full name for a From header postie adds.
         from_full_name: Option<String> = None;
             parse text;
             example "Alice Example";
             show never;
+            man "[NAME]" "The full name in a From header postie adds (-F wins over it).";
 
         /// Whether `-f` and a From-header choice may replace `from`.
         allow_from_override: bool = true;
             parse exactly_on_off;
             example "off";
             show sendmail "allow_from_override" = show_on_off;
+            man "(on|off)" "off: -f and the From header cannot change the envelope-from; default on.";
 
         /// Add a From header: when missing (auto), always (on) or never (off).
         set_from_header: SetFromHeader = SetFromHeader::Auto;
@@ -358,6 +405,7 @@ declare_commands! {
             show sendmail "set_from_header" = |v, _| v.word().to_string();
             canonical |v| v.word().to_string();
             cli "set-from-header" rank 43 Optional "auto";
+            man "[(auto|on|off)]" "auto (the default) adds a From header when the mail has none, on replaces it, off never adds one.";
 
         /// Add a Date header when missing (auto) or never (off).
         set_date_header: AutoOff = AutoOff::Auto;
@@ -366,6 +414,7 @@ declare_commands! {
             show sendmail "set_date_header" = |v, _| v.word().to_string();
             canonical |v| v.word().to_string();
             cli "set-date-header" rank 44 Optional "auto";
+            man "[(auto|off)]" "auto (the default) adds a Date header when the mail has none.";
 
         /// Add a Message-ID header when missing (auto) or never (off).
         set_msgid_header: AutoOff = AutoOff::Auto;
@@ -373,6 +422,7 @@ declare_commands! {
             example "off";
             show never;
             cli "set-msgid-header" rank 45 Optional "auto";
+            man "[(auto|off)]" "auto (the default) adds a Message-ID header when the mail has none.";
 
         /// Remove Bcc headers before sending.
         remove_bcc_headers: bool = true;
@@ -381,6 +431,7 @@ declare_commands! {
             show sendmail "remove_bcc_headers" = show_on_off;
             canonical |v| on_off_word(*v).to_string();
             cli "remove-bcc-headers" rank 46 Optional "on";
+            man "[(on|off)]" "Remove Bcc headers before sending (default on).";
 
         /// Replace To, Cc and Bcc by one To header: all recipients (on), `undisclosed-recipients:;`, or keep them (off).
         set_to_header: SetToHeader = SetToHeader::Off;
@@ -391,6 +442,7 @@ declare_commands! {
             relabel "set_to_header" when |v| *v == SetToHeader::On;
             canonical |v| v.word().to_string();
             cli "set-to-header" rank 53 Optional "on";
+            man "[(on|off|undisclosed_recipients)]" "Replace To, Cc and Bcc by one To header: every recipient (on) or undisclosed-recipients:; (undisclosed_recipients); default off.";
 
         /// Delivery status notifications: `never` or some of failure, delay, success.
         dsn_notify: Option<DsnNotify> = None;
@@ -401,6 +453,7 @@ declare_commands! {
             example "delay,failure";
             show sendmail "dsn_notify" = |d, _| d.as_ref().map_or(NOT_SET.to_string(), DsnNotify::keyword);
             cli "dsn-notify" rank 31 Required short 'N';
+            man "(off|CONDITIONS)" "Ask for delivery status notifications: never, or some of failure, delay and success separated by commas.";
 
         /// How much of the mail a bounce returns: headers or full.
         dsn_return: Option<DsnReturn> = None;
@@ -420,6 +473,7 @@ declare_commands! {
                 Some(DsnReturn::Full) => "full",
             }.to_string();
             cli "dsn-return" rank 32 Required short 'R';
+            man "(off|headers|full)" "How much of the mail a delivery status notification returns.";
 
         /// A file name, or `-` for stdout.
         logfile: Option<String> = None;
@@ -427,6 +481,7 @@ declare_commands! {
             example "~/.msmtp.log";
             show sendmail "logfile" = show_text;
             cli "logfile" rank 35 Required short 'X' guard file_or_command;
+            man "[FILE]" "Append one line per mail to FILE (- for standard output), in msmtp's format.";
 
         /// The strftime format of the log's time stamps.
         logfile_time_format: Option<String> = None;
@@ -434,6 +489,7 @@ declare_commands! {
             example "%Y-%m-%d";
             show sendmail "logfile_time_format" = show_text;
             cli "logfile-time-format" rank 36 Required;
+            man "[(FORMAT|none)]" "The strftime format of the log line's time (default %b %d %H:%M:%S); none: no time.";
 
         /// Log to syslog with this facility.
         syslog: Option<SyslogFacility> = None;
@@ -445,6 +501,7 @@ declare_commands! {
             example "LOG_MAIL";
             show sendmail "syslog" = |f, _| f.map_or(NOT_SET.to_string(), SyslogFacility::name);
             cli "syslog" rank 37 Optional "on";
+            man "[(on|off|FACILITY)]" "Log to syslog: on (or empty) with LOG_USER, or LOG_MAIL, LOG_USER, LOG_LOCAL0 ... LOG_LOCAL7.";
 
         /// The aliases file.
         aliases: Option<String> = None;
@@ -452,30 +509,35 @@ declare_commands! {
             example "~/.aliases";
             show sendmail "aliases" = show_text;
             cli "aliases" rank 38 Required guard file_or_command;
+            man "[FILE]" "Replace local recipients by the addresses in FILE (lines local: address, address; default: catches the rest).";
 
         /// postie only: queue mail that could not be sent for a transient reason.
         queue: bool = false;
             parse on_off;
             example "on";
             show never;
+            man "[(on|off)]" "postie only: keep a mail that could not be sent for a temporary reason in the queue and exit 0.";
 
         /// postie only: where the queue lives.
         queue_dir: Option<PathBuf> = None;
             parse |a, c| Ok(path(a, c)?.map(PathBuf::from));
             example "~/.postie/queue";
             show never;
+            man "[DIRECTORY]" "postie only: the queue's directory (default ~/.local/state/postie/queue).";
 
         /// postie only: mail the sender when a queued message is set aside; `None` = on exactly when the account has a `from` address.
         queue_notify: Option<bool> = None;
             parse |a, c| on_off(a, c).map(Some);
             example "off";
             show never;
+            man "[(on|off)]" "postie only: mail the sender when a queued message is given up; default on when the account has a from address.";
 
         /// postie only: seconds after which a queued message that still fails is set aside; `None` = the default (5 days).
         queue_max_age: Option<u64> = None;
             parse duration;
             example "5d";
             show never;
+            man "DURATION" "postie only: give up a queued message after this long (seconds, or with s, m, h, d; default 5d).";
 
         /// postie only: keep the password a source produced in the kernel keyring this long (seconds); `None` = off.
         password_cache: Option<u64> = None;
@@ -485,6 +547,7 @@ declare_commands! {
             };
             example "12h";
             show never;
+            man "(off|DURATION)" "postie only: keep the password a source produced in the kernel keyring this long (default off; see postie unlock).";
     }
     aliases {
         /// Old name of `timeout` (msmtp words its command-line errors as `--timeout`).
@@ -492,46 +555,54 @@ declare_commands! {
             parse seconds_or_off;
             example "off";
             cli "connect-timeout" rank 12 Required errors_as "--timeout";
+            man "(off|SECONDS)" "Old name of timeout.";
 
         /// Old spelling of `tls_starttls off`.
         tls_nostarttls => tls_starttls;
             parse |a, c| nothing(a, c).map(|()| false);
             example "";
+            man "" "Old spelling of tls_starttls off.";
 
         /// Old spelling of `tls_certcheck off`.
         tls_nocertcheck => tls_certcheck;
             parse |a, c| nothing(a, c).map(|()| false);
             example "";
+            man "" "Old spelling of tls_certcheck off.";
 
         /// Accepted and ignored, with any argument.
         tls_force_sslv3 => ignored;
             parse ignored;
             example "anything";
             cli "tls-force-sslv3" rank 27 Optional "on";
+            man "[(on|off)]" "Accepted and ignored.";
 
         /// Old spelling of `set_from_header`: on = auto.
         add_missing_from_header => set_from_header;
             parse |a, c| Ok(if on_off(a, c)? { SetFromHeader::Auto } else { SetFromHeader::Off });
             example "off";
             cli "add-missing-from-header" rank 41 Optional "on";
+            man "[(on|off)]" "Old spelling of set_from_header auto and off.";
 
         /// Old spelling of `set_date_header`: on = auto.
         add_missing_date_header => set_date_header;
             parse |a, c| Ok(if on_off(a, c)? { AutoOff::Auto } else { AutoOff::Off });
             example "off";
             cli "add-missing-date-header" rank 42 Optional "on";
+            man "[(on|off)]" "Old spelling of set_date_header auto and off.";
 
         /// Old spelling of `set_to_header`: on = undisclosed_recipients.
         undisclosed_recipients => set_to_header;
             parse |a, c| Ok(if on_off(a, c)? { SetToHeader::UndisclosedRecipients } else { SetToHeader::Off });
             example "on";
             cli "undisclosed-recipients" rank 47 Optional "on";
+            man "[(on|off)]" "Old spelling of set_to_header undisclosed_recipients and off.";
 
         /// The opposite of `remove_bcc_headers`.
         keepbcc => remove_bcc_headers;
             parse |a, c| on_off(a, c).map(|keep| !keep);
             example "on";
             cli "keepbcc" rank 50 Optional "on";
+            man "[(on|off)]" "The opposite of remove_bcc_headers.";
     }
 }
 
@@ -549,7 +620,7 @@ impl Command {
         settings.chain(Alias::ALL.iter().map(|&a| Command::Alias(a)))
     }
 
-    #[cfg(test)]
+    /// The name as written in a file.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Command::Setting(f) => f.name(),
@@ -574,6 +645,19 @@ impl Command {
             Command::Setting(f) => f.example(),
             Command::Alias(a) => a.example(),
         }
+    }
+
+    /// How the manual documents it.
+    pub(crate) fn man(self) -> Option<Manual> {
+        match self {
+            Command::Setting(f) => f.man(),
+            Command::Alias(a) => a.man(),
+        }
+    }
+
+    /// Whether it is one of the old spellings msmtp keeps for compatibility.
+    pub(crate) fn is_alias(self) -> bool {
+        matches!(self, Command::Alias(_))
     }
 
     /// The command-line option, if msmtp has one.
@@ -647,6 +731,23 @@ impl FileSwitch {
         FileSwitch::ALL.into_iter().find(|s| s.name() == name)
     }
 
+    /// How the manual documents it.
+    pub(crate) fn man(self) -> Manual {
+        match self {
+            FileSwitch::SelectAccountByFrom => Manual {
+                argument: "[(on|off)]",
+                text: "postie only, for the whole file: without -a and -f, use the account whose \
+                       from matches the mail's From header (default on; off: msmtp's choice).",
+            },
+            FileSwitch::TrustSendmailArgv => Manual {
+                argument: "[(on|off)]",
+                text: "postie only, for the whole file, read from the system file and the default \
+                       user file only: under the names sendmail, send-mail, mailq and newaliases, \
+                       allow the options that choose a file or a command (default off).",
+            },
+        }
+    }
+
     pub(crate) fn parse(arg: &str) -> Result<bool, Bad> {
         on_off(
             arg,
@@ -713,6 +814,65 @@ mod tests {
                 "{}: {doc:?}",
                 cmd.name()
             );
+        }
+    }
+
+    /// The man page, `--help` and the completions come from these: every command has them,
+    /// and the argument's brackets say what the grammar says about an empty argument.
+    #[test]
+    fn every_command_is_documented_for_users() {
+        let ctx = Ctx {
+            home: "/h",
+            origin: Origin::File,
+        };
+        for cmd in Command::all() {
+            let name = cmd.name();
+            let man = cmd
+                .man()
+                .unwrap_or_else(|| panic!("{name}: add `man \"ARGUMENT\" \"TEXT\";`"));
+            assert!(
+                !man.text.is_empty() && !man.text.contains('\n') && man.text.ends_with('.'),
+                "{name}: {:?}",
+                man.text
+            );
+            let empty_ok = cmd.apply(&mut Settings::default(), "", &ctx).is_ok();
+            if man.argument.is_empty() {
+                assert_eq!(
+                    cmd.apply(&mut Settings::default(), "x", &ctx),
+                    Err(Bad::TakesNone),
+                    "{name} takes an argument"
+                );
+            } else {
+                assert_eq!(
+                    man.argument.starts_with('['),
+                    empty_ok,
+                    "{name}: an argument that may be empty is written in brackets"
+                );
+                if man.argument.starts_with('[') {
+                    assert!(man.argument.ends_with(']'), "{name}");
+                }
+            }
+            // The words it lists are accepted.
+            for word in crate::cli::doc::literal_words(man.argument) {
+                assert!(
+                    cmd.apply(&mut Settings::default(), word, &ctx).is_ok(),
+                    "{name} {word}"
+                );
+            }
+            if let Some(CliOption {
+                arg: CliArg::Optional(_),
+                ..
+            }) = cmd.cli()
+            {
+                assert!(man.argument.starts_with('['), "{name}");
+            }
+        }
+        for sw in FileSwitch::ALL {
+            let man = sw.man();
+            assert!(man.argument.starts_with('[') && FileSwitch::parse("").is_ok());
+            for word in crate::cli::doc::literal_words(man.argument) {
+                assert!(FileSwitch::parse(word).is_ok(), "{word}");
+            }
         }
     }
 

@@ -42,8 +42,11 @@ pub(crate) struct Line<S: 'static> {
     pub value: fn(&View<'_, S>) -> String,
     /// Another label for the values msmtp 1.8.23 cannot express (printed under a newer
     /// msmtp's name): the label and when it applies.
-    pub relabel: Option<(&'static str, fn(&View<'_, S>) -> bool)>,
+    pub relabel: Option<(&'static str, Condition<S>)>,
 }
+
+/// When a `-P` line takes its other label.
+pub(crate) type Condition<S> = fn(&View<'_, S>) -> bool;
 
 impl<S> Line<S> {
     /// The label for this value.
@@ -231,8 +234,7 @@ macro_rules! declare_commands {
         impl Alias {
             pub(crate) const ALL: &[Alias] = &[ $( Alias::$alias, )* ];
 
-            #[cfg(test)]
-            fn name(self) -> &'static str {
+            pub(crate) fn name(self) -> &'static str {
                 match self { $( Alias::$alias => stringify!($alias), )* }
             }
 

@@ -298,8 +298,8 @@ pub fn strerror(e: &io::Error) -> String {
 /// getaddrinfo's text (gai_strerror) from std's resolver error.
 /// The exit code of a failed name lookup: 68, except for the resolver's temporary failure
 /// (`EAI_AGAIN`: no network yet, a DNS server that did not answer), which is 75 as in msmtp
-/// >= 1.8.24, so that a caller retries. std only passes on getaddrinfo's text, so the text is
-/// compared with the C library's (localized) text for `EAI_AGAIN`.
+/// 1.8.24 and later, so that a caller retries. std only passes on getaddrinfo's text, so the
+/// text is compared with the C library's (localized) text for `EAI_AGAIN`.
 fn lookup_failure_exit(text: &str) -> Sysexit {
     // SAFETY: gai_strerror returns a pointer to a static NUL-terminated string.
     let again = unsafe { std::ffi::CStr::from_ptr(libc::gai_strerror(libc::EAI_AGAIN)) };
