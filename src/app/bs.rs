@@ -659,6 +659,7 @@ struct Prepared {
 fn key_of(selected: &Account) -> Account {
     let mut k = selected.clone();
     k.settings.from = None;
+    k.mail_from = crate::config::MailFrom::NotRead;
     k
 }
 
