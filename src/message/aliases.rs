@@ -47,15 +47,29 @@ pub fn expand(file: &Path, recipients: Vec<String>) -> Result<Vec<String>> {
             .to_string(),
         ));
     }
+    expand_with(&table, recipients).map_err(fail)
+}
 
+/// [`expand`] on the contents of an aliases file instead of its path; errors are the texts
+/// [`expand`] puts after `FILE: `. For the fuzz targets and property tests.
+#[doc(hidden)]
+pub fn expand_data(
+    data: &[u8],
+    recipients: Vec<String>,
+) -> std::result::Result<Vec<String>, String> {
+    if !recipients.iter().any(|r| is_local(r.as_bytes())) {
+        return Ok(recipients);
+    }
+    expand_with(&parse(data)?, recipients)
+}
+
+fn expand_with(table: &Table, recipients: Vec<String>) -> std::result::Result<Vec<String>, String> {
     let mut out = Vec::with_capacity(recipients.len());
     for r in recipients {
         if is_local(r.as_bytes()) {
             let mut expanded = Vec::new();
             if !table.expand(r.as_bytes(), 0, &mut expanded) {
-                return Err(fail(format!(
-                    "Too many redirects when expanding alias {r}."
-                )));
+                return Err(format!("Too many redirects when expanding alias {r}."));
             }
             out.extend(
                 expanded
