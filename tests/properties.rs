@@ -70,7 +70,8 @@ fn body_bytes(rng: &mut Rng, max: usize) -> Vec<u8> {
     ];
     let mut v = Vec::new();
     for _ in 0..rng.below(max) {
-        v.extend_from_slice(*rng.pick(PIECES));
+        let piece: &&[u8] = rng.pick(PIECES);
+        v.extend_from_slice(piece);
     }
     v
 }
