@@ -1119,7 +1119,7 @@ fn sigkill_during_flush_loses_nothing_and_duplicates_only_accepted_mail() {
 /// The long crash campaign (issue 15): `POSTIE_FLUSH_KILLS` SIGKILLs (default 1,000) at random
 /// moments of `postie -q` against a slow server (every MAIL FROM and end-of-data reply 3 ms
 /// late), the queue refilled whenever it runs empty. Run with
-/// `cargo test --release --test queue -- --ignored --nocapture sigkill_during_flush_campaign`; figures
+/// `cargo test --test queue -- --ignored --nocapture sigkill_during_flush_campaign`; figures
 /// in docs/queue.md.
 #[test]
 #[ignore]
