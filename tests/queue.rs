@@ -1113,12 +1113,12 @@ fn sigkill_during_enqueue_never_loses_an_acknowledged_message() {
 
 #[test]
 fn sigkill_during_flush_loses_nothing_and_duplicates_only_accepted_mail() {
-    flush_crash_campaign(None, Duration::ZERO);
+    flush_crash_campaign(None, Duration::ZERO, 15_000);
 }
 
 /// The long crash campaign (issue 15): `POSTIE_FLUSH_KILLS` SIGKILLs (default 1,000) at random
-/// moments of `postie -q` against a slow server (every MAIL FROM and end-of-data reply 3 ms
-/// late), the queue refilled whenever it runs empty. Run with
+/// moments (2 to 62 ms after the start) of `postie -q` against a slow server (every MAIL FROM
+/// and end-of-data reply 3 ms late), the queue refilled whenever it runs empty. Run with
 /// `cargo test --test queue -- --ignored --nocapture sigkill_during_flush_campaign`; figures
 /// in docs/queue.md.
 #[test]
@@ -1128,15 +1128,16 @@ fn sigkill_during_flush_campaign_against_a_slow_server() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    flush_crash_campaign(Some(kills), Duration::from_millis(3));
+    flush_crash_campaign(Some(kills), Duration::from_millis(3), 60_000);
 }
 
-/// Queues messages, then kills `postie -q` at random moments: until the queue is empty (at
+/// Queues messages, then kills `postie -q` at random moments (2 ms plus up to `spread_us`
+/// after its start): until the queue is empty (at
 /// most 20 s) when `kills` is `None`, else exactly `kills` times, queueing 40 more messages
 /// whenever the queue runs empty. Afterwards a clean flush must deliver every message at least
 /// once, and there are at most as many duplicates as kills (a duplicate needs a kill between
 /// the server's 250 and the removal of the queue entry).
-fn flush_crash_campaign(kills: Option<usize>, slow: Duration) {
+fn flush_crash_campaign(kills: Option<usize>, slow: Duration, spread_us: u64) {
     let env = Env::new(1);
     let batch = 40;
     let mut n_msgs = 0;
@@ -1169,7 +1170,7 @@ fn flush_crash_campaign(kills: Option<usize>, slow: Duration) {
             _ => {}
         }
         let mut child = env.spawn(&["-q"], b"");
-        std::thread::sleep(Duration::from_micros(2000 + rng.below(15000)));
+        std::thread::sleep(Duration::from_micros(2000 + rng.below(spread_us)));
         child.kill();
         let _ = child.wait();
         done += 1;
