@@ -593,7 +593,8 @@ fn pipe_command_exit_statuses() {
         lines(&r.stderr)[..2],
         [
             "postie: cannot run pipe_command: exit status 127",
-            "postie: command message: /bin/sh: 1: /nonexistent/sendmail: not found"
+            // One simple command is run with `exec`, as ssh runs its ProxyCommand.
+            "postie: command message: /bin/sh: 1: exec: /nonexistent/sendmail: not found"
         ]
     );
     // A command that ends without reading the message has not taken it.

@@ -13,6 +13,7 @@
 //! `%` escapes in the command are replaced by shell words: [`expand`], [`quote`].
 
 use crate::error::{Error, Sysexit};
+use std::borrow::Cow;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -109,6 +110,34 @@ pub fn quote(s: &str) -> String {
         return s.to_owned();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Words that make a command more than one simple command when they come first, or that
+/// are the shell's own (no program of that name to `exec`).
+const SHELL_WORDS: &[&str] = &[
+    "!", "{", "}", "[[", "case", "do", "done", "elif", "else", "esac", "fi", "for", "function",
+    "if", "in", "then", "time", "until", "while", ".", ":", "alias", "bg", "break", "cd",
+    "command", "continue", "eval", "exec", "exit", "export", "fg", "getopts", "hash", "jobs",
+    "local", "read", "readonly", "return", "set", "shift", "times", "trap", "type", "ulimit",
+    "umask", "unalias", "unset", "wait",
+];
+
+/// What `/bin/sh -c` runs for `command`: `exec COMMAND` when it is one simple command that
+/// runs a program (as ssh runs its ProxyCommand), so that the shell does not stay as an extra
+/// process for every message; anything else (lists, pipes, redirections, substitutions,
+/// assignments, shell words) as it is.
+pub fn script(command: &str) -> Cow<'_, str> {
+    let first = command.split_whitespace().next().unwrap_or("");
+    let simple = !first.is_empty()
+        && !first.starts_with('#')
+        && !first.contains('=')
+        && !SHELL_WORDS.contains(&first)
+        && !command.contains([';', '&', '|', '(', ')', '<', '>', '`', '\n', '$']);
+    if simple {
+        Cow::Owned(format!("exec {command}"))
+    } else {
+        Cow::Borrowed(command)
+    }
 }
 
 // ---------------------------------------------------------------- the child --
@@ -244,7 +273,7 @@ impl Child {
     pub fn spawn(command: &str, idle: Duration, capture_stdout: bool) -> io::Result<Child> {
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c")
-            .arg(command)
+            .arg(script(command).as_ref())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -338,6 +367,8 @@ impl Child {
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let deadline = Instant::now() + self.idle;
         let mut exited = false;
+        // With a pidfd, whether the command has exited is asked only once poll says so.
+        let mut maybe_exited = self.exit_fd.is_none();
         loop {
             let Some(out) = self.stdout.as_mut() else {
                 return Ok(0);
@@ -351,7 +382,7 @@ impl Child {
             if exited {
                 return Ok(0);
             }
-            if self.has_exited() {
+            if maybe_exited && self.has_exited() {
                 // Everything it wrote is in the pipe now: one more read takes it.
                 exited = true;
                 continue;
@@ -364,6 +395,7 @@ impl Child {
             if !poll_until(&mut fds, self.wait_step(deadline))? && Instant::now() >= deadline {
                 return Err(timed_out());
             }
+            maybe_exited = self.exit_fd.is_none() || fds[2].revents != 0;
             if fds[1].revents != 0 {
                 self.drain();
             }
@@ -375,6 +407,7 @@ impl Child {
     /// command has exited, the pipe is broken, whatever it left running holds.
     pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let deadline = Instant::now() + self.idle;
+        let mut maybe_exited = self.exit_fd.is_none();
         loop {
             let Some(input) = self.stdin.as_mut() else {
                 return Err(io::Error::from(io::ErrorKind::BrokenPipe));
@@ -385,7 +418,7 @@ impl Child {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
-            if self.has_exited() {
+            if maybe_exited && self.has_exited() {
                 return Err(io::Error::from(io::ErrorKind::BrokenPipe));
             }
             let [err, out] = self.diagnostic_fds();
@@ -398,6 +431,7 @@ impl Child {
             if !poll_until(&mut fds, self.wait_step(deadline))? && Instant::now() >= deadline {
                 return Err(timed_out());
             }
+            maybe_exited = self.exit_fd.is_none() || fds[3].revents != 0;
             if fds[1].revents != 0 || fds[2].revents != 0 {
                 self.drain();
             }
@@ -508,7 +542,10 @@ impl Child {
             self.signal_group(libc::SIGTERM);
             let deadline = Instant::now() + TERM_GRACE;
             while !self.has_exited() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(2));
+                let mut fds = [self.exit_pollfd()];
+                if fds[0].fd < 0 || poll_until(&mut fds, deadline).is_err() {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
             }
         }
         self.reap();
@@ -719,6 +756,29 @@ mod tests {
             "-oQ@x", "", "a b@x", "`x`@y", "a|b@x", "a'b@x", "~x@y", "\"q\"@x",
         ] {
             assert!(!plain_word(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn one_simple_command_is_execed_anything_else_runs_as_written() {
+        assert_eq!(script("ssh -W %h:%p relay"), "exec ssh -W %h:%p relay");
+        assert_eq!(
+            script("'/opt/my relay' 127.0.0.1 25"),
+            "exec '/opt/my relay' 127.0.0.1 25"
+        );
+        for kept in [
+            "exit 3",
+            "sleep 30 & echo $! > f; wait",
+            "a | b",
+            "cmd 2>/dev/null",
+            "FOO=1 cmd",
+            "if true; then x; fi",
+            "cd /tmp && x",
+            "echo $HOME",
+            "x\ny",
+            "",
+        ] {
+            assert_eq!(script(kept), kept);
         }
     }
 
