@@ -7,6 +7,10 @@ pipe_command); skipped without openssh-server, a failure under CI.
   (``restrict,port-forwarding,permitopen=...``): STARTTLS (implicit TLS) and
   AUTH through the tunnel, the certificate checked against ``host``; the
   message arrives byte for byte, the server logged one ssh login.
+* ssh-proxy-sendmail-bs: the recommended set-up: a key whose forced command is
+  Postfix's ``sendmail -bs`` (SMTP on standard input and output), ``proxy_command
+  ssh ... sendmail -bs``, no TLS and no AUTH in postie (ssh did both); To, Cc and
+  Bcc delivered byte for byte.
 * ssh-pipe-sendmail: ``pipe_command ssh ... /usr/sbin/sendmail -oi -f %f -- %r``
   runs Postfix's sendmail on the ssh server: ``-t`` with To, Cc and Bcc, each
   delivered byte for byte (LF line endings, dots as typed), the Bcc recipient
@@ -37,6 +41,7 @@ def register(run_module) -> list:
     return [
         ("ssh-proxy-starttls", case_proxy_starttls),
         ("ssh-proxy-smtps", case_proxy_smtps),
+        ("ssh-proxy-sendmail-bs", case_proxy_sendmail_bs),
         ("ssh-pipe-sendmail", case_pipe_sendmail),
         ("ssh-pipe-forced-t", case_pipe_forced_t),
         ("ssh-refused-wrong-key", case_refused_wrong_key),
@@ -113,6 +118,39 @@ def case_proxy_starttls(s) -> None:
 
 def case_proxy_smtps(s) -> None:
     proxy_case(s, "ssh-proxy-smtps", s.mta.smtps_port, tls_starttls="off")
+
+
+def case_proxy_sendmail_bs(s) -> None:
+    sshd = need_ssh(s)
+    key = sshd.key(f"{postfix_sendmail(s)} -bs",
+                   "no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-user-rc")
+    rc = s.rc("ssh-bs", host="mailhost", port=None, tls="off", tls_starttls=None,
+              tls_trust_file=None, auth="off", user=None, passwordeval=None,
+              proxy_command=f"{sshd.ssh_command(key)} sendmail -bs")
+    to, cc, bcc = (R.addr("ssh-bs", r) for r in ("to", "cc", "bcc"))
+    body = R.tricky_body()
+    msg = R.headers_block([("From", f"Alice <{R.FROM}>"), ("To", to), ("Cc", cc),
+                           ("Bcc", bcc), ("Subject", "e2e ssh -bs")]) + b"\n" + body
+    snap = s.snapshot(to, cc, bcc)
+    nlog = len(s.log_lines())
+    r = s.send(["-t"], msg, rc=rc)
+    s.expect_rc(r, 0)
+    got = s.delivered(snap, {to: 1, cc: 1, bcc: 1})
+    sizes: list[int] = []
+    for a in (to, cc, bcc):
+        R.check_message(got[a][0], rcpt=a, env_from=R.FROM, body=body, via=None,
+                        must_have={"Subject": "e2e ssh -bs"})
+        # sendmail -bs hands the message on to Postfix's queue: a second Received header,
+        # the one of the SMTP dialogue with postie.
+        _, rest = R.split_trace(got[a][0])
+        smtp_trace, sent = R.split_trace(rest)
+        if "with ESMTP" not in smtp_trace.get("received", ""):
+            raise R.Fail(f"no ESMTP Received header: {smtp_trace!r}")
+        sizes.append(len(sent))
+    s.expect_log(nlog, rf"host=mailhost tls=off auth=off from={R.FROM} "
+                       rf"recipients={to},{cc},{bcc} mailsize={sizes[0]} smtpstatus=250 "
+                       r".*exitcode=EX_OK")
+    no_ssh_left(sshd)
 
 
 def case_pipe_sendmail(s) -> None:
