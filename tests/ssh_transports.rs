@@ -683,6 +683,21 @@ fn pipe_command_streams_a_large_message_unchanged() {
 }
 
 #[test]
+fn pipe_command_runs_no_password_helper() {
+    let env = Env::new();
+    let ran = env.path("helper-ran");
+    env.rc(&format!(
+        "auth on\nuser u\npasswordeval touch {}; echo pw\npipe_command {} -oi -f %f -- %r\n",
+        ran.display(),
+        env.sendmail()
+    ));
+    let r = env.run(&["r@x.org"], MSG);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+    assert!(!ran.exists(), "passwordeval ran for pipe_command");
+    assert_eq!(env.recorded().len(), 1);
+}
+
+#[test]
 fn pipe_command_in_a_dry_run_and_with_serverinfo() {
     let env = Env::new();
     env.rc("pipe_command sendmail -oi -f %f -- %r\n");
