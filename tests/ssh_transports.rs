@@ -586,14 +586,28 @@ fn pipe_command_exit_statuses() {
             .contains("errormsg='pipe_command failed: exit status 67' exitcode=EX_UNAVAILABLE")
     );
     env.exit_with(None);
+    // Plain words run without a shell; anything else through /bin/sh, one simple command with
+    // `exec` (as ssh runs its ProxyCommand).
     env.rc("pipe_command /nonexistent/sendmail -t\n");
+    let r = env.run(&["-t"], b"To: r@x.org\n\nbody\n");
+    assert_eq!(r.code, 69, "{r:?}");
+    assert_eq!(
+        lines(&r.stderr),
+        [
+            "postie: cannot run pipe_command: No such file or directory",
+            &format!(
+                "postie: could not send mail (account default from {})",
+                env.rc_path()
+            ),
+        ]
+    );
+    env.rc("pipe_command '/nonexistent/sendmail' -t\n");
     let r = env.run(&["-t"], b"To: r@x.org\n\nbody\n");
     assert_eq!(r.code, 69, "{r:?}");
     assert_eq!(
         lines(&r.stderr)[..2],
         [
             "postie: cannot run pipe_command: exit status 127",
-            // One simple command is run with `exec`, as ssh runs its ProxyCommand.
             "postie: command message: /bin/sh: 1: exec: /nonexistent/sendmail: not found"
         ]
     );

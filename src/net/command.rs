@@ -122,6 +122,25 @@ const SHELL_WORDS: &[&str] = &[
     "umask", "unalias", "unset", "wait",
 ];
 
+/// The program and its arguments when `command` is plain words only (letters, digits and
+/// `@.%+=:,/_-`, separated by blanks; nothing a shell would quote, expand or read as syntax),
+/// so that running them directly is what the shell would do, without its cost (a process
+/// start per message).
+pub fn plain_argv(command: &str) -> Option<Vec<&str>> {
+    let words: Vec<&str> = command
+        .split([' ', '\t'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    let first = *words.first()?;
+    if first.contains('=') || SHELL_WORDS.contains(&first) {
+        return None;
+    }
+    words
+        .iter()
+        .all(|w| w.chars().all(plain_char))
+        .then_some(words)
+}
+
 /// What `/bin/sh -c` runs for `command`: `exec COMMAND` when it is one simple command that
 /// runs a program (as ssh runs its ProxyCommand), so that the shell does not stay as an extra
 /// process for every message; anything else (lists, pipes, redirections, substitutions,
@@ -268,13 +287,23 @@ fn drain_into<R: Read>(pipe: &mut Option<R>, tail: &mut Tail) {
 }
 
 impl Child {
-    /// Starts `/bin/sh -c command` in a new session. `capture_stdout`: its standard output is
-    /// kept with its standard error instead of being read with [`Child::read`].
+    /// Starts `command` in a new session: its words directly when they are plain
+    /// ([`plain_argv`]), else `/bin/sh -c` ([`script`]). `capture_stdout`: its standard output
+    /// is kept with its standard error instead of being read with [`Child::read`].
     pub fn spawn(command: &str, idle: Duration, capture_stdout: bool) -> io::Result<Child> {
-        let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(script(command).as_ref())
-            .stdin(Stdio::piped())
+        let mut cmd = match plain_argv(command) {
+            Some(words) => {
+                let mut c = Command::new(words[0]);
+                c.args(&words[1..]);
+                c
+            }
+            None => {
+                let mut c = Command::new("/bin/sh");
+                c.arg("-c").arg(script(command).as_ref());
+                c
+            }
+        };
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
@@ -760,6 +789,25 @@ mod tests {
     }
 
     #[test]
+    fn plain_words_run_without_a_shell() {
+        assert_eq!(
+            plain_argv("/usr/bin/ssh -W mail.example.org:587  relay"),
+            Some(vec!["/usr/bin/ssh", "-W", "mail.example.org:587", "relay"])
+        );
+        for shell in [
+            "exit 3",
+            "FOO=1 cmd",
+            "ssh '-W' x",
+            "echo $HOME",
+            "a ~/x",
+            "x *",
+            "",
+        ] {
+            assert_eq!(plain_argv(shell), None, "{shell}");
+        }
+    }
+
+    #[test]
     fn one_simple_command_is_execed_anything_else_runs_as_written() {
         assert_eq!(script("ssh -W %h:%p relay"), "exec ssh -W %h:%p relay");
         assert_eq!(
@@ -822,6 +870,11 @@ mod tests {
         let sid = unsafe { libc::getsid(c.id() as libc::pid_t) };
         assert_eq!(sid, c.id() as libc::pid_t);
         drop(c);
+        // SIGKILL is delivered asynchronously: give the kernel a moment.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while alive(grandchild) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(!alive(grandchild), "the sleep outlived its command");
         c = Child::spawn("exit 3", Duration::from_secs(5), false).unwrap();
         assert_eq!(c.finish().unwrap().code(), Some(3));
@@ -847,6 +900,8 @@ mod tests {
         assert_eq!(c.finish().unwrap_err().kind(), io::ErrorKind::TimedOut);
     }
 
+    const T: Duration = Duration::from_secs(5);
+
     #[test]
     fn a_proxy_that_ends_before_any_byte_is_a_refused_connection() {
         let mut s = CommandStream::open(
@@ -868,8 +923,7 @@ mod tests {
                 "command message: ssh: connect to host relay port 22: Connection refused"
             ]
         );
-        let mut s =
-            CommandStream::open("nonexistent-cmd-xyz", "h", 25, Duration::from_secs(5)).unwrap();
+        let mut s = CommandStream::open("'nonexistent-cmd-xyz'", "h", 25, T).unwrap();
         let e = s
             .write(b"EHLO x\r\n")
             .and_then(|_| s.read(&mut b))
@@ -878,6 +932,12 @@ mod tests {
         assert_eq!(err.exit, Sysexit::Unavailable);
         assert!(!err.transient);
         assert_eq!(err.message, "cannot run proxy_command: exit status 127");
-        assert!(err.details[0].contains("not found"), "{:?}", err.details);
+        // Plain words run without a shell: the program itself is not found.
+        let err = CommandStream::open("nonexistent-cmd-xyz", "h", 25, T).unwrap_err();
+        assert_eq!(err.exit, Sysexit::Unavailable);
+        assert_eq!(
+            err.message,
+            "cannot run proxy_command: No such file or directory"
+        );
     }
 }
