@@ -516,7 +516,7 @@ class Bench:
         self.notes.append(
             "(g) proxy_command overhead: median batch wall %.3f s through the relay vs %.3f s "
             "over TCP, ratio %.2f (expected <= 1.5); client CPU %.3f s vs %.3f s, ratio %.2f "
-            "(postie's CPU includes the shell and the relay, which it reaps)"
+            "(postie's CPU includes the relay, which it reaps)"
             % (med["proxy"][0], med["direct"][0], med["proxy"][0] / med["direct"][0],
                med["proxy"][1], med["direct"][1], med["proxy"][1] / med["direct"][1]))
 

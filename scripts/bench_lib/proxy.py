@@ -3,8 +3,9 @@
 The same 200 small messages over STARTTLS + AUTH as (a), sent by postie twice: once with
 `proxy_command RELAY 127.0.0.1 %p`, where RELAY (relay.c, compiled at start) copies between
 its standard input/output and the sink's port, and once straight over TCP. The ratio of the
-two shows what the command stream costs: /bin/sh, the relay process, the pipes and their
-polling, the end of the process group. msmtp has no proxy_command: its columns are n/a.
+two shows what the command stream costs: the relay process (plain words, so postie starts it
+without /bin/sh), the pipes and their polling, the end of the process group. msmtp has no
+proxy_command: its columns are n/a.
 """
 
 import os
