@@ -11,6 +11,9 @@ pipe_command); skipped without openssh-server, a failure under CI.
   Postfix's ``sendmail -bs`` (SMTP on standard input and output), ``proxy_command
   ssh ... sendmail -bs``, no TLS and no AUTH in postie (ssh did both); To, Cc and
   Bcc delivered byte for byte.
+* ssh-proxy-postie-bs: the same with the program under test as the mail host's
+  sendmail: the forced command is ``SENDMAIL -C RC -bs``, which relays into Postfix
+  with STARTTLS and AUTH; two log lines (the sender's and the relaying one's).
 * ssh-pipe-sendmail: ``pipe_command ssh ... /usr/sbin/sendmail -oi -f %f -- %r``
   runs Postfix's sendmail on the ssh server: ``-t`` with To, Cc and Bcc, each
   delivered byte for byte (LF line endings, dots as typed), the Bcc recipient
@@ -28,6 +31,7 @@ After each case no ssh client may be left running.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 
@@ -42,6 +46,7 @@ def register(run_module) -> list:
         ("ssh-proxy-starttls", case_proxy_starttls),
         ("ssh-proxy-smtps", case_proxy_smtps),
         ("ssh-proxy-sendmail-bs", case_proxy_sendmail_bs),
+        ("ssh-proxy-postie-bs", case_proxy_postie_bs),
         ("ssh-pipe-sendmail", case_pipe_sendmail),
         ("ssh-pipe-forced-t", case_pipe_forced_t),
         ("ssh-refused-wrong-key", case_refused_wrong_key),
@@ -150,6 +155,36 @@ def case_proxy_sendmail_bs(s) -> None:
     s.expect_log(nlog, rf"host=mailhost tls=off auth=off from={R.FROM} "
                        rf"recipients={to},{cc},{bcc} mailsize={sizes[0]} smtpstatus=250 "
                        r".*exitcode=EX_OK")
+    no_ssh_left(sshd)
+
+
+def case_proxy_postie_bs(s) -> None:
+    sshd = need_ssh(s)
+    key = sshd.key(f"{s.sendmail} -C {s.default_rc} -bs")
+    rc = s.rc("ssh-postie-bs", host="mailhost", port=None, tls="off", tls_starttls=None,
+              tls_trust_file=None, auth="off", user=None, passwordeval=None,
+              proxy_command=f"{sshd.ssh_command(key)} sendmail -bs")
+    to, bcc = R.addr("ssh-postie-bs", "to"), R.addr("ssh-postie-bs", "bcc")
+    body = R.tricky_body()
+    msg = R.headers_block([("From", f"Alice <{R.FROM}>"), ("To", to), ("Bcc", bcc),
+                           ("Subject", "e2e ssh postie -bs")]) + b"\n" + body
+    snap = s.snapshot(to, bcc)
+    nlog = len(s.log_lines())
+    r = s.send(["-t"], msg, rc=rc)
+    s.expect_rc(r, 0)
+    got = s.delivered(snap, {to: 1, bcc: 1})
+    sizes: list[int] = []
+    for a in (to, bcc):
+        R.check_message(got[a][0], rcpt=a, env_from=R.FROM, body=body, mailsize_of=sizes,
+                        must_have={"Subject": "e2e ssh postie -bs"})
+    lines = s.log_lines()[nlog:]
+    relay = rf"host=127\.0\.0\.1 tls=on auth=on user={R.USER} from={R.FROM} recipients={to},{bcc} "
+    local = rf"host=mailhost tls=off auth=off from={R.FROM} recipients={to},{bcc} "
+    for pattern in (relay, local):
+        pat = r"\w{3} [ 0-9]\d \d\d:\d\d:\d\d " + pattern + \
+            rf"mailsize={sizes[0]} smtpstatus=250 .*exitcode=EX_OK"
+        if not any(re.fullmatch(pat, line) for line in lines):
+            raise R.Fail(f"no log line {pattern!r} in {lines!r}")
     no_ssh_left(sshd)
 
 
