@@ -1,14 +1,18 @@
 //! The delivery seam: one interface between "a message and its envelope" and "a server that
 //! takes it", in the spirit of lettre's `Transport::send_raw`. The direct send and the queue
 //! flush both go through it, so they share one MAIL/RCPT/DATA path and one reading of the
-//! server's answers ([`crate::envelope::Outcome`]); a second transport (a command's stdin and
-//! stdout, a sendmail on another host) plugs in here without either of them changing.
+//! server's answers ([`crate::envelope::Outcome`]). The second transport, [`pipe`] (the
+//! message on a command's standard input, a sendmail on another host), plugs in here without
+//! either of them changing. (A command's standard input and output carrying SMTP,
+//! `proxy_command`, is not a transport but a connection: [`crate::net::open`].)
 
-use crate::config::{self, Account, Auth, TlsTrust};
+pub mod pipe;
+
+use crate::config::Account;
 use crate::envelope::{Envelope, Outcome, RecipientPolicy};
 use crate::error::Result;
 use crate::secret;
-use crate::smtp::{self, Mechanism};
+use crate::smtp;
 use std::io::Write;
 
 /// Something that takes messages for an account, one after the other.
@@ -48,20 +52,54 @@ impl Transport for smtp::Client<'_> {
     }
 }
 
-/// Opens the account's transport, ready for its first message: the SMTP or LMTP session,
-/// authenticated with the account's password source (asked only if AUTH needs a password).
-/// `debug` receives the `-d` transcript.
+/// `pipe_command`: one command per message, so there is nothing to reset or to end.
+impl Transport for pipe::Pipe<'_> {
+    fn send(
+        &mut self,
+        envelope: &Envelope,
+        policy: RecipientPolicy,
+        body: &mut dyn FnMut(&mut dyn Write) -> Result<u64>,
+    ) -> Result<Outcome> {
+        pipe::Pipe::send(self, envelope, policy, body)
+    }
+
+    fn reset(&mut self) -> bool {
+        true
+    }
+
+    fn quit(&mut self) {}
+}
+
+/// Opens the account's transport, ready for its first message: `pipe_command` if set, else
+/// the SMTP or LMTP session, authenticated with the account's password source (asked only if
+/// AUTH needs a password). `debug` receives the `-d` transcript.
 pub fn open<'d>(
     account: &Account,
     debug: Option<&'d mut dyn Write>,
 ) -> Result<Box<dyn Transport + 'd>> {
+    if let Some(template) = &account.settings.pipe_command {
+        return Ok(Box::new(pipe::Pipe::new(template, idle(account), debug)));
+    }
     let (target, tls, session) = smtp_settings(account);
-    let mut password = |_: Mechanism| secret::auth_password(&account.settings);
+    let mut password = secret::AuthSource::new(account);
     let client = smtp::Client::open(&target, &tls, &session, &mut password, debug)?;
     Ok(Box::new(client))
 }
 
-/// The account's settings in the shapes the connection step and the SMTP session take.
+/// How long a step may wait for progress: the account's `timeout`, else the 10-minute limit.
+fn idle(account: &Account) -> std::time::Duration {
+    account
+        .settings
+        .timeout
+        .map_or(crate::net::IDLE_LIMIT, |t| {
+            std::time::Duration::from_secs(u64::from(t))
+        })
+}
+
+/// The account's settings as the connection step and the session take them. The values are
+/// the same types from the msmtprc to the session (trust, fingerprint, auth mechanism,
+/// protocol); only the msmtprc's "unset" cases get their meaning here (port 25, no CA trust,
+/// the SOCKS default port), and the layers below need no knowledge of msmtprc.
 pub fn smtp_settings(
     account: &Account,
 ) -> (smtp::Target, smtp::TlsSettings, smtp::SessionSettings) {
@@ -77,21 +115,13 @@ pub fn smtp_settings(
         source_ip: s.source_ip.clone(),
         proxy_host: s.proxy_host.clone(),
         proxy_port: s.proxy_port.unwrap_or(1080),
+        proxy_command: s.proxy_command.clone(),
     };
     let tls = smtp::TlsSettings {
         enabled: s.tls,
         starttls: s.tls_starttls,
-        trust: match &s.tls_trust_file {
-            Some(TlsTrust::System) => smtp::Trust::System,
-            Some(TlsTrust::File(f)) => smtp::Trust::File(f.into()),
-            None => smtp::Trust::None,
-        },
-        fingerprint: s.tls_fingerprint.as_ref().map(|fp| {
-            fp.iter()
-                .map(|b| format!("{b:02X}"))
-                .collect::<Vec<_>>()
-                .join(":")
-        }),
+        trust: s.tls_trust_file.clone().unwrap_or(smtp::Trust::None),
+        fingerprint: s.tls_fingerprint.clone(),
         certcheck: s.tls_certcheck,
         host_override: s.tls_host_override.clone(),
         cert_file: path(&s.tls_cert_file),
@@ -100,21 +130,10 @@ pub fn smtp_settings(
         priorities: s.tls_priorities.clone(),
         min_dh_prime_bits: s.tls_min_dh_prime_bits,
     };
-    let auth = match s.auth {
-        Auth::Off => smtp::AuthSetting::Off,
-        Auth::Choose => smtp::AuthSetting::Auto,
-        Auth::Method(m) => match smtp::Mechanism::from_name(&m.name().to_lowercase()) {
-            Some(m) => smtp::AuthSetting::Method(m),
-            None => smtp::AuthSetting::Auto,
-        },
-    };
     let session = smtp::SessionSettings {
-        protocol: match s.protocol {
-            config::Protocol::Smtp => smtp::Protocol::Smtp,
-            config::Protocol::Lmtp => smtp::Protocol::Lmtp,
-        },
+        protocol: s.protocol,
         domain: s.domain.clone(),
-        auth,
+        auth: s.auth,
         user: s.user.clone(),
         dsn_notify: s.dsn_notify.as_ref().map(|d| d.keyword()),
         dsn_return: s.dsn_return.map(|d| d.keyword().to_owned()),
@@ -133,12 +152,22 @@ pub fn describe(account: &Account, show_helper: bool) -> Vec<String> {
         Some(f) => format!("account: {} (from {})", san(&account.name), f.display()),
         None => format!("account: {} (command line)", san(&account.name)),
     }];
+    if let Some(cmd) = &s.pipe_command {
+        lines.push(format!(
+            "delivery: pipe_command '{}' (not run in a dry run)",
+            san(cmd)
+        ));
+        return lines;
+    }
     let (target, tls, session) = smtp_settings(account);
-    let server = match (&target.host, &target.socket) {
+    let mut server = match (&target.host, &target.socket) {
         (_, Some(sock)) => format!("unix socket {}", sock.display()),
         (Some(h), None) => format!("{} port {}", san(h), target.port),
         (None, None) => "(not set)".to_owned(),
     };
+    if let Some(cmd) = &target.proxy_command {
+        server.push_str(&format!(" through proxy_command '{}'", san(cmd)));
+    }
     let tls_mode = match (tls.enabled, tls.starttls) {
         (false, _) => "off (cleartext)",
         (true, true) => "STARTTLS (required)",

@@ -3,7 +3,7 @@
 //! server reply that caused it (if any), and whether retrying later could succeed (used by the
 //! queue). Exit numbers appear only in [`Sysexit`].
 
-use crate::smtp::reply::Reply;
+use crate::reply::Reply;
 use std::fmt;
 
 /// The sysexits.h codes msmtp uses. `name()` is what the log line prints (`exitcode=EX_...`).

@@ -45,6 +45,13 @@ fn account_for(cli: &Cli) -> Result<Option<Account>> {
     if cli.pretend || cli.no_send {
         return Ok(None);
     }
+    if account.settings.pipe_command.is_some() {
+        // postie only: there is no server to ask, the account hands mail to a command.
+        return Err(Error::usage(format!(
+            "account {} delivers with pipe_command: it has no SMTP server to talk to",
+            account.name
+        )));
+    }
     Ok(Some(account))
 }
 
@@ -80,7 +87,7 @@ fn rmqs_mode(cli: &Cli, arg: &str) -> Result<()> {
         return Ok(());
     };
     let (target, tls, session) = crate::delivery::smtp_settings(&account);
-    let mut password = |_: smtp::Mechanism| secret::auth_password(&account.settings);
+    let mut password = secret::AuthSource::new(&account);
     let mut stdout = std::io::stdout();
     let debug: Option<&mut dyn Write> = if cli.debug { Some(&mut stdout) } else { None };
     smtp::rmqs(&target, &tls, &session, arg, &mut password, debug)

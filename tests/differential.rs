@@ -225,6 +225,9 @@ const BARE_CR: &str = "(k) a bare CR ends a line (CRLF on the wire, a following 
 /// Why postie takes `Bcc :` for a Bcc header where msmtp ignores it.
 const OBS_COLON: &str = "(ag) white space before the colon (RFC 5322 obs-optional) is the same header for receivers: `Bcc :` is removed and, with -t, its addresses are recipients; msmtp transmits it";
 
+/// Why postie speaks SMTP on stdin and stdout where msmtp refuses `-bs`.
+const BS: &str = "(am) -bs is an SMTP dialogue on stdin and stdout (Symfony Mailer's default): a message piped in gets 500 for each line and the end of input ends the dialogue (exit 0)";
+
 /// Why postie refuses a huge header block that msmtp sends.
 const HEADER_LIMIT: &str = "(ah) more than 1 MiB of header lines without an empty line is refused before connecting (exit 65); memory stays bounded";
 
@@ -272,7 +275,10 @@ fn cases() -> Vec<Case> {
             .args(&["-bp"])
             .postie(Field::Exit, eq("0"), "queue (issue 5): -bp lists the queue")
             .postie(Field::Stderr, eq(""), "queue (issue 5): -bp lists the queue"),
-        c("opt_bs_rejected").args(&["-bs"]),
+        c("opt_bs_rejected")
+            .args(&["-bs"])
+            .postie(Field::Exit, eq("0"), BS)
+            .postie(Field::Stderr, eq(""), BS),
         c("opt_bi_rejected").args(&["-bi", "r@x.org"]),
         c("opt_em_rejected").args(&["-em", "r@x.org"]),
         c("opt_r_rejected").args(&["-r", "a@x.org", "r@x.org"]),
@@ -282,6 +288,10 @@ fn cases() -> Vec<Case> {
             .postie(Field::Stderr, eq(""), "queue (issue 5): -q flushes the queue"),
         c("opt_I_rejected").args(&["-I"]),
         c("opt_unknown_long").args(&["--foo", "r@x.org"]),
+        c("opt_empty_optional_tls").args(&["--tls=", "r@x.org"]),
+        c("opt_empty_optional_set_from_header").args(&["--set-from-header=", "r@x.org"]),
+        c("opt_empty_optional_keepbcc").args(&["--keepbcc=", "r@x.org"]),
+        c("opt_empty_optional_auth").args(&["--auth=", "--user=u", "r@x.org"]),
         c("opt_missing_arg").args(&["r@x.org", "-f"]),
         c("opt_ambiguous_long").args(&["--tls-c=x", "r@x.org"]),
         c("opt_abbrev_account")

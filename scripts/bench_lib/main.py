@@ -1,4 +1,4 @@
-"""Orchestration of scripts/bench: options, scenarios (a)-(e), alternation, report files.
+"""Orchestration of scripts/bench: options, scenarios (a)-(f) and (h), alternation, report files.
 
 Every scenario runs the two programs alternately (A B, B A, A B, ...: interleaved, with the
 order within each pair swapped every repeat), so that drift in machine load and any
@@ -11,11 +11,12 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 
-from . import messages, pki, queue, report
+from . import bs_dialogue, gpg, messages, oauth, pki, proxy, queue, report
 from .report import Figure
 from .runner import ClientFailed, SinkProcess, Spawner, capture
 
@@ -32,8 +33,27 @@ PARAMS = {
     "rss_huge": (500 * MB, 100 * MB),  # (b) RSS check with --big
     "version": (200, 50),  # (c) --version invocations per batch
     "queue": (1000, 100),  # (e) queued messages
+    "gpg": (200, 20),  # (f) messages per batch, password from gpg
+    "proxy": (200, 20),  # (g) messages per batch, through proxy_command and direct
+    "bs": (200, 20),  # (h) messages in one -bs dialogue
     "repeats": (5, 2),
 }
+
+
+SCENARIOS = """scenarios (--only LETTERS):
+  a  200 sequential 2 KB messages over STARTTLS + AUTH (--quick: 20)
+  b  one 50 MB message, plain and STARTTLS + AUTH; peak RSS at 5, 50 (and, with --big,
+     500) MB (--quick: 10 MB; RSS at 1, 10 and 100 MB)
+  c  --version x 200 (--quick: 50)
+  d  round trips per message, counted during (a) and (b)
+  e  flush 1,000 queued messages vs msmtpq (--quick: 100); only with --queue
+  f  200 sequential 2 KB messages over STARTTLS + AUTH with `passwordeval gpg --batch -q -d
+     FILE` (a key without passphrase in a private GNUPGHOME); postie with `password_cache 1h`,
+     its cache emptied before each batch; needs gpg (--quick: 20)
+  g  postie alone: 200 sequential 2 KB messages over STARTTLS + AUTH through
+     `proxy_command RELAY 127.0.0.1 %p` (a small C relay) and over direct TCP; the
+     overhead ratio is in the notes; needs a C compiler (--quick: 20)
+"""
 
 
 def parse_args(argv):
@@ -41,6 +61,8 @@ def parse_args(argv):
         prog="scripts/bench",
         description="Side-by-side benchmark of postie and msmtp against a local sink SMTP "
         "server on 127.0.0.1. See docs/benchmarks.md for what each figure means.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=SCENARIOS,
     )
     p.add_argument("--postie", default=os.path.join(ROOT, "target", "release", "postie"),
                    help="postie binary (default: target/release/postie)")
@@ -55,8 +77,8 @@ def parse_args(argv):
                    help="add the 500 MB message to the RSS independence check")
     p.add_argument("--queue", action="store_true",
                    help="run figure (e), flushing 1,000 queued messages (slow: minutes)")
-    p.add_argument("--only", default="abcde",
-                   help="letters of the scenarios to run (default: abcde)")
+    p.add_argument("--only", default="abcdefghi",
+                   help="letters of the scenarios to run (default: abcdefghi; (f) needs gpg)")
     p.add_argument("--out", default=os.path.join(ROOT, "target", "bench.md"),
                    help="Markdown report (default: target/bench.md); raw samples go next to it "
                    "as .json")
@@ -125,6 +147,8 @@ class Bench:
         self.sink_samples = {}
         self.notes = []
         self.raw = {}
+        self.gpg = None
+        self.gpg_rcs = {}
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -373,6 +397,147 @@ class Bench:
         finally:
             self.progs, self.args.repeats = saved_progs, saved_rep
 
+    def caches(self, name):
+        """Whether this side of (f) is postie with its password cache (not under --self-test)."""
+        return name == "postie" and not self.args.self_test
+
+    def postie_lock(self, what, expect=None):
+        """`postie lock -a gpg` with (f)'s postie msmtprc: empties postie's cache. `expect`:
+        how many passwords it must say it forgot."""
+        path, rc = self.progs[0][1], self.gpg_rcs["postie"]
+        r = subprocess.run([path, "-C", rc, "lock", "-a", gpg.ACCOUNT], env=self.gpg_env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        out = r.stdout.decode(errors="replace")
+        want = None if expect is None else "forgot %d cached password(s)\n" % expect
+        if r.returncode != 0 or (want is not None and out != want):
+            raise RuntimeError("%s: postie lock -a %s exited %d: %r (expected %r)"
+                               % (what, gpg.ACCOUNT, r.returncode, out, want))
+
+    def scenario_f(self):
+        n = param(self.args, "gpg")
+        label = "(f) %d x %s, STARTTLS+AUTH, passwordeval gpg" % (n, size_label(self.small_size))
+        wall = self.figure("f.wall", label + ": batch wall", "s")
+        cpu = self.figure("f.cpu", label + ": client CPU", "s")
+        missing = gpg.missing_tools(self.env["PATH"])
+        if missing:
+            wall.na = cpu.na = "%s not installed" % ", ".join(missing)
+            return
+        log("making a gpg key without a passphrase")
+        self.gpg = gpg.Keyring(os.path.join(self.tmp, "gpg"))
+        self.gpg.setup("bench-password", self.env)
+        self.gpg_env = self.gpg.env(self.env)
+        for name, _ in self.progs:
+            rc = os.path.join(self.tmp, "msmtprc-f-" + name)
+            fd = os.open(rc, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(gpg.rc_text(messages.FROM, self.sink.tls_port, self.pki["ca"],
+                                    self.gpg.command(), self.caches(name)))
+            self.gpg_rcs[name] = rc
+
+        def argv(name, path):
+            return [path, "-C", self.gpg_rcs[name], "-a", gpg.ACCOUNT, messages.RCPT]
+
+        # Unrecorded: both programs get the password through gpg and reach the sink.
+        for name, path in self.progs:
+            self.spawn.once(argv(name, path), self.small, self.gpg_env, self.err)
+            self.check_sessions(self.sink.stats(), 1, self.small_size, "tls",
+                                "(f) warm-up " + name)
+
+        def one(name, path):
+            if self.caches(name):
+                # The previous postie run cached the password: forget it, so that this batch
+                # pays for one gpg run, as the first send after `postie lock` or an expiry.
+                self.postie_lock("(f)", expect=1)
+            s = self.spawn.batch(argv(name, path), self.small, self.gpg_env, self.err, n)
+            st = self.sink.stats()
+            self.check_sessions(st, n, self.small_size, "tls", "(f) " + name)
+            wall.values[name].append(s.wall)
+            cpu.values[name].append(s.cpu)
+            self.record_sink("(f) batch, gpg", name, st, s)
+
+        self.alternate("(f)", one)
+        if not self.args.self_test:
+            self.notes.append(
+                "(f): postie's cache was emptied (postie lock) before each of its batches, so "
+                "each batch ran gpg once; msmtp runs it for every message. Client CPU includes "
+                "the helper (sh, gpg) but not gpg-agent's own CPU")
+
+    def scenario_g(self):
+        n = param(self.args, "proxy")
+        label = "(g) %d x %s, STARTTLS+AUTH, postie" % (n, size_label(self.small_size))
+        figs = {
+            "proxy": (self.figure("g.proxy.wall", label + " via proxy_command: batch wall", "s"),
+                      self.figure("g.proxy.cpu", label + " via proxy_command: client CPU", "s")),
+            "direct": (self.figure("g.direct.wall", label + " over TCP: batch wall", "s"),
+                       self.figure("g.direct.cpu", label + " over TCP: client CPU", "s")),
+        }
+        every = [f for pair in figs.values() for f in pair]
+        for f in every:
+            f.na_prog["msmtp"] = "no proxy_command"
+        if self.args.self_test:
+            for f in every:
+                f.na = "postie only"
+            return
+        relay, why = proxy.build_relay(self.tmp)
+        if relay is None:
+            for f in every:
+                f.na = why
+            return
+        rc = os.path.join(self.tmp, "msmtprc-g")
+        fd = os.open(rc, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(proxy.rc_text(messages.FROM, self.sink.tls_port, self.pki["ca"], relay))
+        path = self.progs[0][1]
+        sides = ("proxy", "direct")
+
+        def argv(side):
+            return [path, "-C", rc, "-a", side, messages.RCPT]
+
+        for side in sides:  # unrecorded: both reach the sink
+            self.spawn.once(argv(side), self.small, self.env, self.err)
+            self.check_sessions(self.sink.stats(), 1, self.small_size, "tls",
+                                "(g) warm-up " + side)
+        for r in range(self.args.repeats):
+            for side in (sides if r % 2 == 0 else sides[::-1]):
+                t0 = time.perf_counter()
+                s = self.spawn.batch(argv(side), self.small, self.env, self.err, n)
+                st = self.sink.stats()
+                self.check_sessions(st, n, self.small_size, "tls", "(g) " + side)
+                wall, cpu = figs[side]
+                wall.values["postie"].append(s.wall)
+                cpu.values["postie"].append(s.cpu)
+                self.record_sink("(g) %s" % ("proxy_command" if side == "proxy" else "TCP"),
+                                 "postie", st, s)
+                log("  (g): %s run %d/%d done in %.2f s"
+                    % (side, r + 1, self.args.repeats, time.perf_counter() - t0))
+        med = {side: [statistics.median(f.values["postie"]) for f in figs[side]]
+               for side in sides}
+        self.notes.append(
+            "(g) proxy_command overhead: median batch wall %.3f s through the relay vs %.3f s "
+            "over TCP, ratio %.2f (expected <= 1.5); client CPU %.3f s vs %.3f s, ratio %.2f "
+            "(postie's CPU includes the relay, which it reaps)"
+            % (med["proxy"][0], med["direct"][0], med["proxy"][0] / med["direct"][0],
+               med["proxy"][1], med["direct"][1], med["proxy"][1] / med["direct"][1]))
+
+    def close(self):
+        """Forget (f)'s cached password and kill its gpg-agent (before the files go)."""
+        if self.gpg is None:
+            return
+        try:
+            if "postie" in self.gpg_rcs and self.caches("postie"):
+                self.postie_lock("clean-up")
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            log("bench: %s" % e)
+        finally:
+            self.gpg.close(self.env)
+
+    def scenario_h(self):
+        bs_dialogue.scenario_h(self, param(self.args, "bs"))
+
+    def scenario_i(self):
+        oauth.scenario_i(self, None, size_label, messages, param)
+
     # -- report ---------------------------------------------------------------------------------
 
     def setup_lines(self, elapsed):
@@ -407,7 +572,10 @@ class Bench:
         keys = ["a.wall", "a.cpu", "b.plain.wall", "b.plain.cpu", "b.plain.rss", "b.tls.wall",
                 "b.tls.cpu", "b.tls.rss"]
         rss = [f.key for f in self.figures if f.key.startswith("b.rss.")]
-        keys += rss + ["c.wall", "c.cpu", "d.tls", "d.plain", "e.wall"]
+        keys += rss + ["c.wall", "c.cpu", "d.tls", "d.plain", "e.wall", "f.wall", "f.cpu"]
+        keys += ["g.proxy.wall", "g.direct.wall", "g.proxy.cpu", "g.direct.cpu"]
+        keys += ["h.bs.wall", "h.bs.cpu", "h.bs.rss", "h.proc.wall", "h.proc.cpu"]
+        keys += ["i.wall", "i.cpu"]
         by = {f.key: f for f in self.figures}
         return [by[k] for k in keys if k in by]
 
@@ -447,7 +615,7 @@ def main(argv):
     try:
         bench.setup()
         bench.warm_up()
-        for letter in "abce":
+        for letter in "abcefghi":
             if letter in args.only or (letter == "a" and "d" in args.only):
                 log("scenario (%s)" % letter)
                 getattr(bench, "scenario_" + letter)()
@@ -460,6 +628,7 @@ def main(argv):
         sys.stderr.write("bench: %s\n" % e)
         return 1
     finally:
+        bench.close()
         if hasattr(bench, "sink"):
             bench.sink.close()
         if args.keep:

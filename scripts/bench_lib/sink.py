@@ -212,7 +212,7 @@ class Session:
         caps = ["PIPELINING", "8BITMIME"]
         if self.listener == "tls":
             if self.t.tls:
-                caps.append("AUTH PLAIN LOGIN")
+                caps.append("AUTH PLAIN LOGIN XOAUTH2")
             else:
                 caps.append("STARTTLS")
         lines = ["bench-sink"] + caps
@@ -279,7 +279,7 @@ class Session:
                 self.starttls()
             elif verb == "AUTH":
                 mech = rest.split()
-                if mech and mech[0].upper() == b"PLAIN" and len(mech) == 1:
+                if mech and mech[0].upper() in (b"PLAIN", b"XOAUTH2") and len(mech) == 1:
                     self.reply("334 ")
                     self.readline()
                 elif mech and mech[0].upper() == b"LOGIN":

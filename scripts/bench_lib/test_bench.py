@@ -7,12 +7,13 @@ import base64
 import os
 import shutil
 import socket
+import subprocess
 import ssl
 import tempfile
 import threading
 import unittest
 
-from bench_lib import messages, pki, queue, report, runner, sink
+from bench_lib import gpg, main, messages, pki, proxy, queue, report, runner, sink
 
 
 def read_reply(sock, buf):
@@ -349,6 +350,108 @@ class Queue(unittest.TestCase):
             self.assertEqual(q.remaining(d), 2)
         finally:
             shutil.rmtree(d, ignore_errors=True)
+
+
+class Gpg(unittest.TestCase):
+    """Figure (f): the two msmtprc files and the throw-away gpg key."""
+
+    def test_only_postie_gets_password_cache(self):
+        cmd = "gpg --batch -q -d /t/password.gpg"
+        p = gpg.rc_text("a@b", 2525, "/t/ca.pem", cmd, cache=True)
+        m = gpg.rc_text("a@b", 2525, "/t/ca.pem", cmd, cache=False)
+        for text in (p, m):
+            lines = text.splitlines()
+            for want in ("account gpg", "port 2525", "tls_starttls on", "tls_trust_file /t/ca.pem",
+                         "auth plain", "passwordeval " + cmd):
+                self.assertIn(want, lines)
+            self.assertNotIn("password bench-password", text)
+        self.assertIn("password_cache 1h", p.splitlines())
+        # msmtp stops at a command it does not know.
+        self.assertFalse([l for l in m.splitlines() if l.startswith("password_cache")])
+
+    def test_env_points_at_the_private_home_and_no_terminal(self):
+        k = gpg.Keyring("/t/gpg")
+        env = k.env({"PATH": "/bin", "GPG_TTY": "/dev/pts/1", "DISPLAY": ":0"})
+        self.assertEqual(env, {"PATH": "/bin", "GNUPGHOME": "/t/gpg/gnupg"})
+        self.assertEqual(k.command(), "gpg --batch -q -d /t/gpg/password.gpg")
+
+    def test_key_without_passphrase_decrypts_with_nobody_at_a_terminal(self):
+        if gpg.missing_tools():
+            self.skipTest("gpg not installed")
+        d = tempfile.mkdtemp(prefix="bench-test-")
+        base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": d}
+        k = gpg.Keyring(os.path.join(d, "gpg"))
+        try:
+            k.setup("pw-1", base)  # raises unless `gpg -d` printed the password
+            self.assertEqual(os.stat(k.home).st_mode & 0o777, 0o700)
+            with open(k.enc, "rb") as f:
+                self.assertNotIn(b"pw-1", f.read())
+        finally:
+            k.close(base)
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_f_is_a_default_scenario_and_reported_last(self):
+        args = main.parse_args([])
+        self.assertIn("f", args.only)
+        self.assertIn("f  200 sequential", main.SCENARIOS)
+        b = main.Bench(args, "/t")
+        for key in ("f.cpu", "a.wall", "f.wall"):
+            b.figure(key, key, "s")
+        self.assertEqual([f.key for f in b.order()], ["a.wall", "f.wall", "f.cpu"])
+        self.assertTrue(b.caches("postie"))
+        self.assertFalse(b.caches("msmtp"))
+        self.assertFalse(main.Bench(main.parse_args(["--self-test"]), "/t").caches("postie"))
+
+
+class ProxyTests(unittest.TestCase):
+    """Figure (g): the msmtprc and the relay."""
+
+    def test_the_two_accounts_differ_only_by_the_relay(self):
+        text = proxy.rc_text("a@b", 2525, "/t/ca.pem", "/t/relay")
+        lines = text.splitlines()
+        for want in ("account direct", "account proxy", "port 2525", "tls_trust_file /t/ca.pem",
+                     "auth plain", "proxy_command /t/relay 127.0.0.1 %p"):
+            self.assertIn(want, lines)
+        self.assertEqual(lines[-1], "proxy_command /t/relay 127.0.0.1 %p")
+
+    def test_relay_copies_both_ways(self):
+        d = tempfile.mkdtemp(prefix="bench-test-")
+        try:
+            relay, why = proxy.build_relay(d)
+            if relay is None:
+                self.skipTest(why)
+            srv = socket.socket()
+            srv.bind(("127.0.0.1", 0))
+            srv.listen(1)
+
+            def echo():
+                c, _ = srv.accept()
+                c.sendall(b"220 hi\r\n")
+                data = b""
+                while not data.endswith(b"QUIT\r\n"):
+                    data += c.recv(100)
+                c.sendall(b"221 bye " + data)
+                c.close()
+
+            t = threading.Thread(target=echo, daemon=True)
+            t.start()
+            r = subprocess.run([relay, "127.0.0.1", str(srv.getsockname()[1])],
+                               input=b"QUIT\r\n", capture_output=True, timeout=30)
+            t.join(10)
+            srv.close()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, b"220 hi\r\n221 bye QUIT\r\n")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_g_is_a_default_scenario_and_reported_last(self):
+        args = main.parse_args([])
+        self.assertIn("g", args.only)
+        self.assertIn("g  postie alone", main.SCENARIOS)
+        b = main.Bench(args, "/t")
+        for key in ("g.direct.wall", "g.proxy.wall", "a.wall"):
+            b.figure(key, key, "s")
+        self.assertEqual([f.key for f in b.order()], ["a.wall", "g.proxy.wall", "g.direct.wall"])
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 //! the `tls_trust_file system` rule, the proxy port, `%` patterns in `domain` and `from`,
 //! obsolete `auto_from`/`maildomain`, and `check_account` with msmtp's exact texts.
 
-use crate::config::{Account, Protocol, TlsTrust, paths};
+use crate::config::{Account, Trust, paths};
 use crate::error::{Error, Result};
 use crate::ui::sanitize;
 use std::ffi::CStr;
@@ -161,11 +161,9 @@ pub fn finalize_with(
 ) -> Result<()> {
     let trust_explicit = account.tls_trust_file_explicit();
     let s = &mut account.settings;
-    if s.port.is_none() && s.protocol == Protocol::Smtp {
-        s.port = Some(if s.tls && !s.tls_starttls { 465 } else { 25 });
-    }
+    s.port = s.effective_port();
     if s.tls_trust_file.is_none() && !trust_explicit {
-        s.tls_trust_file = Some(TlsTrust::System);
+        s.tls_trust_file = Some(Trust::System);
     }
     if s.proxy_host.is_some() && s.proxy_port.is_none() {
         s.proxy_port = Some(1080);
@@ -188,11 +186,14 @@ pub fn finalize_with(
 }
 
 /// msmtp's `check_account`: the first problem found, as `account ID from FILE: MSG` (or just
-/// `MSG` for command-line accounts), exit 78.
+/// `MSG` for command-line accounts), exit 78. postie's own additions: an account that
+/// delivers with `pipe_command` needs no host, and `proxy_command` (which replaces the
+/// socket) goes with neither `socket`, `proxy_host` nor `pipe_command`.
 pub fn check_account(account: &Account, sendmail_mode: bool, pretend: bool) -> Result<()> {
     let s = &account.settings;
-    let no_host = (s.host.is_none() && s.socket.is_none())
-        || (s.tls && s.host.is_none() && s.tls_host_override.is_none());
+    let no_host = s.pipe_command.is_none()
+        && ((s.host.is_none() && s.socket.is_none())
+            || (s.tls && s.host.is_none() && s.tls_host_override.is_none()));
     let problem = if no_host {
         Some("host not set")
     } else if s.port.is_none() {
@@ -210,6 +211,12 @@ pub fn check_account(account: &Account, sendmail_mode: bool, pretend: bool) -> R
         )
     } else if s.tls_crl_file.is_some() && s.tls_trust_file.is_none() {
         Some("tls_crl_file requires tls_trust_file")
+    } else if s.proxy_command.is_some() && s.pipe_command.is_some() {
+        Some("pipe_command and proxy_command cannot both be used")
+    } else if s.proxy_command.is_some() && s.socket.is_some() {
+        Some("proxy_command and socket cannot both be used")
+    } else if s.proxy_command.is_some() && s.proxy_host.is_some() {
+        Some("proxy_command and proxy_host cannot both be used")
     } else {
         None
     };
@@ -284,7 +291,7 @@ mod tests {
     #[test]
     fn trust_file_system_rule() {
         let a = fin("account a\nhost h\nfrom f\n", true, false).unwrap();
-        assert_eq!(a.settings.tls_trust_file, Some(TlsTrust::System));
+        assert_eq!(a.settings.tls_trust_file, Some(Trust::System));
         // empty in the account itself: stays unset
         let a = fin("account a\nhost h\nfrom f\ntls_trust_file\n", true, false).unwrap();
         assert_eq!(a.settings.tls_trust_file, None);
@@ -303,7 +310,7 @@ mod tests {
             false,
         )
         .unwrap();
-        assert_eq!(a.settings.tls_trust_file, Some(TlsTrust::System));
+        assert_eq!(a.settings.tls_trust_file, Some(Trust::System));
         // on the command line
         let mut a = account("account a\nhost h\nfrom f\n", "a");
         a.apply("tls_trust_file", "").unwrap();
@@ -422,6 +429,41 @@ mod tests {
         // pretend still reports the key/cert problem
         let e = fin("account a\nhost h\ntls_key_file k\n", true, true).unwrap_err();
         assert!(e.message.ends_with("tls_key_file requires tls_cert_file"));
+    }
+
+    #[test]
+    fn command_transports_need_no_host_and_exclude_other_connections() {
+        assert!(fin("account a\npipe_command sendmail -t\nfrom f\n", true, false).is_ok());
+        assert!(
+            fin(
+                "account a\nhost h\nproxy_command nc %h %p\nfrom f\n",
+                true,
+                false
+            )
+            .is_ok()
+        );
+        for (body, want) in [
+            (
+                "host h\nproxy_command nc %h %p\npipe_command sendmail -t\n",
+                "pipe_command and proxy_command cannot both be used",
+            ),
+            (
+                "host h\nproxy_command nc %h %p\nsocket /s\n",
+                "proxy_command and socket cannot both be used",
+            ),
+            (
+                "host h\nproxy_command nc %h %p\nproxy_host p\n",
+                "proxy_command and proxy_host cannot both be used",
+            ),
+            ("proxy_command nc %h %p\n", "host not set"),
+        ] {
+            let e = fin(&format!("account a\n{body}from f\n"), true, false).unwrap_err();
+            assert_eq!(e.message, format!("account a from rc: {want}"), "{body:?}");
+            assert_eq!(e.exit.code(), 78);
+        }
+        // An account drops an inherited setting with an empty argument.
+        let rc = "defaults\nproxy_host p\naccount a\nhost h\nfrom f\nproxy_host\nproxy_command nc %h %p\n";
+        assert!(fin(rc, true, false).is_ok());
     }
 
     #[test]

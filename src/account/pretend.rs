@@ -1,126 +1,31 @@
 //! The `-P`/`-d` settings listing of msmtp 1.8.23 (msmtp.md 1.6), byte for byte.
 
-use crate::config::{Account, Auth, AutoOff, Protocol, SetFromHeader, TlsTrust};
+use crate::config::Account;
+use crate::config::commands::Field;
+use crate::config::grammar::View;
 use std::fmt::Write;
-
-const NOT_SET: &str = "(not set)";
-
-fn opt(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or(NOT_SET)
-}
-
-fn onoff(b: bool) -> &'static str {
-    if b { "on" } else { "off" }
-}
 
 /// The settings block: for accounts from a file first `using account ID from FILE` (msmtp
 /// prints that line only once the account passed validation, so it is not a selection info
-/// line), then one `key = value` line each (password shown as `*`); in sendmail mode the
-/// message-handling settings and the "reading recipients ..." line follow.
+/// line), then one `key = value` line for each setting whose declaration has a `-P` line, in
+/// declaration order; in sendmail mode the message-handling settings and the "reading
+/// recipients ..." line follow.
 pub fn describe(account: &Account, sendmail_mode: bool, read_recipients: bool) -> String {
-    let s = &account.settings;
     let mut out = String::new();
     if let Some(f) = &account.file {
         let _ = writeln!(out, "using account {} from {}", account.name, f.display());
     }
-    let mut line = |k: &str, v: &str| {
-        let _ = writeln!(out, "{k} = {v}");
+    let view = View {
+        settings: &account.settings,
+        from_pending: account.from_pending,
     };
-    line("host", opt(&s.host));
-    line("port", &s.port.unwrap_or(0).to_string());
-    line("source ip", opt(&s.source_ip));
-    line("proxy host", opt(&s.proxy_host));
-    line("proxy port", &s.proxy_port.unwrap_or(0).to_string());
-    line("socket", opt(&s.socket));
-    let timeout = match s.timeout {
-        None => "off".to_string(),
-        Some(1) => "1 second".to_string(),
-        Some(n) => format!("{n} seconds"),
-    };
-    line("timeout", &timeout);
-    line(
-        "protocol",
-        match s.protocol {
-            Protocol::Smtp => "smtp",
-            Protocol::Lmtp => "lmtp",
-        },
-    );
-    line("domain", &s.domain);
-    line(
-        "auth",
-        match s.auth {
-            Auth::Off => "none",
-            Auth::Choose => "choose",
-            Auth::Method(m) => m.name(),
-        },
-    );
-    line("user", opt(&s.user));
-    // msmtp runs passwordeval for -P and shows `*` for its result; postie runs no helper in a
-    // dry run, and `*` stands for "set, or produced by passwordeval at send time".
-    let password_set = s.password.is_some() || s.passwordeval.is_some();
-    line("password", if password_set { "*" } else { NOT_SET });
-    line("passwordeval", opt(&s.passwordeval));
-    line("ntlmdomain", opt(&s.ntlmdomain));
-    line("tls", onoff(s.tls));
-    line("tls_starttls", onoff(s.tls_starttls));
-    line(
-        "tls_trust_file",
-        match &s.tls_trust_file {
-            None => NOT_SET,
-            Some(TlsTrust::System) => "system",
-            Some(TlsTrust::File(f)) => f,
-        },
-    );
-    line("tls_crl_file", opt(&s.tls_crl_file));
-    let fp = s.tls_fingerprint.as_ref().map(|b| {
-        b.iter()
-            .map(|x| format!("{x:02X}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    });
-    line("tls_fingerprint", opt(&fp));
-    line("tls_key_file", opt(&s.tls_key_file));
-    line("tls_cert_file", opt(&s.tls_cert_file));
-    line("tls_certcheck", onoff(s.tls_certcheck));
-    let bits = s.tls_min_dh_prime_bits.map(|b| b.to_string());
-    line("tls_min_dh_prime_bits", opt(&bits));
-    line("tls_priorities", opt(&s.tls_priorities));
-    line("tls_host_override", opt(&s.tls_host_override));
+    let lines: Vec<_> = Field::ALL.iter().filter_map(|f| f.line()).collect();
+    let connection = lines.iter().filter(|l| !l.sendmail_only);
+    let message = lines.iter().filter(|l| l.sendmail_only && sendmail_mode);
+    for line in connection.chain(message) {
+        let _ = writeln!(out, "{} = {}", line.label, (line.value)(&view));
+    }
     if sendmail_mode {
-        line("auto_from", onoff(s.auto_from));
-        line("maildomain", opt(&s.maildomain));
-        let from = match &s.from {
-            Some(f) => f.as_str(),
-            None if account.from_pending => "(read from mail)",
-            None => NOT_SET,
-        };
-        line("from", from);
-        line("allow_from_override", onoff(s.allow_from_override));
-        line(
-            "set_from_header",
-            match s.set_from_header {
-                SetFromHeader::Auto => "auto",
-                SetFromHeader::On => "on",
-                SetFromHeader::Off => "off",
-            },
-        );
-        line(
-            "set_date_header",
-            match s.set_date_header {
-                AutoOff::Auto => "auto",
-                AutoOff::Off => "off",
-            },
-        );
-        line("remove_bcc_headers", onoff(s.remove_bcc_headers));
-        line("undisclosed_recipients", onoff(s.undisclosed_recipients));
-        let notify = s.dsn_notify.as_ref().map(|d| d.keyword());
-        line("dsn_notify", opt(&notify));
-        line("dsn_return", s.dsn_return.map_or(NOT_SET, |r| r.keyword()));
-        line("logfile", opt(&s.logfile));
-        line("logfile_time_format", opt(&s.logfile_time_format));
-        let syslog = s.syslog.map(|f| f.name());
-        line("syslog", opt(&syslog));
-        line("aliases", opt(&s.aliases));
         out.push_str(if read_recipients {
             "reading recipients from the command line and the mail\n"
         } else {

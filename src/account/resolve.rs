@@ -55,10 +55,30 @@ pub(crate) fn select_for(
 /// passwordeval (only when authentication is on and no password is set), then derived
 /// defaults and validation.
 pub(crate) fn finish(cli: &Cli, account: &mut Account, sendmail_mode: bool) -> Result<()> {
+    match finish_or_wait(cli, account, sendmail_mode)? {
+        Some(wait) => Err(wait),
+        None => Ok(()),
+    }
+}
+
+/// [`finish`], except that a password that must be waited for (`queue on`, nobody at a
+/// terminal, the source failed: see [`secret::waiting_for_password`]) is returned as `Ok(Some)`
+/// with the account finished, so the message can be queued with that reason.
+pub(crate) fn finish_or_wait(
+    cli: &Cli,
+    account: &mut Account,
+    sendmail_mode: bool,
+) -> Result<Option<crate::error::Error>> {
     // A dry run (`--no-send`, `-P`) or a queue-only submission must not have side effects
     // such as a gpg passphrase prompt: the password is resolved when the message is sent.
+    let mut wait = None;
     if !cli.no_send && !cli.queue_only && !cli.pretend {
-        secret::apply_passwordeval(&mut account.settings)?;
+        match secret::apply_passwordeval(account) {
+            Ok(()) => {}
+            Err(e) if secret::is_waiting(&e) => wait = Some(e),
+            Err(e) => return Err(e),
+        }
     }
-    finalize(account, sendmail_mode, cli.pretend)
+    finalize(account, sendmail_mode, cli.pretend)?;
+    Ok(wait)
 }

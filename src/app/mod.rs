@@ -1,10 +1,16 @@
 //! The program: argv to exit status. `run` reads argv, picks the mode and is the one place
 //! where a failure is printed (in msmtp's form, `PROG: TEXT` lines on stderr) and turned into
-//! the exit code. The modes live below: [`sendmail`] (the pipeline), `serverinfo` (`-S`,
-//! `--rmqs`, `--configure`) and `queue::command` (`-q`, `-bp`, `mailq`, `postie queue`).
+//! the exit code. The modes live below: [`sendmail`] (the pipeline), [`bs`] (`-bs`, an SMTP
+//! dialogue on stdin and stdout), `serverinfo` (`-S`, `--rmqs`, `--configure`),
+//! `queue::command` (`-q`, `-bp`, `mailq`, `postie queue`) and [`check`] (`postie check`: why
+//! mail does not go out).
 
+mod bs;
+mod check;
 mod help;
+mod oauth2;
 mod sendmail;
+mod unlock;
 
 use crate::cli::{self, Cli, GetoptError, Mode};
 use crate::config;
@@ -69,11 +75,17 @@ fn dispatch(ui: &Ui, args: &[String]) -> std::result::Result<(), Failure> {
     // Only under postie's own name: through a `sendmail` or `msmtp` link, `queue` stays a
     // recipient, as it is for msmtp. Global options may come first (`postie -C rc queue list`).
     if is_postie(&ui.prog)
-        && let Some((i, _)) = cli::subcommand(args)
+        && let Some((i, name)) = cli::subcommand(args)
     {
         let mut rest = args.to_vec();
         rest.remove(i);
-        return Ok(crate::queue::command::run(&ui.prog, &rest)?);
+        match name {
+            "queue" => crate::queue::command::run(&ui.prog, &rest)?,
+            "check" => check::run(&ui.prog, &rest)?,
+            "oauth2" => oauth2::run(&ui.prog, &rest)?,
+            _ => unlock::run(&ui.prog, name, &rest)?,
+        }
+        return Ok(());
     }
     let posixly_correct = std::env::var_os("POSIXLY_CORRECT").is_some();
     let cli = match cli::parse(args, posixly_correct) {
@@ -97,7 +109,16 @@ fn dispatch(ui: &Ui, args: &[String]) -> std::result::Result<(), Failure> {
         Mode::FlushQueue | Mode::ListQueue => {
             crate::queue::command::from_sendmail_flags(&cli)?;
         }
-        Mode::Sendmail => sendmail::run(ui, &cli)?,
+        Mode::SmtpSession => bs::run(ui, &cli)?,
+        Mode::Sendmail => {
+            let sent = sendmail::run(ui, &cli);
+            if cli.debug
+                && let Some(why) = crate::secret::cache_unavailable()
+            {
+                ui.error(&format!("password cache not used: {why}"));
+            }
+            sent?;
+        }
     }
     Ok(())
 }

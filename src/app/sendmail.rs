@@ -43,7 +43,7 @@ fn pipeline<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> Result<()> {
     let headers = read_headers(cli, input)?;
     let recipients = recipients(cli, &headers, input)?;
     let mut out = Output::new(cli.pretend || cli.debug);
-    let account = account_for(cli, &headers, &mut out)?;
+    let (account, wait) = account_for(cli, &headers, &mut out)?;
     let recipients = match &account.settings.aliases {
         Some(aliases) => message::aliases::expand(std::path::Path::new(aliases), recipients)?,
         None => recipients,
@@ -55,7 +55,10 @@ fn pipeline<R: BufRead>(ui: &Ui, cli: &Cli, input: &mut R) -> Result<()> {
     if cli.no_send {
         return dry_run(&message, input);
     }
-    submit(ui, &message, input, &mut out)
+    match wait {
+        Some(wait) => queue_until_unlocked(ui, &message, wait, input),
+        None => submit(ui, &message, input, &mut out),
+    }
 }
 
 /// What is sent: the account, the envelope, the header block and its rewrite; the body is
@@ -99,14 +102,19 @@ fn recipients<R: BufRead>(cli: &Cli, headers: &HeaderBlock, input: &mut R) -> Re
     Ok(recipients)
 }
 
-/// The account, with `-P`/`-d` showing the selection and the settings as they are decided.
-fn account_for(cli: &Cli, headers: &HeaderBlock, out: &mut Output) -> Result<Account> {
+/// The account, with `-P`/`-d` showing the selection and the settings as they are decided,
+/// and, with `queue on` and nobody to ask, why its password must be waited for.
+fn account_for(
+    cli: &Cli,
+    headers: &HeaderBlock,
+    out: &mut Output,
+) -> Result<(Account, Option<Error>)> {
     let mut account = account::resolve::select_for(cli, Some(headers), out)?;
-    account::resolve::finish(cli, &mut account, true)?;
+    let wait = account::resolve::finish_or_wait(cli, &mut account, true)?;
     if cli.pretend || cli.debug {
         out.text(&account::describe(&account, true, cli.read_recipients));
     }
-    Ok(account)
+    Ok((account, wait))
 }
 
 /// The envelope (checked: `-f` and `-t` headers often come from a web form, and an address
@@ -188,6 +196,34 @@ fn submit<R: BufRead>(ui: &Ui, m: &Message<'_>, input: &mut R, out: &mut Output)
         other => (deliver(m, input, out), other),
     };
     report(ui, m, result, spooled)
+}
+
+/// The password cannot be had now (`queue on`, no terminal, the source failed): the message
+/// goes into the queue with that reason and waits for `postie unlock` (exit 0; `-v` says why).
+fn queue_until_unlocked<R: BufRead>(
+    ui: &Ui,
+    m: &Message<'_>,
+    wait: Error,
+    input: &mut R,
+) -> Result<()> {
+    match spool(ui, m, input)? {
+        Spooled::Queued(sp) => {
+            let mut meta = queue::new_meta(m.cli, &m.account, &m.envelope, &m.rewrite);
+            meta.record_error(&wait, queue::meta::now());
+            match sp.commit(&mut meta) {
+                Ok(id) => {
+                    if m.cli.debug {
+                        ui.report(&wait);
+                        ui.error(&format!("message queued as {id}"));
+                    }
+                    Ok(())
+                }
+                Err(qe) => Err(neither(wait, &qe)),
+            }
+        }
+        Spooled::Unqueued(qe, _) => Err(neither(wait, &qe)),
+        Spooled::Not => Err(wait),
+    }
 }
 
 /// Where the message is while it is sent.

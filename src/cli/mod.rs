@@ -5,8 +5,10 @@
 
 mod getopt;
 
+use crate::config::commands::{CliArg, Command};
 use crate::error::{Error, Result};
 use getopt::{HasArg, Item, LongOpt};
+use std::sync::LazyLock;
 
 /// What postie was asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub enum Mode {
     FlushQueue,
     /// `-bp` or argv[0] `mailq` (postie only): list the queued mail.
     ListQueue,
+    /// `-bs` (postie only): an SMTP dialogue on stdin and stdout.
+    SmtpSession,
 }
 
 /// The parsed command line.
@@ -97,321 +101,74 @@ enum Opt {
     /// `-q[TIME]`: flush the queue.
     Queue,
     Ignored,
-    KeepBcc,
-    /// A long option that maps onto an msmtprc command.
-    Setting(Setting),
-}
-
-/// How a command-line account setting is validated and spelled in msmtprc.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Setting {
-    /// Any string; the empty string unsets (`--user=`).
-    Text(&'static str),
-    /// `on`/`off`, absent argument = on.
-    OnOff(&'static str),
-    /// Positive integer in 1..=65535 (C `strtol` base 0).
-    Port(&'static str),
-    /// Positive integer; empty → unset.
-    PosInt(&'static str),
-    Timeout,
-    Auth,
-    Fingerprint,
-    DsnNotify,
-    DsnReturn,
-    Protocol,
-    Syslog,
-    /// `auto`/`on`/`off`, absent = auto (set_from_header).
-    AutoOnOff(&'static str),
-    /// `auto`/`off`, absent = auto.
-    AutoOff(&'static str),
-    /// Compat `on`/`off` options that mean auto/off (add-missing-*-header).
-    OnMeansAuto(&'static str),
-    /// Silently ignored (`--tls-force-sslv3`).
-    Nothing,
+    /// An option that sets an msmtprc command.
+    Setting(Command),
 }
 
 use HasArg::{No, Optional, Required};
-use Setting as S;
 
-/// msmtp 1.8.23's long options, in its table order (which glibc uses when listing the
-/// possibilities of an ambiguous prefix).
-const LONG: &[LongOpt<Opt>] = &[
-    LongOpt {
-        name: "version",
-        has_arg: No,
-        id: Opt::Version,
-    },
-    LongOpt {
-        name: "help",
-        has_arg: No,
-        id: Opt::Help,
-    },
-    LongOpt {
-        name: "configure",
-        has_arg: Required,
-        id: Opt::Configure,
-    },
-    LongOpt {
-        name: "pretend",
-        has_arg: No,
-        id: Opt::Pretend,
-    },
-    LongOpt {
-        name: "debug",
-        has_arg: Optional,
-        id: Opt::Debug,
-    },
-    LongOpt {
-        name: "serverinfo",
-        has_arg: No,
-        id: Opt::ServerInfo,
-    },
-    LongOpt {
-        name: "rmqs",
-        has_arg: Required,
-        id: Opt::Rmqs,
-    },
-    LongOpt {
-        name: "file",
-        has_arg: Required,
-        id: Opt::File,
-    },
-    LongOpt {
-        name: "account",
-        has_arg: Required,
-        id: Opt::Account,
-    },
-    LongOpt {
-        name: "host",
-        has_arg: Required,
-        id: Opt::Host,
-    },
-    LongOpt {
-        name: "port",
-        has_arg: Required,
-        id: Opt::Setting(S::Port("port")),
-    },
-    LongOpt {
-        name: "timeout",
-        has_arg: Required,
-        id: Opt::Setting(S::Timeout),
-    },
-    LongOpt {
-        name: "connect-timeout",
-        has_arg: Required,
-        id: Opt::Setting(S::Timeout),
-    },
-    LongOpt {
-        name: "auto-from",
-        has_arg: Optional,
-        id: Opt::Setting(S::OnOff("auto_from")),
-    },
-    LongOpt {
-        name: "from",
-        has_arg: Required,
-        id: Opt::From,
-    },
-    LongOpt {
-        name: "maildomain",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("maildomain")),
-    },
-    LongOpt {
-        name: "auth",
-        has_arg: Optional,
-        id: Opt::Setting(S::Auth),
-    },
-    LongOpt {
-        name: "user",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("user")),
-    },
-    LongOpt {
-        name: "passwordeval",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("passwordeval")),
-    },
-    LongOpt {
-        name: "tls",
-        has_arg: Optional,
-        id: Opt::Setting(S::OnOff("tls")),
-    },
-    LongOpt {
-        name: "tls-starttls",
-        has_arg: Optional,
-        id: Opt::Setting(S::OnOff("tls_starttls")),
-    },
-    LongOpt {
-        name: "tls-trust-file",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("tls_trust_file")),
-    },
-    LongOpt {
-        name: "tls-crl-file",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("tls_crl_file")),
-    },
-    LongOpt {
-        name: "tls-fingerprint",
-        has_arg: Required,
-        id: Opt::Setting(S::Fingerprint),
-    },
-    LongOpt {
-        name: "tls-key-file",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("tls_key_file")),
-    },
-    LongOpt {
-        name: "tls-cert-file",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("tls_cert_file")),
-    },
-    LongOpt {
-        name: "tls-certcheck",
-        has_arg: Optional,
-        id: Opt::Setting(S::OnOff("tls_certcheck")),
-    },
-    LongOpt {
-        name: "tls-force-sslv3",
-        has_arg: Optional,
-        id: Opt::Setting(S::Nothing),
-    },
-    LongOpt {
-        name: "tls-min-dh-prime-bits",
-        has_arg: Required,
-        id: Opt::Setting(S::PosInt("tls_min_dh_prime_bits")),
-    },
-    LongOpt {
-        name: "tls-priorities",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("tls_priorities")),
-    },
-    LongOpt {
-        name: "tls-host-override",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("tls_host_override")),
-    },
-    LongOpt {
-        name: "dsn-notify",
-        has_arg: Required,
-        id: Opt::Setting(S::DsnNotify),
-    },
-    LongOpt {
-        name: "dsn-return",
-        has_arg: Required,
-        id: Opt::Setting(S::DsnReturn),
-    },
-    LongOpt {
-        name: "protocol",
-        has_arg: Required,
-        id: Opt::Setting(S::Protocol),
-    },
-    LongOpt {
-        name: "domain",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("domain")),
-    },
-    LongOpt {
-        name: "logfile",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("logfile")),
-    },
-    LongOpt {
-        name: "logfile-time-format",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("logfile_time_format")),
-    },
-    LongOpt {
-        name: "syslog",
-        has_arg: Optional,
-        id: Opt::Setting(S::Syslog),
-    },
-    LongOpt {
-        name: "aliases",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("aliases")),
-    },
-    LongOpt {
-        name: "proxy-host",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("proxy_host")),
-    },
-    LongOpt {
-        name: "proxy-port",
-        has_arg: Required,
-        id: Opt::Setting(S::Port("proxy_port")),
-    },
-    LongOpt {
-        name: "add-missing-from-header",
-        has_arg: Optional,
-        id: Opt::Setting(S::OnMeansAuto("set_from_header")),
-    },
-    LongOpt {
-        name: "add-missing-date-header",
-        has_arg: Optional,
-        id: Opt::Setting(S::OnMeansAuto("set_date_header")),
-    },
-    LongOpt {
-        name: "set-from-header",
-        has_arg: Optional,
-        id: Opt::Setting(S::AutoOnOff("set_from_header")),
-    },
-    LongOpt {
-        name: "set-date-header",
-        has_arg: Optional,
-        id: Opt::Setting(S::AutoOff("set_date_header")),
-    },
-    LongOpt {
-        name: "set-msgid-header",
-        has_arg: Optional,
-        id: Opt::Setting(S::AutoOff("set_msgid_header")),
-    },
-    LongOpt {
-        name: "remove-bcc-headers",
-        has_arg: Optional,
-        id: Opt::Setting(S::OnOff("remove_bcc_headers")),
-    },
-    LongOpt {
-        name: "undisclosed-recipients",
-        has_arg: Optional,
-        id: Opt::Setting(S::OnOff("undisclosed_recipients")),
-    },
-    LongOpt {
-        name: "source-ip",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("source_ip")),
-    },
-    LongOpt {
-        name: "socket",
-        has_arg: Required,
-        id: Opt::Setting(S::Text("socket")),
-    },
-    LongOpt {
-        name: "keepbcc",
-        has_arg: Optional,
-        id: Opt::KeepBcc,
-    },
-    LongOpt {
-        name: "read-recipients",
-        has_arg: No,
-        id: Opt::ReadRecipients,
-    },
-    LongOpt {
-        name: "read-envelope-from",
-        has_arg: No,
-        id: Opt::ReadEnvelopeFrom,
-    },
-    // postie's own options. They start with letters no msmtp option uses, so they never change
-    // how an msmtp option prefix is resolved or which possibilities an ambiguity lists.
-    LongOpt {
-        name: "no-send",
-        has_arg: No,
-        id: Opt::NoSend,
-    },
+/// The long options that are not msmtprc commands, with their rank in msmtp 1.8.23's
+/// long-option table (which glibc uses when listing the possibilities of an ambiguous
+/// prefix). The msmtprc commands' options and ranks are declared with the commands
+/// (`config::commands`); [`LONG`] merges the two.
+const OWN_LONG: &[(u8, &str, HasArg, Opt)] = &[
+    (0, "version", No, Opt::Version),
+    (1, "help", No, Opt::Help),
+    (2, "configure", Required, Opt::Configure),
+    (3, "pretend", No, Opt::Pretend),
+    (4, "debug", Optional, Opt::Debug),
+    (5, "serverinfo", No, Opt::ServerInfo),
+    (6, "rmqs", Required, Opt::Rmqs),
+    (7, "file", Required, Opt::File),
+    (8, "account", Required, Opt::Account),
+    (9, "host", Required, Opt::Host),
+    (14, "from", Required, Opt::From),
+    (51, "read-recipients", No, Opt::ReadRecipients),
+    (52, "read-envelope-from", No, Opt::ReadEnvelopeFrom),
+    // postie's own options rank after msmtp's and start with letters no msmtp option uses, so
+    // they never change how an msmtp option prefix is resolved or which possibilities an
+    // ambiguity lists.
+    (POSTIE_RANKS, "no-send", No, Opt::NoSend),
 ];
 
-/// msmtp's short options: `Pd::SC:a:f:N:R:X:tA:B:b:F:Gh:iL:mnO:o:v`.
+/// The first rank of postie's own long options.
+const POSTIE_RANKS: u8 = 100;
+
+/// Every long option, in msmtp's table order.
+static LONG: LazyLock<Vec<LongOpt<Opt>>> = LazyLock::new(|| {
+    let own = OWN_LONG
+        .iter()
+        .map(|&(rank, name, has_arg, id)| (rank, LongOpt { name, has_arg, id }));
+    let commands = Command::all().filter_map(|cmd| {
+        let o = cmd.cli()?;
+        let option = LongOpt {
+            name: o.long,
+            has_arg: has_arg(o.arg),
+            id: Opt::Setting(cmd),
+        };
+        Some((o.rank, option))
+    });
+    let mut all: Vec<_> = own.chain(commands).collect();
+    all.sort_by_key(|&(rank, _)| rank);
+    all.into_iter().map(|(_, option)| option).collect()
+});
+
+fn has_arg(arg: CliArg) -> HasArg {
+    match arg {
+        CliArg::Required => Required,
+        CliArg::Optional(_) => Optional,
+    }
+}
+
+/// msmtp's short options: `Pd::SC:a:f:N:R:X:tA:B:b:F:Gh:iL:mnO:o:v` (`N`, `R` and `X` are
+/// declared with their commands).
 fn short(c: char) -> Option<(Opt, HasArg)> {
+    if let Some((cmd, o)) = Command::all()
+        .filter_map(|cmd| Some((cmd, cmd.cli()?)))
+        .find(|(_, o)| o.short == Some(c))
+    {
+        return Some((Opt::Setting(cmd), has_arg(o.arg)));
+    }
     Some(match c {
         'P' => (Opt::Pretend, No),
         'd' => (Opt::Debug, Optional),
@@ -420,9 +177,6 @@ fn short(c: char) -> Option<(Opt, HasArg)> {
         'C' => (Opt::File, Required),
         'a' => (Opt::Account, Required),
         'f' => (Opt::From, Required),
-        'N' => (Opt::Setting(S::DsnNotify), Required),
-        'R' => (Opt::Setting(S::DsnReturn), Required),
-        'X' => (Opt::Setting(S::Text("logfile")), Required),
         't' => (Opt::ReadRecipients, No),
         'F' => (Opt::FullName, Required),
         'b' => (Opt::OpMode, Required),
@@ -444,7 +198,7 @@ pub fn parse(
     args: &[String],
     posixly_correct: bool,
 ) -> std::result::Result<Cli, std::result::Result<GetoptError, Error>> {
-    let (items, getopt_error) = getopt::parse(args, &short, LONG, posixly_correct);
+    let (items, getopt_error) = getopt::parse(args, &short, &LONG, posixly_correct);
     let mut cli = Cli::default();
     for item in items {
         match item {
@@ -466,6 +220,7 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
     if let Some(name) = file_or_command_option(opt) {
         cli.file_or_command_options.push(name);
     }
+    let explicit = value.clone();
     let v = value.unwrap_or_default();
     match opt {
         Opt::Version => cli.mode = Some(Mode::Version),
@@ -537,6 +292,7 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
             return Err(Error::usage("cannot use both -bp and -q"));
         }
         Opt::OpMode if v == "p" => cli.mode = Some(Mode::ListQueue),
+        Opt::OpMode if v == "s" => cli.mode = Some(Mode::SmtpSession),
         Opt::SendmailOption => cli.queue_only |= v == "dq",
         // sendmail's -q takes an interval or a selector; postie flushes once either way.
         Opt::Queue => cli.mode = Some(Mode::FlushQueue),
@@ -546,15 +302,7 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
             }
         }
         Opt::Ignored => {}
-        Opt::KeepBcc => {
-            let remove = match v.as_str() {
-                "" | "on" => "off",
-                "off" => "on",
-                _ => return Err(invalid(&v, "--keepbcc")),
-            };
-            set(cli, "remove_bcc_headers", remove);
-        }
-        Opt::Setting(s) => apply_setting(cli, s, v)?,
+        Opt::Setting(cmd) => setting(cli, cmd, explicit.as_deref())?,
     }
     Ok(())
 }
@@ -563,18 +311,11 @@ fn apply(cli: &mut Cli, opt: Opt, value: Option<String>) -> Result<()> {
 /// line. An option that only changes where mail goes (`--host`) is not among them: the
 /// account's password then never leaves with it.
 fn file_or_command_option(opt: Opt) -> Option<&'static str> {
-    Some(match opt {
-        Opt::File => "--file (-C)",
-        Opt::Setting(S::Text("passwordeval")) => "--passwordeval",
-        Opt::Setting(S::Text("logfile")) => "--logfile (-X)",
-        Opt::Setting(S::Text("aliases")) => "--aliases",
-        Opt::Setting(S::Text("tls_trust_file")) => "--tls-trust-file",
-        Opt::Setting(S::Text("tls_crl_file")) => "--tls-crl-file",
-        Opt::Setting(S::Text("tls_key_file")) => "--tls-key-file",
-        Opt::Setting(S::Text("tls_cert_file")) => "--tls-cert-file",
-        Opt::Setting(S::Text("socket")) => "--socket",
-        _ => return None,
-    })
+    match opt {
+        Opt::File => Some("--file (-C)"),
+        Opt::Setting(cmd) => cmd.cli()?.file_or_command,
+        _ => None,
+    }
 }
 
 /// The program names under which postie is the system's sendmail, run by programs that pass
@@ -585,17 +326,23 @@ pub fn argv_guard(prog: &str) -> bool {
     matches!(prog, "sendmail" | "send-mail" | "mailq" | "newaliases")
 }
 
-/// postie's subcommands: `postie queue ...`.
-pub const SUBCOMMANDS: &[(&str, &[&str])] = &[(
-    "queue",
-    &["list", "flush", "show", "delete", "hold", "release", "help"],
-)];
+/// postie's subcommands: `postie queue ...`, `postie unlock`, `postie lock`, `postie check`.
+pub const SUBCOMMANDS: &[(&str, &[&str])] = &[
+    (
+        "queue",
+        &["list", "flush", "show", "delete", "hold", "release", "help"],
+    ),
+    ("unlock", &[]),
+    ("lock", &[]),
+    ("check", &[]),
+    ("oauth2", &["login", "import", "status", "logout"]),
+];
 
 /// The index in `args` of the first operand, skipping options and their arguments exactly as
 /// the sendmail-mode parser does (`-C rc queue list` → 2). `None` when there is none, when an
 /// option is invalid, or when the first operand follows `--` (then it is a recipient).
 pub fn first_operand(args: &[String]) -> Option<usize> {
-    let (items, error) = getopt::parse(args, &short, LONG, true);
+    let (items, error) = getopt::parse(args, &short, &LONG, true);
     if error.is_some() {
         return None;
     }
@@ -659,203 +406,34 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
-fn set(cli: &mut Cli, command: &str, argument: &str) {
-    cli.overrides
-        .push((command.to_owned(), argument.to_owned()));
-}
-
-fn option_name(command: &str) -> String {
-    format!("--{}", command.replace('_', "-"))
-}
-
-fn apply_setting(cli: &mut Cli, s: Setting, v: String) -> Result<()> {
-    match s {
-        S::Nothing => {}
-        S::Text(cmd) => set(cli, cmd, &v),
-        S::OnOff(cmd) => match v.as_str() {
-            "" | "on" => set(cli, cmd, "on"),
-            "off" => set(cli, cmd, "off"),
-            _ => return Err(invalid(&v, &option_name(cmd))),
-        },
-        S::Port(cmd) => {
-            // `--proxy-port=` resets to the default port, like the config command.
-            if cmd == "proxy_port" && v.is_empty() {
-                set(cli, cmd, "");
-            } else {
-                match parse_pos_int(&v) {
-                    Some(n @ 1..=65535) => set(cli, cmd, &n.to_string()),
-                    _ => return Err(invalid(&v, &option_name(cmd))),
-                }
-            }
+/// An option that sets an msmtprc command: checked with the command's own grammar, then
+/// recorded in msmtprc form for the selected account.
+fn setting(cli: &mut Cli, cmd: Command, explicit: Option<&str>) -> Result<()> {
+    let option = cmd
+        .cli()
+        .expect("Opt::Setting is made from a declared option");
+    let value = explicit.unwrap_or_default();
+    // `--tls` is `--tls=on`. An explicitly empty `--tls=` is not: msmtp refuses it for its
+    // on/off and auto/off options, and takes it only for `--auth=` (choose) and the ignored
+    // `--tls-force-sslv3=`.
+    let arg = match option.arg {
+        CliArg::Optional(implicit) if explicit.is_none() => implicit,
+        CliArg::Optional(implicit)
+            if value.is_empty() && matches!(option.error_label, "--auth" | "--tls-force-sslv3") =>
+        {
+            implicit
         }
-        S::PosInt(cmd) => {
-            if v.is_empty() {
-                set(cli, cmd, "");
-            } else {
-                match parse_pos_int(&v) {
-                    Some(n) => set(cli, cmd, &n.to_string()),
-                    None => return Err(invalid(&v, &option_name(cmd))),
-                }
-            }
+        CliArg::Optional(_) if value.is_empty() => {
+            return Err(invalid(value, option.error_label));
         }
-        S::Timeout => {
-            if v == "off" {
-                set(cli, "timeout", "off");
-            } else {
-                match parse_pos_int(&v) {
-                    Some(n) => set(cli, "timeout", &n.to_string()),
-                    None => return Err(invalid(&v, "--timeout")),
-                }
-            }
-        }
-        S::Auth => match v.as_str() {
-            "" | "on" => set(cli, "auth", "on"),
-            "off" => set(cli, "auth", "off"),
-            m if AUTH_METHODS.contains(&m) => set(cli, "auth", m),
-            _ => return Err(invalid(&v, "--auth")),
-        },
-        S::Fingerprint => {
-            if !v.is_empty() && !is_fingerprint(&v) {
-                return Err(invalid(&v, "--tls-fingerprint"));
-            }
-            set(cli, "tls_fingerprint", &v);
-        }
-        S::DsnNotify => {
-            if v != "off" && !is_dsn_notify(&v) {
-                return Err(invalid(&v, "--dsn-notify"));
-            }
-            set(cli, "dsn_notify", &v);
-        }
-        S::DsnReturn => {
-            let arg = match v.as_str() {
-                "off" => "off",
-                "hdrs" | "headers" => "headers",
-                "full" => "full",
-                _ => return Err(invalid(&v, "--dsn-return")),
-            };
-            set(cli, "dsn_return", arg);
-        }
-        S::Protocol => match v.as_str() {
-            "smtp" | "lmtp" => set(cli, "protocol", &v),
-            _ => return Err(invalid(&v, "--protocol")),
-        },
-        S::Syslog => match v.as_str() {
-            "" | "on" => set(cli, "syslog", "on"),
-            "off" => set(cli, "syslog", "off"),
-            f if is_syslog_facility(f) => set(cli, "syslog", f),
-            _ => return Err(invalid(&v, "--syslog")),
-        },
-        S::AutoOnOff(cmd) => match v.as_str() {
-            "" | "auto" => set(cli, cmd, "auto"),
-            "on" | "off" => set(cli, cmd, &v),
-            _ => return Err(invalid(&v, &option_name(cmd))),
-        },
-        S::AutoOff(cmd) => match v.as_str() {
-            "" | "auto" => set(cli, cmd, "auto"),
-            "off" => set(cli, cmd, "off"),
-            _ => return Err(invalid(&v, &option_name(cmd))),
-        },
-        S::OnMeansAuto(cmd) => {
-            let option = if cmd == "set_from_header" {
-                "--add-missing-from-header"
-            } else {
-                "--add-missing-date-header"
-            };
-            match v.as_str() {
-                "" | "on" => set(cli, cmd, "auto"),
-                "off" => set(cli, cmd, "off"),
-                _ => return Err(invalid(&v, option)),
-            }
-        }
+        _ => value,
+    };
+    match cmd.command_line_override(arg) {
+        Ok(Some((command, argument))) => cli.overrides.push((command.to_owned(), argument)),
+        Ok(None) => {}
+        Err(_) => return Err(invalid(value, option.error_label)),
     }
     Ok(())
-}
-
-/// The authentication method names msmtp accepts (lowercase only).
-pub const AUTH_METHODS: &[&str] = &[
-    "plain",
-    "scram-sha-1",
-    "scram-sha-256",
-    "scram-sha-1-plus",
-    "scram-sha-256-plus",
-    "external",
-    "gssapi",
-    "cram-md5",
-    "digest-md5",
-    "login",
-    "ntlm",
-    "oauthbearer",
-    "xoauth2",
-];
-
-/// C `strtol(s, &end, 0)` accepting only a whole positive `int`, as msmtp's `get_pos_int`.
-pub fn parse_pos_int(s: &str) -> Option<u32> {
-    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let (radix, digits) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        (16, h)
-    } else if t.len() > 1 && t.starts_with('0') {
-        (8, &t[1..])
-    } else {
-        (10, t)
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let n = i64::from_str_radix(digits, radix).ok()?;
-    if neg || n <= 0 || n > i64::from(i32::MAX) {
-        return None;
-    }
-    u32::try_from(n).ok()
-}
-
-fn is_fingerprint(v: &str) -> bool {
-    let bytes = match v.len() {
-        95 => 32,
-        59 => 20,
-        47 => 16,
-        _ => return false,
-    };
-    v.as_bytes().chunks(3).take(bytes).all(|c| {
-        c.len() >= 2
-            && c[0].is_ascii_hexdigit()
-            && c[1].is_ascii_hexdigit()
-            && (c.len() == 2 || c[2] == b':' || c[2] == b' ')
-    })
-}
-
-fn is_dsn_notify(v: &str) -> bool {
-    if v == "never" {
-        return true;
-    }
-    let mut seen: Vec<&str> = Vec::new();
-    for part in v.split(',') {
-        if !["failure", "delay", "success"].contains(&part) || seen.contains(&part) {
-            return false;
-        }
-        seen.push(part);
-    }
-    true
-}
-
-fn is_syslog_facility(f: &str) -> bool {
-    matches!(
-        f,
-        "LOG_USER"
-            | "LOG_MAIL"
-            | "LOG_LOCAL0"
-            | "LOG_LOCAL1"
-            | "LOG_LOCAL2"
-            | "LOG_LOCAL3"
-            | "LOG_LOCAL4"
-            | "LOG_LOCAL5"
-            | "LOG_LOCAL6"
-            | "LOG_LOCAL7"
-    )
 }
 
 #[cfg(test)]
@@ -941,7 +519,9 @@ mod tests {
             usage_error(&["-S", "--rmqs=x"]),
             "cannot use both --serverinfo and --rmqs"
         );
-        assert_eq!(usage_error(&["-bs"]), "unsupported operation mode bs");
+        assert_eq!(p(&["-bs"]).mode(), Mode::SmtpSession);
+        assert_eq!(p(&["-bs", "-i"]).mode(), Mode::SmtpSession);
+        assert_eq!(usage_error(&["-bi"]), "unsupported operation mode bi");
     }
 
     #[test]
@@ -987,16 +567,32 @@ mod tests {
     }
 
     #[test]
-    fn ports_use_strtol_base_zero() {
-        assert_eq!(parse_pos_int("0x19"), Some(25));
-        assert_eq!(parse_pos_int("031"), Some(25));
-        assert_eq!(parse_pos_int("25"), Some(25));
-        assert_eq!(parse_pos_int("25x"), None);
-        assert_eq!(parse_pos_int("-1"), None);
-        assert_eq!(parse_pos_int(""), None);
+    fn numbers_use_strtol_base_zero_and_are_recorded_in_decimal() {
         assert_eq!(
-            p(&["--port=0x19"]).overrides,
-            vec![("port".into(), "25".into())]
+            p(&[
+                "--port=0x19",
+                "--timeout=031",
+                "--proxy-port=",
+                "--tls-min-dh-prime-bits=0x400"
+            ])
+            .overrides,
+            vec![
+                ("port".into(), "25".into()),
+                ("timeout".into(), "25".into()),
+                ("proxy_port".into(), "".into()),
+                ("tls_min_dh_prime_bits".into(), "1024".into()),
+            ]
+        );
+        // msmtp's strtol takes one sign, before any 0x.
+        for bad in ["25x", "-1", "", "++5", "0x+5"] {
+            assert_eq!(
+                usage_error(&[&format!("--port={bad}")]),
+                format!("invalid argument {bad} for --port")
+            );
+        }
+        assert_eq!(
+            usage_error(&["--connect-timeout=++5"]),
+            "invalid argument ++5 for --timeout"
         );
     }
 
@@ -1038,14 +634,147 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_forms() {
-        let sha256 = ["AB"; 32].join(":");
-        let sha1 = ["ab"; 20].join(" ");
-        let md5 = ["01"; 16].join(":");
-        assert!(is_fingerprint(&sha256));
-        assert!(is_fingerprint(&sha1));
-        assert!(is_fingerprint(&md5));
-        assert!(!is_fingerprint(&sha256.replace('A', "G")));
+    fn fingerprints_are_recorded_as_typed() {
+        for fp in [
+            ["AB"; 32].join(":"),
+            ["ab"; 20].join(" "),
+            ["01"; 16].join(":"),
+        ] {
+            assert_eq!(
+                p(&[&format!("--tls-fingerprint={fp}")]).overrides,
+                vec![("tls_fingerprint".into(), fp.clone())]
+            );
+        }
+        let bad = ["AB"; 32].join(":").replace('A', "G");
+        assert_eq!(
+            usage_error(&[&format!("--tls-fingerprint={bad}")]),
+            format!("invalid argument {bad} for --tls-fingerprint")
+        );
+    }
+
+    /// msmtp 1.8.23's long options in the order of its `getopt_long` table.
+    const MSMTP_LONG_OPTIONS: [&str; 53] = [
+        "version",
+        "help",
+        "configure",
+        "pretend",
+        "debug",
+        "serverinfo",
+        "rmqs",
+        "file",
+        "account",
+        "host",
+        "port",
+        "timeout",
+        "connect-timeout",
+        "auto-from",
+        "from",
+        "maildomain",
+        "auth",
+        "user",
+        "passwordeval",
+        "tls",
+        "tls-starttls",
+        "tls-trust-file",
+        "tls-crl-file",
+        "tls-fingerprint",
+        "tls-key-file",
+        "tls-cert-file",
+        "tls-certcheck",
+        "tls-force-sslv3",
+        "tls-min-dh-prime-bits",
+        "tls-priorities",
+        "tls-host-override",
+        "dsn-notify",
+        "dsn-return",
+        "protocol",
+        "domain",
+        "logfile",
+        "logfile-time-format",
+        "syslog",
+        "aliases",
+        "proxy-host",
+        "proxy-port",
+        "add-missing-from-header",
+        "add-missing-date-header",
+        "set-from-header",
+        "set-date-header",
+        "set-msgid-header",
+        "remove-bcc-headers",
+        "undisclosed-recipients",
+        "source-ip",
+        "socket",
+        "keepbcc",
+        "read-recipients",
+        "read-envelope-from",
+    ];
+
+    #[test]
+    fn long_options_are_in_msmtps_table_order_then_posties() {
+        let names: Vec<&str> = LONG.iter().map(|o| o.name).collect();
+        assert_eq!(names[..MSMTP_LONG_OPTIONS.len()], MSMTP_LONG_OPTIONS);
+        assert_eq!(names[MSMTP_LONG_OPTIONS.len()..], ["no-send"]);
+        let mut ranks: Vec<u8> = OWN_LONG.iter().map(|o| o.0).collect();
+        ranks.extend(Command::all().filter_map(|c| Some(c.cli()?.rank)));
+        ranks.sort();
+        ranks.dedup();
+        assert_eq!(ranks.len(), LONG.len(), "two options share a rank");
+    }
+
+    #[test]
+    fn every_long_option_maps_to_its_command() {
+        for o in LONG.iter() {
+            if let Opt::Setting(cmd) = o.id {
+                let declared = cmd.cli().expect("declared option");
+                assert_eq!((declared.long, has_arg(declared.arg)), (o.name, o.has_arg));
+            }
+        }
+        for (c, name) in [('N', "dsn_notify"), ('R', "dsn_return"), ('X', "logfile")] {
+            assert!(matches!(short(c), Some((Opt::Setting(cmd), Required)) if cmd.name() == name));
+        }
+    }
+
+    #[test]
+    fn postie_options_leave_msmtp_prefixes_alone() {
+        let msmtp_initials: Vec<char> = MSMTP_LONG_OPTIONS
+            .iter()
+            .filter_map(|n| n.chars().next())
+            .collect();
+        for o in LONG.iter().skip(MSMTP_LONG_OPTIONS.len()) {
+            let initial = o.name.chars().next().unwrap();
+            assert!(!msmtp_initials.contains(&initial), "--{}", o.name);
+        }
+    }
+
+    #[test]
+    fn compatibility_options_record_the_setting_they_change() {
+        assert_eq!(
+            p(&[
+                "--keepbcc=off",
+                "--add-missing-from-header",
+                "--add-missing-date-header=off",
+                "--connect-timeout=off",
+                "--tls-force-sslv3=whatever",
+                "-R",
+                "hdrs",
+            ])
+            .overrides,
+            vec![
+                ("remove_bcc_headers".into(), "on".into()),
+                ("set_from_header".into(), "auto".into()),
+                ("set_date_header".into(), "off".into()),
+                ("timeout".into(), "off".into()),
+                ("dsn_return".into(), "headers".into()),
+            ]
+        );
+        assert_eq!(
+            usage_error(&["--keepbcc=x"]),
+            "invalid argument x for --keepbcc"
+        );
+        assert_eq!(
+            usage_error(&["--add-missing-date-header=auto"]),
+            "invalid argument auto for --add-missing-date-header"
+        );
     }
 
     fn strings(args: &[&str]) -> Vec<String> {
@@ -1071,6 +800,10 @@ mod tests {
             Some((4, "queue"))
         );
         assert_eq!(subcommand(&strings(&["-Crc", "queue"])), Some((1, "queue")));
+        assert_eq!(
+            subcommand(&strings(&["-C", "rc", "check", "--all"])),
+            Some((2, "check"))
+        );
         // After `--` it is a recipient; after another recipient too.
         assert_eq!(subcommand(&strings(&["--", "queue"])), None);
         assert_eq!(subcommand(&strings(&["bob", "queue"])), None);
@@ -1088,6 +821,7 @@ mod tests {
         );
         assert_eq!(mistyped_subcommand(&r(&["qeue"]), true), Some("queue"));
         assert_eq!(mistyped_subcommand(&r(&["Queue"]), true), Some("queue"));
+        assert_eq!(mistyped_subcommand(&r(&["chekc"]), true), Some("check"));
         assert_eq!(mistyped_subcommand(&r(&["queue"]), true), Some("queue"));
         // A real message to a similar name, or an address, is mail.
         assert_eq!(mistyped_subcommand(&r(&["queen"]), false), None);

@@ -35,6 +35,25 @@ pub fn helper_timeout() -> Duration {
 /// at all is `Ok(None)`. The exit status is ignored. If the child is still running when
 /// `timeout` expires it is killed and an error of kind `TimedOut` is returned.
 pub fn run_first_line(cmd: &str, timeout: Duration) -> io::Result<Option<String>> {
+    run_first_line_with(cmd, timeout, None)
+}
+
+/// [`run_first_line`] with the helper's stderr kept in `stderr` (at most 64 KiB) instead of
+/// passed on: for a helper that runs where nobody reads our stderr as a prompt (no terminal),
+/// whose complaints belong in the error, not in cron's mail.
+pub fn run_first_line_quiet(
+    cmd: &str,
+    timeout: Duration,
+    stderr: &mut Vec<u8>,
+) -> io::Result<Option<String>> {
+    run_first_line_with(cmd, timeout, Some(stderr))
+}
+
+fn run_first_line_with(
+    cmd: &str,
+    timeout: Duration,
+    captured: Option<&mut Vec<u8>>,
+) -> io::Result<Option<String>> {
     let deadline = Instant::now() + timeout;
     let mut command = Command::new("/bin/sh");
     command
@@ -42,7 +61,11 @@ pub fn run_first_line(cmd: &str, timeout: Duration) -> io::Result<Option<String>
         .arg(cmd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(if captured.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        });
     // gpg finds the terminal for its pinentry through GPG_TTY or its own stdin; stdin is
     // /dev/null here, so without this an expired gpg-agent cache would make `gpg -d` fail on a
     // headless ssh/tmux session instead of asking for the passphrase.
@@ -52,17 +75,37 @@ pub fn run_first_line(cmd: &str, timeout: Duration) -> io::Result<Option<String>
         command.env("GPG_TTY", tty);
     }
     let mut child = command.spawn()?;
+    // Drained by a thread so a helper that writes much to stderr never blocks on a full pipe.
+    let drain = child.stderr.take().map(|mut err| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = err.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                let room = (64 * 1024usize).saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..n.min(room)]);
+            }
+            let _ = tx.send(kept);
+        });
+        rx
+    });
     let result = read_first_line(&mut child, deadline);
     let buf = match result {
         Ok(b) => b,
         Err(e) => {
             kill(&mut child);
+            collect(drain, captured);
             return Err(e);
         }
     };
     // Close our end first so a child still writing gets EPIPE instead of blocking.
     drop(child.stdout.take());
-    wait_until(&mut child, deadline)?;
+    let waited = wait_until(&mut child, deadline);
+    collect(drain, captured);
+    waited?;
     Ok(buf.map(|mut b| {
         if b.last() == Some(&b'\n') {
             b.pop();
@@ -72,6 +115,14 @@ pub fn run_first_line(cmd: &str, timeout: Duration) -> io::Result<Option<String>
         }
         String::from_utf8_lossy(&b).into_owned()
     }))
+}
+
+/// The helper's stderr, once the helper is gone. A daemon it started (gpg starts gpg-agent)
+/// may still hold the pipe open: what arrived within a second is what there is.
+fn collect(drain: Option<std::sync::mpsc::Receiver<Vec<u8>>>, into: Option<&mut Vec<u8>>) {
+    if let (Some(d), Some(into)) = (drain, into) {
+        *into = d.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
+    }
 }
 
 /// The device name of postie's controlling terminal (`/dev/pts/3`), for `GPG_TTY`; `None`

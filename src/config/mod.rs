@@ -3,14 +3,20 @@
 //! lists (user accounts replace same-named system ones; system-only accounts come first).
 //! Also home of the helper-command runner shared with `passwordeval` ([`eval`]).
 
+pub(crate) mod commands;
+mod declare;
 pub mod eval;
+pub(crate) mod grammar;
 pub mod parse;
 pub mod paths;
+mod secret;
 pub mod settings;
+pub mod values;
 
+pub use secret::Secret;
 pub use settings::{
-    Account, Auth, AuthMethod, AutoOff, CommandError, DsnCondition, DsnNotify, DsnReturn, Protocol,
-    SetFromHeader, Settings, SyslogFacility, TlsTrust,
+    Account, AuthSetting, AutoOff, CommandError, DsnCondition, DsnNotify, DsnReturn, Fingerprint,
+    Mechanism, Protocol, SetFromHeader, Settings, SyslogFacility, Trust,
 };
 
 use crate::error::{Error, Result};

@@ -3,6 +3,7 @@
 //! `account NAME [: PARENT, ...]` with mask-based inheritance, the implicit `default` account,
 //! and `eval`. Each file is parsed on its own, with its own defaults.
 
+use super::commands::FileSwitch;
 use super::eval::run_first_line;
 use super::settings::{Account, CommandError, Settings};
 use crate::error::{Error, Result};
@@ -137,24 +138,19 @@ impl Parser<'_> {
             }
             "account" => self.account(arg, lineno),
             // postie's whole-file switches: they apply wherever they stand in the file.
-            "select_account_by_from" | "trust_sendmail_argv" => {
-                let on = match arg {
-                    "" | "on" => true,
-                    "off" => false,
-                    _ => {
-                        return Err(self.err(
-                            lineno,
-                            CommandError::Invalid {
-                                command: cmd.into(),
-                                argument: arg.into(),
-                            },
-                        ));
-                    }
-                };
-                if cmd == "select_account_by_from" {
-                    self.select_account_by_from = Some(on);
-                } else {
-                    self.trust_sendmail_argv = Some(on);
+            _ if let Some(switch) = FileSwitch::lookup(cmd) => {
+                let on = FileSwitch::parse(arg).map_err(|_| {
+                    self.err(
+                        lineno,
+                        CommandError::Invalid {
+                            command: cmd.into(),
+                            argument: arg.into(),
+                        },
+                    )
+                })?;
+                match switch {
+                    FileSwitch::SelectAccountByFrom => self.select_account_by_from = Some(on),
+                    FileSwitch::TrustSendmailArgv => self.trust_sendmail_argv = Some(on),
                 }
                 Ok(())
             }
@@ -248,7 +244,7 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::settings::{Auth, AuthMethod, TlsTrust};
+    use crate::config::settings::{AuthSetting, Mechanism, Trust};
     use crate::error::Sysexit;
 
     fn env() -> ParseEnv {
@@ -428,10 +424,7 @@ mod tests {
         assert_eq!(c.settings.port, Some(26));
         assert_eq!(c.settings.user.as_deref(), Some("p2user"));
         assert_eq!(c.settings.from.as_deref(), Some("p1@x"));
-        assert_eq!(
-            c.settings.tls_trust_file,
-            Some(TlsTrust::File("/p1".into()))
-        );
+        assert_eq!(c.settings.tls_trust_file, Some(Trust::File("/p1".into())));
         assert!(c.tls_trust_file_explicit());
         let d = acc(&p, "d");
         assert_eq!(d.settings.from, None);
@@ -472,7 +465,7 @@ mod tests {
         )
         .unwrap();
         let s = &acc(&p, "a").settings;
-        assert_eq!(s.tls_trust_file, Some(TlsTrust::File("/home/u/ca".into())));
+        assert_eq!(s.tls_trust_file, Some(Trust::File("/home/u/ca".into())));
         assert_eq!(s.logfile.as_deref(), Some("/home/u"));
         assert_eq!(s.aliases.as_deref(), Some("/home/u/al"));
         assert_eq!(s.tls_crl_file.as_deref(), Some("/home/ux"));
@@ -547,9 +540,12 @@ mod tests {
     #[test]
     fn auth_methods_lowercase_only() {
         let p = parse("account a\nauth plain\naccount b\nauth\naccount c\nauth on\n").unwrap();
-        assert_eq!(acc(&p, "a").settings.auth, Auth::Method(AuthMethod::Plain));
-        assert_eq!(acc(&p, "b").settings.auth, Auth::Choose);
-        assert_eq!(acc(&p, "c").settings.auth, Auth::Choose);
+        assert_eq!(
+            acc(&p, "a").settings.auth,
+            AuthSetting::Method(Mechanism::Plain)
+        );
+        assert_eq!(acc(&p, "b").settings.auth, AuthSetting::Auto);
+        assert_eq!(acc(&p, "c").settings.auth, AuthSetting::Auto);
         assert_eq!(
             err("account a\nauth PLAIN\n").0,
             "rc: line 2: invalid argument PLAIN for command auth"

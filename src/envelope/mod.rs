@@ -7,7 +7,7 @@
 pub mod address;
 
 use crate::error::{Error, Result, Sysexit};
-use crate::smtp::reply::Reply;
+use crate::reply::Reply;
 
 /// The SMTP envelope.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

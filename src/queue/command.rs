@@ -302,6 +302,11 @@ pub fn flush_all(dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -
         }
         refused |= r.ignored > 0;
     }
+    if opts.verbose
+        && let Some(why) = crate::secret::cache_unavailable()
+    {
+        lines.push(format!("password cache not used: {why}"));
+    }
     finish(lines, if refused { Sysexit::Config } else { exit })
 }
 

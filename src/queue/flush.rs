@@ -127,7 +127,7 @@ fn select(origin: &Origin, from: &str, config: Option<&Config>) -> Result<Accoun
 /// loaded configuration of `origin` (`None` for a `--host` origin).
 pub fn resolve_account(origin: &Origin, from: &str, config: Option<&Config>) -> Result<Account> {
     let mut account = select(origin, from, config)?;
-    secret::apply_passwordeval(&mut account.settings)?;
+    secret::apply_passwordeval(&mut account)?;
     account::finalize(&mut account, true, false)?;
     Ok(account)
 }

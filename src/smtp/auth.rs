@@ -43,6 +43,13 @@ pub trait PasswordSource {
     fn refused(&mut self) -> bool {
         false
     }
+
+    /// The mechanisms this source's secret is for, in order of preference, when it is not a
+    /// password (an OAuth2 source: OAUTHBEARER, XOAUTH2). `auth on` then chooses among these
+    /// instead of msmtp's password mechanisms (see [`choose_for`]).
+    fn mechanisms(&self) -> Option<&'static [Mechanism]> {
+        None
+    }
 }
 
 impl<F: FnMut(Mechanism) -> Result<Option<String>>> PasswordSource for F {
@@ -51,15 +58,45 @@ impl<F: FnMut(Mechanism) -> Result<Option<String>>> PasswordSource for F {
     }
 }
 
-/// The `auth` setting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The `auth` setting, from the msmtprc to the session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AuthSetting {
     /// `auth off`.
+    #[default]
     Off,
     /// `auth on`: msmtp's automatic choice.
     Auto,
     /// `auth METHOD`.
     Method(Mechanism),
+}
+
+impl AuthSetting {
+    /// The msmtprc and command-line spelling: `on` or empty (choose), `off`, or a method name
+    /// in lower case (msmtp accepts no other case).
+    pub fn parse(s: &str) -> Option<AuthSetting> {
+        match s {
+            "" | "on" => Some(AuthSetting::Auto),
+            "off" => Some(AuthSetting::Off),
+            m => Mechanism::ALL
+                .into_iter()
+                .find(|mech| mech.name().to_ascii_lowercase() == m)
+                .map(AuthSetting::Method),
+        }
+    }
+
+    /// What `-P` prints.
+    pub fn describe(self) -> &'static str {
+        match self {
+            AuthSetting::Off => "none",
+            AuthSetting::Auto => "choose",
+            AuthSetting::Method(m) => m.name(),
+        }
+    }
+
+    /// Whether authentication is on at all (decides whether a password source runs).
+    pub fn enabled(self) -> bool {
+        self != AuthSetting::Off
+    }
 }
 
 impl Mechanism {
@@ -196,6 +233,41 @@ pub fn choose(setting: AuthSetting, caps: &Capabilities, tls: bool) -> Result<Op
     }
 }
 
+/// [`choose`], for a source whose secrets are for `preferred` mechanisms only (an OAuth2 token,
+/// see [`PasswordSource::mechanisms`]): `auth on` picks the first of them the server offers,
+/// and only with TLS (a bearer token is as good as a password to whoever reads it). An
+/// explicit `auth METHOD` is [`choose`]'s.
+pub fn choose_for(
+    setting: AuthSetting,
+    caps: &Capabilities,
+    tls: bool,
+    preferred: Option<&[Mechanism]>,
+) -> Result<Option<Mechanism>> {
+    let (AuthSetting::Auto, Some(list)) = (setting, preferred) else {
+        return choose(setting, caps, tls);
+    };
+    if !tls {
+        return Err(Error::new(
+            Sysexit::Unavailable,
+            "cannot use a secure authentication method",
+        ));
+    }
+    list.iter()
+        .copied()
+        .find(|m| caps.has_auth_mech(m.name()))
+        .map(Some)
+        .ok_or_else(|| {
+            let names: Vec<&str> = list.iter().map(|m| m.name()).collect();
+            Error::new(
+                Sysexit::Unavailable,
+                format!(
+                    "the server offers no authentication method for OAuth2 tokens ({})",
+                    names.join(", ")
+                ),
+            )
+        })
+}
+
 /// Base64 as used on the wire.
 pub fn b64(data: &[u8]) -> String {
     B64.encode(data)
@@ -250,10 +322,7 @@ pub fn oauthbearer_response(user: &str, host: &str, port: u16, token: &str) -> S
     )
 }
 
-/// The RFC 9266 exporter label for `tls-exporter` channel binding (32 bytes, empty context).
-pub const TLS_EXPORTER_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
-/// The length of the `tls-exporter` channel-binding value.
-pub const TLS_EXPORTER_LEN: usize = 32;
+pub use crate::net::tls::{TLS_EXPORTER_LABEL, TLS_EXPORTER_LEN};
 
 /// `-PLUS configured, but no TLS 1.3 exporter` (69): without TLS, or on TLS 1.2, where RFC 9266
 /// does not make `tls-exporter` safe without the extended master secret. msmtp 1.8.23 has no

@@ -10,25 +10,44 @@
 pub mod auth;
 pub mod caps;
 mod client;
-pub mod reply;
 pub mod session;
 
 pub use crate::net::{Target, TlsSettings, Trust};
+pub use crate::reply::Reply;
 pub use auth::{AuthSetting, Mechanism, PasswordSource};
 pub use caps::Capabilities;
 pub use client::Client;
-pub use reply::Reply;
+pub use session::{BodyType, MailParams};
 
 use crate::error::Result;
 use crate::net;
 use std::io::Write;
 
-/// SMTP (EHLO, HELO fallback) or LMTP (LHLO, per-recipient replies).
+/// SMTP (EHLO, HELO fallback) or LMTP (LHLO, per-recipient replies): the `protocol` setting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Protocol {
     #[default]
     Smtp,
     Lmtp,
+}
+
+impl Protocol {
+    /// The msmtprc spelling.
+    pub fn parse(s: &str) -> Option<Protocol> {
+        match s {
+            "smtp" => Some(Protocol::Smtp),
+            "lmtp" => Some(Protocol::Lmtp),
+            _ => None,
+        }
+    }
+
+    /// What `-P` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Smtp => "smtp",
+            Protocol::Lmtp => "lmtp",
+        }
+    }
 }
 
 /// The account settings that shape the dialogue.

@@ -11,11 +11,11 @@
 
 use super::auth::{self, AuthSetting, Mechanism, PasswordSource, Scram};
 use super::caps::Capabilities;
-use super::reply::{BadReply, MAX_LINE_LEN, MAX_LINES, Reply, ReplyParser};
 use super::{Protocol, SessionSettings};
 use crate::envelope::{Envelope, Outcome, RecipientPolicy};
 use crate::error::{Error, Result, Sysexit};
 use crate::net;
+use crate::reply::{BadReply, MAX_LINE_LEN, MAX_LINES, Reply, ReplyParser};
 use std::io::{self, Read, Write};
 
 /// A connection the dialogue can run on: bytes both ways, plus an in-place TLS upgrade.
@@ -46,6 +46,8 @@ impl Stream for net::tls::Conn {
 
 /// The longest command msmtp 1.8.23 sends (without CRLF).
 pub const MAX_CMD_LEN: usize = 4094;
+/// The longest XOAUTH2/OAUTHBEARER response line postie sends (see `Session::bearer_line`).
+pub const MAX_BEARER_LINE: usize = 64 * 1024;
 /// How many commands go into one pipelined batch.
 const PIPELINE_MAX: usize = 100;
 /// Body bytes are written to the stream once this much is queued.
@@ -293,6 +295,24 @@ impl<'d, S: Stream> Session<'d, S> {
         self.read_reply()
     }
 
+    /// Sends a bearer-token SASL response line (XOAUTH2, OAUTHBEARER) and reads the reply.
+    /// Such a line may be longer than [`MAX_CMD_LEN`]: an OAuth2 access token can be several
+    /// kilobytes (RFC 4954 asks servers to take 12288 octets); it is bounded by
+    /// [`MAX_BEARER_LINE`].
+    fn bearer_line(&mut self, line: &str) -> Result<Reply> {
+        if line.len() > MAX_BEARER_LINE || line.contains(['\r', '\n', '\0']) {
+            return Err(Error::new(
+                Sysexit::DataErr,
+                format!("the OAuth2 access token is too long (more than {MAX_BEARER_LINE} bytes)"),
+            ));
+        }
+        self.trace_raw("--> ", b"(redacted)\r\n");
+        self.wbuf.extend_from_slice(line.as_bytes());
+        self.wbuf.extend_from_slice(b"\r\n");
+        self.flush()?;
+        self.read_reply()
+    }
+
     /// Upgrades the stream to TLS and returns the session description; the caller traces it
     /// (`-d`) or prints it in its report (`--serverinfo`, whose `-d` transcript then omits it).
     pub fn start_tls(&mut self) -> Result<Vec<String>> {
@@ -418,7 +438,8 @@ impl<'d, S: Stream> Session<'d, S> {
                 "the server does not support authentication",
             ));
         }
-        let Some(mech) = auth::choose(setting, caps, self.stream.is_tls())? else {
+        let preferred = password.mechanisms();
+        let Some(mech) = auth::choose_for(setting, caps, self.stream.is_tls(), preferred)? else {
             return Ok(());
         };
         let name = mech.name();
@@ -562,7 +583,7 @@ impl<'d, S: Stream> Session<'d, S> {
                 if r.code != 334 {
                     return Err(failed(r));
                 }
-                let r = self.secret_command(&auth::xoauth2_response(user, pass), redacted)?;
+                let r = self.bearer_line(&auth::xoauth2_response(user, pass))?;
                 if r.code == 334 {
                     // The server explains the failure in a challenge; an empty answer ends it.
                     self.command("")?
@@ -572,13 +593,19 @@ impl<'d, S: Stream> Session<'d, S> {
             }
             Mechanism::OAuthBearer => {
                 let (host, port) = oauth_target;
-                let r = self.secret_command(
-                    &format!(
-                        "AUTH OAUTHBEARER {}",
-                        auth::oauthbearer_response(user, host, port, pass)
-                    ),
-                    &shown_ir,
-                )?;
+                let response = auth::oauthbearer_response(user, host, port, pass);
+                let command = format!("AUTH OAUTHBEARER {response}");
+                let r = if command.len() <= MAX_CMD_LEN {
+                    self.secret_command(&command, &shown_ir)?
+                } else {
+                    // A long token does not fit an AUTH line: RFC 4954's empty initial
+                    // response, then the response on its own line.
+                    let r = self.command("AUTH OAUTHBEARER")?;
+                    if r.code != 334 {
+                        return Err(failed(r));
+                    }
+                    self.bearer_line(&response)?
+                };
                 if r.code == 334 { self.command("")? } else { r }
             }
             Mechanism::Gssapi | Mechanism::DigestMd5 | Mechanism::Ntlm => {
@@ -615,7 +642,11 @@ impl<'d, S: Stream> Session<'d, S> {
         // was read back from disk.
         envelope.check()?;
         let strict = policy == RecipientPolicy::AllOrNothing;
-        let mut steps = vec![(mail_command(settings, &envelope.from, smtputf8), Step::Mail)];
+        let params = MailParams {
+            smtputf8,
+            ..MailParams::default()
+        };
+        let mut steps = vec![(mail_command(settings, &envelope.from, &params), Step::Mail)];
         for rcpt in &envelope.recipients {
             steps.push((rcpt_command(settings, rcpt), Step::Rcpt(rcpt)));
         }
@@ -690,8 +721,24 @@ impl<'d, S: Stream> Session<'d, S> {
                 Step::Data => {}
             }
         }
+        self.message(settings.protocol, policy, &mut out, body)?;
+        Ok(out)
+    }
+
+    /// The message after a 354: the body streamed through `body`, the final dot, and the
+    /// end-of-data reply(s), read into `out` (whose `accepted` are the recipients the server
+    /// took). Shared by [`Session::transaction`] and the incremental transaction of
+    /// `postie -bs` (`Client::message`). Under [`RecipientPolicy::AllOrNothing`] an SMTP
+    /// refusal is an `Err`; otherwise it goes into [`Outcome::message_error`].
+    pub fn message(
+        &mut self,
+        protocol: Protocol,
+        policy: RecipientPolicy,
+        out: &mut Outcome,
+        body: &mut dyn FnMut(&mut dyn Write) -> Result<u64>,
+    ) -> Result<()> {
         out.mailsize = self.data(body)?;
-        match settings.protocol {
+        match protocol {
             Protocol::Smtp => {
                 let r = self.read_reply()?;
                 if r.code == 250 {
@@ -700,7 +747,7 @@ impl<'d, S: Stream> Session<'d, S> {
                     let e = Error::new(Sysexit::Unavailable, "the server did not accept the mail")
                         .with_reply(r.clone());
                     let e = if r.is_transient() { e.transient() } else { e };
-                    if strict {
+                    if policy == RecipientPolicy::AllOrNothing {
                         return Err(e);
                     }
                     out.message_error = Some(e);
@@ -720,7 +767,7 @@ impl<'d, S: Stream> Session<'d, S> {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Reads `n` replies to commands already sent, to stay in step with the server; a DATA
@@ -820,9 +867,39 @@ impl<S: Stream> Write for BodyWriter<'_, '_, S> {
     }
 }
 
-/// `MAIL FROM:<from>` with the DSN `RET=` and ` SMTPUTF8` parameters as configured. An
-/// envelope-from of `MAILER-DAEMON` (any case) is sent as the null sender, as msmtp does.
-pub fn mail_command(settings: &SessionSettings, from: &str, smtputf8: bool) -> String {
+/// The ESMTP parameters of a MAIL FROM command besides the account's DSN `RET=`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MailParams {
+    /// ` SIZE=n` (RFC 1870): the size the client announced.
+    pub size: Option<u64>,
+    /// ` BODY=7BIT` or ` BODY=8BITMIME` (RFC 6152).
+    pub body: Option<BodyType>,
+    /// ` SMTPUTF8` (RFC 6531).
+    pub smtputf8: bool,
+}
+
+/// The `BODY=` values postie passes on (BINARYMIME needs CHUNKING, which postie does not
+/// speak).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyType {
+    SevenBit,
+    EightBitMime,
+}
+
+impl BodyType {
+    /// The keyword on the wire.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            BodyType::SevenBit => "7BIT",
+            BodyType::EightBitMime => "8BITMIME",
+        }
+    }
+}
+
+/// `MAIL FROM:<from>` with the DSN `RET=` parameter as configured, then `params` (` SIZE=`,
+/// ` BODY=`, ` SMTPUTF8`, in that order). An envelope-from of `MAILER-DAEMON` (any case) is
+/// sent as the null sender, as msmtp does.
+pub fn mail_command(settings: &SessionSettings, from: &str, params: &MailParams) -> String {
     let from = if from.eq_ignore_ascii_case("MAILER-DAEMON") {
         ""
     } else {
@@ -832,7 +909,14 @@ pub fn mail_command(settings: &SessionSettings, from: &str, smtputf8: bool) -> S
         Some(r) => format!("MAIL FROM:<{from}> RET={r}"),
         None => format!("MAIL FROM:<{from}>"),
     };
-    if smtputf8 {
+    if let Some(size) = params.size {
+        mail.push_str(&format!(" SIZE={size}"));
+    }
+    if let Some(body) = params.body {
+        mail.push_str(" BODY=");
+        mail.push_str(body.keyword());
+    }
+    if params.smtputf8 {
         mail.push_str(" SMTPUTF8");
     }
     mail

@@ -642,6 +642,70 @@ fn smtputf8_follows_dsn_ret() {
     );
 }
 
+// ---- step by step (the relay of postie -bs) ----
+
+#[test]
+fn mail_parameters_follow_dsn_ret_in_a_fixed_order() {
+    let st = SessionSettings {
+        dsn_return: Some("HDRS".into()),
+        ..settings()
+    };
+    let all = MailParams {
+        size: Some(1234),
+        body: Some(BodyType::EightBitMime),
+        smtputf8: true,
+    };
+    assert_eq!(
+        super::session::mail_command(&st, "a@b.c", &all),
+        "MAIL FROM:<a@b.c> RET=HDRS SIZE=1234 BODY=8BITMIME SMTPUTF8"
+    );
+    let seven = MailParams {
+        body: Some(BodyType::SevenBit),
+        ..MailParams::default()
+    };
+    assert_eq!(
+        super::session::mail_command(&settings(), "MAILER-DAEMON", &seven),
+        "MAIL FROM:<> BODY=7BIT"
+    );
+}
+
+#[test]
+fn the_message_step_reports_a_refusal_without_failing() {
+    let mut s = Session::new(
+        Fake::new(&[OK, "550 5.1.1 no\r\n", OK, GO, "451 4.3.0 later\r\n"]),
+        None,
+    );
+    assert_eq!(s.command("MAIL FROM:<a@b.c>").expect("mail").code, 250);
+    assert_eq!(s.command("RCPT TO:<x@y>").expect("rcpt").code, 550);
+    assert_eq!(s.command("RCPT TO:<r@y>").expect("rcpt").code, 250);
+    assert_eq!(s.command("DATA").expect("data").code, 354);
+    let mut out = Delivery {
+        accepted: vec!["r@y".into()],
+        ..Delivery::default()
+    };
+    let mut body = |w: &mut dyn std::io::Write| -> Result<u64> {
+        w.write_all(b"Subject: s\r\n\r\nb\r\n").expect("write");
+        Ok(3)
+    };
+    s.message(
+        Protocol::Smtp,
+        crate::envelope::RecipientPolicy::EachRecipient,
+        &mut out,
+        &mut body,
+    )
+    .expect("message");
+    let e = out.message_error.expect("refused");
+    assert!(e.is_transient());
+    assert_eq!(e.reply.map(|r| r.code), Some(451));
+    assert!(out.accepted.is_empty());
+    assert_eq!(out.mailsize, 3);
+    assert!(
+        s.into_inner()
+            .written()
+            .ends_with("DATA\r\nSubject: s\r\n\r\nb\r\n.\r\n")
+    );
+}
+
 // ---- ETRN (--rmqs) and --serverinfo ----
 
 fn rmqs_go(chunks: &[&str]) -> (Result<()>, Fake) {

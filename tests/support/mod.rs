@@ -5,6 +5,7 @@
 //! hence the crate-wide `dead_code` allowance below.
 #![allow(dead_code)]
 
+pub mod oauth;
 pub mod pki;
 pub mod program;
 pub mod server;

@@ -1,8 +1,9 @@
 //! Test PKI generated once per test process with rcgen: a CA and a leaf for `localhost` /
-//! `127.0.0.1`, plus two "bad" leaves (wrong host name; signed by a CA nobody trusts), one
-//! whose subject holds control characters (a hostile certificate on the user's terminal), and
-//! client certificates for `tls_cert_file`/`tls_key_file` (one from the test CA, one from the
-//! untrusted CA) with server configurations that require a client certificate.
+//! `127.0.0.1`, plus three "bad" leaves (wrong host name; signed by a CA nobody trusts;
+//! expired in 2001), one whose subject holds control characters (a hostile certificate on the
+//! user's terminal), and client certificates for `tls_cert_file`/`tls_key_file` (one from the
+//! test CA, one from the untrusted CA) with server configurations that require a client
+//! certificate.
 //!
 //! The PEM files live under `CARGO_TARGET_TMPDIR` so clients such as msmtp can be pointed at
 //! them with `tls_trust_file`, `tls_cert_file` and `tls_key_file`; the leaf fingerprints are
@@ -31,7 +32,13 @@ pub enum CertChoice {
     /// Leaf for `localhost`/`127.0.0.1`, signed by the test CA, whose subject holds control
     /// characters ([`CONTROL_CN`], [`CONTROL_O`]): a hostile certificate shown by `-S`/`-d`.
     ControlChars,
+    /// Leaf for `localhost`/`127.0.0.1`, signed by the test CA, valid only from 2000-01-01 to
+    /// [`EXPIRED_NOT_AFTER`] (2001-01-01): expired whenever the tests run.
+    Expired,
 }
+
+/// The end of the [`CertChoice::Expired`] leaf's validity, as `postie check` prints it.
+pub const EXPIRED_NOT_AFTER: &str = "2001-01-01";
 
 /// Subject CN of the [`CertChoice::ControlChars`] leaf: ESC sequences, BEL, CR, LF, NUL, DEL,
 /// TAB, a C1 control (CSI) and a bidi override.
@@ -71,6 +78,8 @@ pub struct Pki {
     untrusted_client_auth: Arc<ServerConfig>,
     control_chars: Arc<ServerConfig>,
     control_chars_client_auth: Arc<ServerConfig>,
+    expired: Arc<ServerConfig>,
+    expired_client_auth: Arc<ServerConfig>,
 }
 
 /// Subject CN of the client certificate signed by the test CA.
@@ -86,6 +95,7 @@ impl Pki {
             CertChoice::WrongHost => self.wrong_host.clone(),
             CertChoice::UntrustedCa => self.untrusted.clone(),
             CertChoice::ControlChars => self.control_chars.clone(),
+            CertChoice::Expired => self.expired.clone(),
         }
     }
 
@@ -97,6 +107,7 @@ impl Pki {
             CertChoice::WrongHost => self.wrong_host_client_auth.clone(),
             CertChoice::UntrustedCa => self.untrusted_client_auth.clone(),
             CertChoice::ControlChars => self.control_chars_client_auth.clone(),
+            CertChoice::Expired => self.expired_client_auth.clone(),
         }
     }
 }
@@ -167,6 +178,27 @@ fn make_control_leaf(
     params
         .distinguished_name
         .push(DnType::CommonName, CONTROL_CN);
+    params
+        .extended_key_usages
+        .push(rcgen::ExtendedKeyUsagePurpose::ServerAuth);
+    let cert = params.signed_by(&key, ca, ca_key)?;
+    Ok((cert, key))
+}
+
+/// A leaf like [`make_leaf`] for `localhost`/`127.0.0.1` that expired on 2001-01-01 (fixed
+/// dates: no test depends on today's date beyond "2001 is in the past").
+fn make_expired_leaf(
+    ca: &rcgen::Certificate,
+    ca_key: &KeyPair,
+) -> Res<(rcgen::Certificate, KeyPair)> {
+    let key = KeyPair::generate()?;
+    let mut params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2001, 1, 1);
     params
         .extended_key_usages
         .push(rcgen::ExtendedKeyUsagePurpose::ServerAuth);
@@ -283,6 +315,7 @@ fn generate() -> Res<Pki> {
     let (wrong, wrong_key) = make_leaf(&["wrong.example"], &ca, &ca_key)?;
     let (untrusted, untrusted_key) = make_leaf(&["localhost", "127.0.0.1"], &other_ca, &other_key)?;
     let (control, control_key) = make_control_leaf(&ca, &ca_key)?;
+    let (expired, expired_key) = make_expired_leaf(&ca, &ca_key)?;
     let ca_pem = dir.join("ca.pem");
     let other_ca_pem = dir.join("other-ca.pem");
     std::fs::write(&ca_pem, ca.pem())?;
@@ -321,6 +354,8 @@ fn generate() -> Res<Pki> {
         )?,
         control_chars: server_config(&control, &control_key, &ca)?,
         control_chars_client_auth: server_config_client_auth(&control, &control_key, &ca, &ca)?,
+        expired: server_config(&expired, &expired_key, &ca)?,
+        expired_client_auth: server_config_client_auth(&expired, &expired_key, &ca, &ca)?,
         dir,
     })
 }

@@ -76,9 +76,23 @@ pub enum TlsMode {
     Implicit,
 }
 
+/// Decides whether a bearer token (XOAUTH2, OAUTHBEARER) is valid for a user: `(user, token)`.
+#[derive(Clone)]
+pub struct BearerCheck(pub Arc<BearerFn>);
+
+/// The function inside a [`BearerCheck`].
+pub type BearerFn = dyn Fn(&str, &str) -> bool + Send + Sync;
+
+impl std::fmt::Debug for BearerCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerCheck")
+    }
+}
+
 /// Builder-style configuration of a test server. Clone it to start several identical servers.
 #[derive(Clone, Debug)]
 pub struct ServerBuilder {
+    bearer: Option<BearerCheck>,
     greeting: String,
     hostname: String,
     caps: Vec<String>,
@@ -103,6 +117,7 @@ impl ServerBuilder {
     /// An SMTP server with no extensions that accepts everything.
     pub fn smtp() -> Self {
         ServerBuilder {
+            bearer: None,
             greeting: "220 localhost ESMTP test server".into(),
             hostname: "localhost".into(),
             caps: Vec::new(),
@@ -158,6 +173,17 @@ impl ServerBuilder {
     /// Accepts AUTH only for this user/password (otherwise any credentials are accepted).
     pub fn credentials(mut self, user: &str, password: &str) -> Self {
         self.credentials = Some((user.into(), password.into()));
+        self
+    }
+
+    /// Implements XOAUTH2 and OAUTHBEARER (advertise them with [`ServerBuilder::auth`]),
+    /// accepting a token when `check(user, token)` says so; a refused token gets the RFC 7628
+    /// error challenge, then 535.
+    pub fn bearer_tokens(
+        mut self,
+        check: impl Fn(&str, &str) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.bearer = Some(BearerCheck(Arc::new(check)));
         self
     }
 
@@ -218,7 +244,13 @@ impl ServerBuilder {
 
     /// Binds `127.0.0.1:0` and starts serving in a thread.
     pub fn start(self) -> RunningServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        self.start_on(0)
+    }
+
+    /// [`ServerBuilder::start`] on a given port (0: any free one), for a test that replaces a
+    /// server by another at the same address.
+    pub fn start_on(self, port: u16) -> RunningServer {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind 127.0.0.1");
         let port = listener.local_addr().expect("local addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let sessions = Arc::new(Mutex::new(Vec::new()));
@@ -998,6 +1030,37 @@ impl Conn<'_> {
                 let (u, ok) = self.scram(&mech, &first)?;
                 (u, if ok { "ok" } else { "bad" }.to_string())
             }
+            "XOAUTH2" | "OAUTHBEARER" if self.cfg.bearer.is_some() => {
+                let resp = match initial {
+                    Some(r) => r,
+                    None => {
+                        self.send_raw("334 ", &[])?;
+                        self.read_auth_line()?
+                    }
+                };
+                let text = b64_text(&resp);
+                let (user, token) = parse_bearer(&mech, &text);
+                self.s.transcript.push(Line::Note(format!(
+                    "bearer: {} bytes of token",
+                    token.len()
+                )));
+                let check = self.cfg.bearer.clone().expect("checked above");
+                let ok = (check.0)(&user, &token);
+                self.s.auth.push(AuthRecord {
+                    mechanism: mech,
+                    user,
+                    ok,
+                });
+                if ok {
+                    return self.send_raw("235 2.7.0 Authentication successful", &[]);
+                }
+                let err = B64.encode(
+                    r#"{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}"#,
+                );
+                self.send_raw(&format!("334 {err}"), &[])?;
+                self.read_auth_line()?;
+                return self.send_raw("535 5.7.8 Username and Password not accepted", &[]);
+            }
             _ => return self.send_raw("504 5.5.4 Unrecognized authentication type", &[]),
         };
         let digest_only = mech == "CRAM-MD5" || mech.starts_with("SCRAM-");
@@ -1153,6 +1216,28 @@ fn scram_hmac(sha256: bool, key: &[u8], msg: &[u8]) -> Vec<u8> {
     let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
     let inner = h(sha256, &[&ipad, msg]);
     h(sha256, &[&opad, &inner])
+}
+
+/// `(user, token)` of an XOAUTH2 (`user=U^Aauth=Bearer T^A^A`) or OAUTHBEARER
+/// (`n,a=U,^Ahost=H^Aport=P^Aauth=Bearer T^A^A`) response.
+fn parse_bearer(mech: &str, text: &str) -> (String, String) {
+    let mut user = String::new();
+    let mut token = String::new();
+    let mut fields = text.split('\x01');
+    if mech == "OAUTHBEARER" {
+        let gs2 = fields.next().unwrap_or_default();
+        if let Some(a) = gs2.split(',').find_map(|f| f.strip_prefix("a=")) {
+            user = a.replace("=2C", ",").replace("=3D", "=");
+        }
+    }
+    for f in fields {
+        if let Some(u) = f.strip_prefix("user=") {
+            user = u.to_owned();
+        } else if let Some(t) = f.strip_prefix("auth=Bearer ") {
+            token = t.to_owned();
+        }
+    }
+    (user, token)
 }
 
 fn b64_text(s: &str) -> String {

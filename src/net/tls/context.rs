@@ -3,7 +3,7 @@
 
 use super::describe::describe;
 use super::verify::{Mode, Verifier};
-use super::{Fingerprint, TlsSettings, TlsStream, Trust, io_error_text};
+use super::{TlsSettings, TlsStream, Trust, io_error_text};
 use crate::error::{Error, Result, Sysexit};
 use crate::net::Stream;
 use rustls::client::{WebPkiServerVerifier, danger::DangerousClientConfigBuilder};
@@ -137,9 +137,7 @@ impl TlsContext {
             _ => None,
         };
         let mode = if let Some(fp) = &settings.fingerprint {
-            Mode::Pinned(Fingerprint::parse(fp).ok_or_else(|| {
-                Error::config(format!("invalid argument {fp} for tls_fingerprint"))
-            })?)
+            Mode::Pinned(fp.clone())
         } else if !settings.certcheck {
             Mode::NoCheck
         } else {
@@ -207,6 +205,7 @@ impl TlsContext {
             provider: provider.clone(),
             failure: Mutex::new(None),
             scheme: Mutex::new(None),
+            leaf: Mutex::new(None),
         });
         let builder: DangerousClientConfigBuilder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -242,6 +241,13 @@ impl TlsContext {
         })
     }
 
+    /// The DER of the leaf certificate the server presented in the last handshake with this
+    /// context, whether or not it was trusted.
+    pub(super) fn peer_leaf(&self) -> Option<Vec<u8>> {
+        let leaf = self.verifier.leaf.lock().ok()?;
+        leaf.as_ref().map(|c| c.as_ref().to_vec())
+    }
+
     /// Runs the handshake on `stream`. Returns the TLS stream and the `-d` description lines.
     pub fn handshake(&self, mut stream: Stream) -> Result<(TlsStream, Vec<String>)> {
         let fail = |e: Error| Err(e.transient().in_send_stage());
@@ -270,6 +276,10 @@ impl TlsContext {
             }
         }
         if let Err(e) = result {
+            // A proxy command that ended before the server said anything (implicit TLS).
+            if let Some(ended) = crate::net::command::error_of(&e) {
+                return Err(ended);
+            }
             let verify = self.verifier.failure.lock().ok().and_then(|mut f| f.take());
             let err = match verify {
                 Some(text) => Error::new(

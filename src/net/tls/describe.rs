@@ -35,7 +35,7 @@ fn cipher_name(suite: &str) -> String {
     suite.to_string()
 }
 
-fn colon_hex(bytes: &[u8]) -> String {
+pub(super) fn colon_hex(bytes: &[u8]) -> String {
     bytes
         .iter()
         .map(|b| format!("{b:02X}"))
@@ -43,15 +43,20 @@ fn colon_hex(bytes: &[u8]) -> String {
         .join(":")
 }
 
-/// The lines msmtp prints with `-d` after a handshake: session parameters and the server's
-/// certificate (subject, issuer, validity, fingerprints).
-pub(super) fn describe(conn: &ClientConnection, scheme: Option<SignatureScheme>) -> Vec<String> {
-    let version = match conn.protocol_version() {
+/// The negotiated protocol version in GnuTLS's spelling (`TLS1.3`).
+pub(super) fn version_name(conn: &ClientConnection) -> String {
+    match conn.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLS1.3".to_string(),
         Some(rustls::ProtocolVersion::TLSv1_2) => "TLS1.2".to_string(),
         Some(v) => format!("{v:?}"),
         None => "?".to_string(),
-    };
+    }
+}
+
+/// The lines msmtp prints with `-d` after a handshake: session parameters and the server's
+/// certificate (subject, issuer, validity, fingerprints).
+pub(super) fn describe(conn: &ClientConnection, scheme: Option<SignatureScheme>) -> Vec<String> {
+    let version = version_name(conn);
     let group = conn
         .negotiated_key_exchange_group()
         .map(|g| format!("ECDHE-{}", format!("{:?}", g.name()).to_uppercase()))

@@ -4,6 +4,7 @@
 
 use crate::envelope::{Envelope, Outcome, RecipientPolicy};
 use crate::error::Sysexit;
+use crate::net::tls::Fingerprint;
 use crate::net::{Target, TlsSettings, Trust};
 use crate::smtp::{self, SessionSettings};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -236,7 +237,7 @@ fn fingerprint_pinning_accepts_right_and_rejects_wrong() {
         enabled: true,
         starttls: false,
         trust: Trust::None,
-        fingerprint: Some(fp.to_lowercase()),
+        fingerprint: Fingerprint::parse(&fp.to_lowercase()),
         certcheck: true,
         ..TlsSettings::default()
     };
@@ -244,8 +245,11 @@ fn fingerprint_pinning_accepts_right_and_rejects_wrong() {
     deliver(port, &tls, &mut Vec::new()).expect("pinned ok");
     let _ = h.join();
 
+    // A fingerprint that differs from the real one in its first byte (the certificate is new
+    // every run, so a fixed "00" would match it one time in 256).
+    let first = if fp.starts_with("00") { "01" } else { "00" };
     let wrong = TlsSettings {
-        fingerprint: Some(format!("00{}", &fp[2..])),
+        fingerprint: Fingerprint::parse(&format!("{first}{}", &fp[2..])),
         ..tls
     };
     let (port, h) = start_server(server_config(&p), true);
@@ -352,5 +356,58 @@ fn self_signed_ca_server_certificate_in_trust_file_is_accepted() {
         e.message,
         "TLS certificate verification failed: The certificate is NOT trusted. The name in the certificate does not match the expected. "
     );
+    let _ = h.join();
+}
+
+/// Connects and runs the implicit-TLS handshake on a bare connection.
+fn handshake_only(
+    port: u16,
+    tls: &TlsSettings,
+) -> (crate::net::tls::Conn, crate::error::Result<()>) {
+    let target = Target {
+        host: Some("127.0.0.1".into()),
+        port,
+        timeout: Some(std::time::Duration::from_secs(10)),
+        ..Target::default()
+    };
+    let (mut conn, _) =
+        crate::net::open(&target, tls, crate::net::TlsFiles::BeforeConnect).expect("connect");
+    let r = conn.start_tls().map(|_| ());
+    (conn, r)
+}
+
+#[test]
+fn peer_certificate_and_version_are_known_after_a_handshake() {
+    let p = pki();
+    let f = trust_file(&p.cert_pem);
+    let (port, h) = start_server(server_config(&p), true);
+    let (conn, r) = handshake_only(port, &base(f.path(), false));
+    r.expect("handshake");
+    let cert = conn.peer_certificate().expect("certificate");
+    assert_eq!(cert.subject, "CN=rcgen self signed cert");
+    assert_eq!(cert.sha256, colon_sha256(&p.cert_der));
+    assert!(cert.not_after > cert.not_before);
+    assert!(matches!(
+        conn.tls_version().as_deref(),
+        Some("TLS1.3" | "TLS1.2")
+    ));
+    drop(conn);
+    let _ = h.join();
+}
+
+#[test]
+fn peer_certificate_is_known_after_a_refused_handshake() {
+    let p = pki();
+    let other = pki();
+    let f = trust_file(&other.cert_pem);
+    let (port, h) = start_server(server_config(&p), true);
+    let (conn, r) = handshake_only(port, &base(f.path(), false));
+    assert!(r.is_err());
+    assert_eq!(
+        conn.peer_certificate().map(|c| c.sha256),
+        Some(colon_sha256(&p.cert_der))
+    );
+    assert_eq!(conn.tls_version(), None);
+    drop(conn);
     let _ = h.join();
 }

@@ -48,8 +48,8 @@ pub struct TlsSettings {
     pub starttls: bool,
     /// `tls_trust_file`.
     pub trust: Trust,
-    /// `tls_fingerprint`: hex bytes separated by ':' or ' ' (SHA-256, SHA-1 or MD5 by length).
-    pub fingerprint: Option<String>,
+    /// `tls_fingerprint`.
+    pub fingerprint: Option<Fingerprint>,
     /// `tls_certcheck`.
     pub certcheck: bool,
     /// `tls_host_override`: the name used for SNI and certificate checks instead of `host`.
@@ -106,6 +106,13 @@ impl Fingerprint {
         })
     }
 
+    /// The hash bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Fingerprint::Sha256(b) | Fingerprint::Sha1(b) | Fingerprint::Md5(b) => b,
+        }
+    }
+
     fn matches(&self, der: &[u8]) -> bool {
         match self {
             Fingerprint::Sha256(want) => sha2::Sha256::digest(der).as_slice() == want.as_slice(),
@@ -114,6 +121,24 @@ impl Fingerprint {
         }
     }
 }
+
+/// msmtp's spelling, as `-P` prints it: upper-case hex pairs joined by ':'.
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, b) in self.bytes().iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The RFC 9266 exporter label for `tls-exporter` channel binding (32 bytes, empty context).
+pub const TLS_EXPORTER_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
+/// The length of the `tls-exporter` channel-binding value.
+pub const TLS_EXPORTER_LEN: usize = 32;
 
 /// A TLS-wrapped server connection.
 pub type TlsStream = StreamOwned<ClientConnection, Stream>;
@@ -134,6 +159,34 @@ pub fn io_error_text(e: &io::Error) -> String {
         };
     }
     strerror(e)
+}
+
+/// What the server's certificate says (`postie check`): the leaf it presented in the last
+/// handshake, whether or not it was trusted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerCertificate {
+    /// The subject, RFC 4514 (control characters as `?`); empty if it could not be read.
+    pub subject: String,
+    /// The issuer, likewise.
+    pub issuer: String,
+    /// Validity, in seconds since the Unix epoch; 0 if it could not be read.
+    pub not_before: i64,
+    pub not_after: i64,
+    /// The SHA-256 fingerprint in `tls_fingerprint`'s syntax (`AB:CD:...`).
+    pub sha256: String,
+}
+
+impl PeerCertificate {
+    fn from_der(der: &[u8]) -> PeerCertificate {
+        let info = crate::net::x509::parse(der);
+        PeerCertificate {
+            subject: info.as_ref().map(|i| i.subject.clone()).unwrap_or_default(),
+            issuer: info.as_ref().map(|i| i.issuer.clone()).unwrap_or_default(),
+            not_before: info.as_ref().map_or(0, |i| i.not_before),
+            not_after: info.as_ref().map_or(0, |i| i.not_after),
+            sha256: describe::colon_hex(&sha2::Sha256::digest(der)),
+        }
+    }
 }
 
 /// The server connection: plain, or TLS after implicit TLS or STARTTLS.
@@ -175,15 +228,27 @@ impl Conn {
         if t.conn.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
             return None;
         }
-        let mut out = vec![0u8; crate::smtp::auth::TLS_EXPORTER_LEN];
+        let mut out = vec![0u8; TLS_EXPORTER_LEN];
         t.conn
-            .export_keying_material(
-                &mut out[..],
-                crate::smtp::auth::TLS_EXPORTER_LABEL,
-                Some(&[]),
-            )
+            .export_keying_material(&mut out[..], TLS_EXPORTER_LABEL, Some(&[]))
             .ok()?;
         Some(out)
+    }
+
+    /// The certificate the server presented in the last TLS handshake on this connection,
+    /// also after a handshake that failed because of it (expired, unknown issuer); `None`
+    /// before any handshake or when the server sent none.
+    pub fn peer_certificate(&self) -> Option<PeerCertificate> {
+        let der = self.tls.as_ref()?.peer_leaf()?;
+        Some(PeerCertificate::from_der(&der))
+    }
+
+    /// The negotiated TLS version (`TLS1.3`, `TLS1.2`) while TLS is active.
+    pub fn tls_version(&self) -> Option<String> {
+        match &self.inner {
+            Inner::Tls(t) => Some(describe::version_name(&t.conn)),
+            _ => None,
+        }
     }
 
     /// Runs the TLS handshake in place. Returns the `-d` description lines.
@@ -246,6 +311,44 @@ impl Write for Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprint_syntax_is_msmtps() {
+        let md5 = ["ab"; 16].join(":");
+        assert_eq!(
+            Fingerprint::parse(&md5),
+            Some(Fingerprint::Md5(vec![0xab; 16]))
+        );
+        assert_eq!(
+            Fingerprint::parse(&["AB"; 16].join(" ")),
+            Some(Fingerprint::Md5(vec![0xab; 16]))
+        );
+        assert_eq!(
+            Fingerprint::parse(&["aB"; 20].join(":")),
+            Some(Fingerprint::Sha1(vec![0xab; 20]))
+        );
+        assert_eq!(
+            Fingerprint::parse(&["01"; 32].join(":")),
+            Some(Fingerprint::Sha256(vec![1; 32]))
+        );
+        for bad in [
+            ["ab"; 16].join("-"),
+            "ab".repeat(16),
+            ["gg"; 16].join(":"),
+            ["AB"; 32].join(":").replace('A', "G"),
+            format!("{md5}:"),
+            format!("0x{}", &md5[2..]),
+            "AA:BB".to_string(),
+        ] {
+            assert_eq!(Fingerprint::parse(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn fingerprint_displays_as_msmtp_prints_it() {
+        let f = Fingerprint::parse(&["ab"; 16].join(" ")).expect("md5");
+        assert_eq!(f.to_string(), ["AB"; 16].join(":"));
+    }
 
     const SHA256: &str = "10:DB:F0:2E:11:1C:44:10:84:F9:84:A3:A0:4E:24:B3:A2:98:13:CA:AF:62:98:87:08:E8:52:04:74:AB:A2:52";
 
@@ -449,7 +552,7 @@ mod tests {
             enabled: true,
             certcheck: true,
             trust: Trust::File("/nonexistent".into()),
-            fingerprint: Some(SHA256.into()),
+            fingerprint: Fingerprint::parse(SHA256),
             ..TlsSettings::default()
         };
         assert!(TlsContext::new(&s, "localhost").is_ok());

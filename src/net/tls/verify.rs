@@ -92,6 +92,9 @@ pub(super) struct Verifier {
     pub(super) failure: Mutex<Option<String>>,
     /// The server's handshake signature scheme, for the `-d` session description.
     pub(super) scheme: Mutex<Option<SignatureScheme>>,
+    /// The leaf certificate the server presented last, trusted or not (`postie check` shows
+    /// what it says, such as its expiry date, also when the handshake failed because of it).
+    pub(super) leaf: Mutex<Option<CertificateDer<'static>>>,
 }
 
 const NOT_TRUSTED: &str = "The certificate is NOT trusted. ";
@@ -147,6 +150,9 @@ impl ServerCertVerifier for Verifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut l) = self.leaf.lock() {
+            *l = Some(end_entity.clone().into_owned());
+        }
         match &self.mode {
             Mode::NoCheck => Ok(ServerCertVerified::assertion()),
             Mode::Pinned(fp) => {

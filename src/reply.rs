@@ -1,4 +1,5 @@
-//! SMTP replies (RFC 5321 section 4.2): a three-digit code and one or more text lines, and the
+//! SMTP replies (RFC 5321 section 4.2), a leaf so that errors, outcomes and the session can all
+//! carry one: a three-digit code and one or more text lines, and the
 //! line-by-line parser that builds them with msmtp's limits (1023 bytes per line including the
 //! line end, at most 50 lines) and msmtp's error texts (all exit 76).
 
