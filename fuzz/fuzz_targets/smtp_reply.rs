@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use postie::reply::{MAX_LINES, ReplyParser};
 use postie::smtp::Capabilities;
-use postie::smtp::reply::{MAX_LINES, ReplyParser};
 
 fuzz_target!(|data: &[u8]| {
     let mut parser = ReplyParser::new();
