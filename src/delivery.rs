@@ -1,8 +1,12 @@
 //! The delivery seam: one interface between "a message and its envelope" and "a server that
 //! takes it", in the spirit of lettre's `Transport::send_raw`. The direct send and the queue
 //! flush both go through it, so they share one MAIL/RCPT/DATA path and one reading of the
-//! server's answers ([`crate::envelope::Outcome`]); a second transport (a command's stdin and
-//! stdout, a sendmail on another host) plugs in here without either of them changing.
+//! server's answers ([`crate::envelope::Outcome`]). The second transport, [`pipe`] (the
+//! message on a command's standard input, a sendmail on another host), plugs in here without
+//! either of them changing. (A command's standard input and output carrying SMTP,
+//! `proxy_command`, is not a transport but a connection: [`crate::net::open`].)
+
+pub mod pipe;
 
 use crate::config::Account;
 use crate::envelope::{Envelope, Outcome, RecipientPolicy};
@@ -48,17 +52,48 @@ impl Transport for smtp::Client<'_> {
     }
 }
 
-/// Opens the account's transport, ready for its first message: the SMTP or LMTP session,
-/// authenticated with the account's password source (asked only if AUTH needs a password).
-/// `debug` receives the `-d` transcript.
+/// `pipe_command`: one command per message, so there is nothing to reset or to end.
+impl Transport for pipe::Pipe<'_> {
+    fn send(
+        &mut self,
+        envelope: &Envelope,
+        policy: RecipientPolicy,
+        body: &mut dyn FnMut(&mut dyn Write) -> Result<u64>,
+    ) -> Result<Outcome> {
+        pipe::Pipe::send(self, envelope, policy, body)
+    }
+
+    fn reset(&mut self) -> bool {
+        true
+    }
+
+    fn quit(&mut self) {}
+}
+
+/// Opens the account's transport, ready for its first message: `pipe_command` if set, else
+/// the SMTP or LMTP session, authenticated with the account's password source (asked only if
+/// AUTH needs a password). `debug` receives the `-d` transcript.
 pub fn open<'d>(
     account: &Account,
     debug: Option<&'d mut dyn Write>,
 ) -> Result<Box<dyn Transport + 'd>> {
+    if let Some(template) = &account.settings.pipe_command {
+        return Ok(Box::new(pipe::Pipe::new(template, idle(account), debug)));
+    }
     let (target, tls, session) = smtp_settings(account);
     let mut password = secret::AuthSource::new(account);
     let client = smtp::Client::open(&target, &tls, &session, &mut password, debug)?;
     Ok(Box::new(client))
+}
+
+/// How long a step may wait for progress: the account's `timeout`, else the 10-minute limit.
+fn idle(account: &Account) -> std::time::Duration {
+    account
+        .settings
+        .timeout
+        .map_or(crate::net::IDLE_LIMIT, |t| {
+            std::time::Duration::from_secs(u64::from(t))
+        })
 }
 
 /// The account's settings as the connection step and the session take them. The values are
@@ -80,6 +115,7 @@ pub fn smtp_settings(
         source_ip: s.source_ip.clone(),
         proxy_host: s.proxy_host.clone(),
         proxy_port: s.proxy_port.unwrap_or(1080),
+        proxy_command: s.proxy_command.clone(),
     };
     let tls = smtp::TlsSettings {
         enabled: s.tls,
@@ -116,12 +152,22 @@ pub fn describe(account: &Account, show_helper: bool) -> Vec<String> {
         Some(f) => format!("account: {} (from {})", san(&account.name), f.display()),
         None => format!("account: {} (command line)", san(&account.name)),
     }];
+    if let Some(cmd) = &s.pipe_command {
+        lines.push(format!(
+            "delivery: pipe_command '{}' (not run in a dry run)",
+            san(cmd)
+        ));
+        return lines;
+    }
     let (target, tls, session) = smtp_settings(account);
-    let server = match (&target.host, &target.socket) {
+    let mut server = match (&target.host, &target.socket) {
         (_, Some(sock)) => format!("unix socket {}", sock.display()),
         (Some(h), None) => format!("{} port {}", san(h), target.port),
         (None, None) => "(not set)".to_owned(),
     };
+    if let Some(cmd) = &target.proxy_command {
+        server.push_str(&format!(" through proxy_command '{}'", san(cmd)));
+    }
     let tls_mode = match (tls.enabled, tls.starttls) {
         (false, _) => "off (cleartext)",
         (true, true) => "STARTTLS (required)",

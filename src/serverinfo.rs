@@ -45,6 +45,13 @@ fn account_for(cli: &Cli) -> Result<Option<Account>> {
     if cli.pretend || cli.no_send {
         return Ok(None);
     }
+    if account.settings.pipe_command.is_some() {
+        // postie only: there is no server to ask, the account hands mail to a command.
+        return Err(Error::usage(format!(
+            "account {} delivers with pipe_command: it has no SMTP server to talk to",
+            account.name
+        )));
+    }
     Ok(Some(account))
 }
 

@@ -614,3 +614,63 @@ fn an_oauth2_account_gets_its_token_and_logs_in() {
         "{sessions:?}"
     );
 }
+
+/// `proxy_command`: the command reaches the server, so `host` is not looked up here (it may
+/// only resolve on the far side); the rest of the checks go through the command.
+#[test]
+fn through_proxy_command_dns_is_left_to_the_command() {
+    let server = good_server().start();
+    let home = Home::empty();
+    let relay = r#"import os, select, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+while True:
+    ready = select.select([0, s], [], [])[0]
+    if 0 in ready:
+        d = os.read(0, 65536)
+        if not d:
+            break
+        s.sendall(d)
+    if s in ready:
+        d = s.recv(65536)
+        if not d:
+            break
+        os.write(1, d)
+"#;
+    let relay = home.write("relay.py", relay, 0o644);
+    home.write(
+        ".msmtprc",
+        &format!(
+            "account default\nhost name-only-the-far-side-knows.invalid\nport {}\n\
+             tls_host_override localhost\nfrom joe@example.com\n{}\n\
+             proxy_command python3 {} %p\n",
+            server.port(),
+            tls_auth(&format!("echo {PASSWORD}")),
+            relay.display()
+        ),
+        0o600,
+    );
+    let r = check(&home, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(line(&r, "✓ DNS").contains("proxy_command"), "{}", r.stdout);
+    assert!(line(&r, "✓ login").contains("accepted"), "{}", r.stdout);
+    assert!(one_session(server).auth[0].ok);
+}
+
+/// `pipe_command`: postie talks to no server; the command does, with its own credentials.
+#[test]
+fn a_pipe_command_account_checks_no_server() {
+    let home = Home::empty();
+    home.write(
+        ".msmtprc",
+        "account default\nfrom joe@example.com\npipe_command /usr/sbin/sendmail -oi -f %f -- %r\n",
+        0o600,
+    );
+    let r = check(&home, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        line(&r, "✓ transport").contains("pipe_command"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("DNS"), "{}", r.stdout);
+}

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-from . import bs_dialogue, gpg, messages, oauth, pki, queue, report
+from . import bs_dialogue, gpg, messages, oauth, pki, proxy, queue, report
 from .report import Figure
 from .runner import ClientFailed, SinkProcess, Spawner, capture
 
@@ -34,6 +34,7 @@ PARAMS = {
     "version": (200, 50),  # (c) --version invocations per batch
     "queue": (1000, 100),  # (e) queued messages
     "gpg": (200, 20),  # (f) messages per batch, password from gpg
+    "proxy": (200, 20),  # (g) messages per batch, through proxy_command and direct
     "bs": (200, 20),  # (h) messages in one -bs dialogue
     "repeats": (5, 2),
 }
@@ -49,6 +50,9 @@ SCENARIOS = """scenarios (--only LETTERS):
   f  200 sequential 2 KB messages over STARTTLS + AUTH with `passwordeval gpg --batch -q -d
      FILE` (a key without passphrase in a private GNUPGHOME); postie with `password_cache 1h`,
      its cache emptied before each batch; needs gpg (--quick: 20)
+  g  postie alone: 200 sequential 2 KB messages over STARTTLS + AUTH through
+     `proxy_command RELAY 127.0.0.1 %p` (a small C relay) and over direct TCP; the
+     overhead ratio is in the notes; needs a C compiler (--quick: 20)
 """
 
 
@@ -73,8 +77,8 @@ def parse_args(argv):
                    help="add the 500 MB message to the RSS independence check")
     p.add_argument("--queue", action="store_true",
                    help="run figure (e), flushing 1,000 queued messages (slow: minutes)")
-    p.add_argument("--only", default="abcdefhi",
-                   help="letters of the scenarios to run (default: abcdefhi; (f) needs gpg)")
+    p.add_argument("--only", default="abcdefghi",
+                   help="letters of the scenarios to run (default: abcdefghi; (f) needs gpg)")
     p.add_argument("--out", default=os.path.join(ROOT, "target", "bench.md"),
                    help="Markdown report (default: target/bench.md); raw samples go next to it "
                    "as .json")
@@ -459,6 +463,63 @@ class Bench:
                 "each batch ran gpg once; msmtp runs it for every message. Client CPU includes "
                 "the helper (sh, gpg) but not gpg-agent's own CPU")
 
+    def scenario_g(self):
+        n = param(self.args, "proxy")
+        label = "(g) %d x %s, STARTTLS+AUTH, postie" % (n, size_label(self.small_size))
+        figs = {
+            "proxy": (self.figure("g.proxy.wall", label + " via proxy_command: batch wall", "s"),
+                      self.figure("g.proxy.cpu", label + " via proxy_command: client CPU", "s")),
+            "direct": (self.figure("g.direct.wall", label + " over TCP: batch wall", "s"),
+                       self.figure("g.direct.cpu", label + " over TCP: client CPU", "s")),
+        }
+        every = [f for pair in figs.values() for f in pair]
+        for f in every:
+            f.na_prog["msmtp"] = "no proxy_command"
+        if self.args.self_test:
+            for f in every:
+                f.na = "postie only"
+            return
+        relay, why = proxy.build_relay(self.tmp)
+        if relay is None:
+            for f in every:
+                f.na = why
+            return
+        rc = os.path.join(self.tmp, "msmtprc-g")
+        fd = os.open(rc, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(proxy.rc_text(messages.FROM, self.sink.tls_port, self.pki["ca"], relay))
+        path = self.progs[0][1]
+        sides = ("proxy", "direct")
+
+        def argv(side):
+            return [path, "-C", rc, "-a", side, messages.RCPT]
+
+        for side in sides:  # unrecorded: both reach the sink
+            self.spawn.once(argv(side), self.small, self.env, self.err)
+            self.check_sessions(self.sink.stats(), 1, self.small_size, "tls",
+                                "(g) warm-up " + side)
+        for r in range(self.args.repeats):
+            for side in (sides if r % 2 == 0 else sides[::-1]):
+                t0 = time.perf_counter()
+                s = self.spawn.batch(argv(side), self.small, self.env, self.err, n)
+                st = self.sink.stats()
+                self.check_sessions(st, n, self.small_size, "tls", "(g) " + side)
+                wall, cpu = figs[side]
+                wall.values["postie"].append(s.wall)
+                cpu.values["postie"].append(s.cpu)
+                self.record_sink("(g) %s" % ("proxy_command" if side == "proxy" else "TCP"),
+                                 "postie", st, s)
+                log("  (g): %s run %d/%d done in %.2f s"
+                    % (side, r + 1, self.args.repeats, time.perf_counter() - t0))
+        med = {side: [statistics.median(f.values["postie"]) for f in figs[side]]
+               for side in sides}
+        self.notes.append(
+            "(g) proxy_command overhead: median batch wall %.3f s through the relay vs %.3f s "
+            "over TCP, ratio %.2f (expected <= 1.5); client CPU %.3f s vs %.3f s, ratio %.2f "
+            "(postie's CPU includes the relay, which it reaps)"
+            % (med["proxy"][0], med["direct"][0], med["proxy"][0] / med["direct"][0],
+               med["proxy"][1], med["direct"][1], med["proxy"][1] / med["direct"][1]))
+
     def close(self):
         """Forget (f)'s cached password and kill its gpg-agent (before the files go)."""
         if self.gpg is None:
@@ -512,6 +573,7 @@ class Bench:
                 "b.tls.cpu", "b.tls.rss"]
         rss = [f.key for f in self.figures if f.key.startswith("b.rss.")]
         keys += rss + ["c.wall", "c.cpu", "d.tls", "d.plain", "e.wall", "f.wall", "f.cpu"]
+        keys += ["g.proxy.wall", "g.direct.wall", "g.proxy.cpu", "g.direct.cpu"]
         keys += ["h.bs.wall", "h.bs.cpu", "h.bs.rss", "h.proc.wall", "h.proc.cpu"]
         keys += ["i.wall", "i.cpu"]
         by = {f.key: f for f in self.figures}
@@ -553,7 +615,7 @@ def main(argv):
     try:
         bench.setup()
         bench.warm_up()
-        for letter in "abcefhi":
+        for letter in "abcefghi":
             if letter in args.only or (letter == "a" and "d" in args.only):
                 log("scenario (%s)" % letter)
                 getattr(bench, "scenario_" + letter)()

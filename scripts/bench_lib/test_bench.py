@@ -7,12 +7,13 @@ import base64
 import os
 import shutil
 import socket
+import subprocess
 import ssl
 import tempfile
 import threading
 import unittest
 
-from bench_lib import gpg, main, messages, pki, queue, report, runner, sink
+from bench_lib import gpg, main, messages, pki, proxy, queue, report, runner, sink
 
 
 def read_reply(sock, buf):
@@ -400,6 +401,57 @@ class Gpg(unittest.TestCase):
         self.assertTrue(b.caches("postie"))
         self.assertFalse(b.caches("msmtp"))
         self.assertFalse(main.Bench(main.parse_args(["--self-test"]), "/t").caches("postie"))
+
+
+class ProxyTests(unittest.TestCase):
+    """Figure (g): the msmtprc and the relay."""
+
+    def test_the_two_accounts_differ_only_by_the_relay(self):
+        text = proxy.rc_text("a@b", 2525, "/t/ca.pem", "/t/relay")
+        lines = text.splitlines()
+        for want in ("account direct", "account proxy", "port 2525", "tls_trust_file /t/ca.pem",
+                     "auth plain", "proxy_command /t/relay 127.0.0.1 %p"):
+            self.assertIn(want, lines)
+        self.assertEqual(lines[-1], "proxy_command /t/relay 127.0.0.1 %p")
+
+    def test_relay_copies_both_ways(self):
+        d = tempfile.mkdtemp(prefix="bench-test-")
+        try:
+            relay, why = proxy.build_relay(d)
+            if relay is None:
+                self.skipTest(why)
+            srv = socket.socket()
+            srv.bind(("127.0.0.1", 0))
+            srv.listen(1)
+
+            def echo():
+                c, _ = srv.accept()
+                c.sendall(b"220 hi\r\n")
+                data = b""
+                while not data.endswith(b"QUIT\r\n"):
+                    data += c.recv(100)
+                c.sendall(b"221 bye " + data)
+                c.close()
+
+            t = threading.Thread(target=echo, daemon=True)
+            t.start()
+            r = subprocess.run([relay, "127.0.0.1", str(srv.getsockname()[1])],
+                               input=b"QUIT\r\n", capture_output=True, timeout=30)
+            t.join(10)
+            srv.close()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, b"220 hi\r\n221 bye QUIT\r\n")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_g_is_a_default_scenario_and_reported_last(self):
+        args = main.parse_args([])
+        self.assertIn("g", args.only)
+        self.assertIn("g  postie alone", main.SCENARIOS)
+        b = main.Bench(args, "/t")
+        for key in ("g.direct.wall", "g.proxy.wall", "a.wall"):
+            b.figure(key, key, "s")
+        self.assertEqual([f.key for f in b.order()], ["a.wall", "g.proxy.wall", "g.direct.wall"])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ password); Postfix logs the mechanism a client used (``sasl_method=``), which
 is how the tests check what was chosen. One extra submission port allows AUTH
 without TLS, for msmtp's "only SCRAM without TLS" rule. microsocks, when
 installed, is a SOCKS5 proxy on 127.0.0.1 that logs the host names it is asked
-to connect to.
+to connect to. OpenSSH's sshd (``sshd.py``), when installed, is an ssh server on
+127.0.0.1 for the ssh cases; ``Mta.sshd`` is None without it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import time
 from pathlib import Path
 
 import oauth_provider
+import sshd as sshd_mod
 
 DOMAIN = "e2e.test"
 USER = "alice"
@@ -122,8 +124,13 @@ class Mta:
     """Postfix (submission with STARTTLS + SMTPS) and Dovecot SASL under ``root``."""
 
     def __init__(self, root: Path, submission_port: int, smtps_port: int, plain_port: int,
-                 lmtp_port: int, cleartext_auth_port: int = 0, socks_port: int = 0):
+                 lmtp_port: int, cleartext_auth_port: int = 0, socks_port: int = 0,
+                 ssh_port: int = 0):
         self.root = root
+        # The ssh server (sshd.py), once started; ssh_missing says why not.
+        self.ssh_port = ssh_port
+        self.sshd: sshd_mod.Sshd | None = None
+        self.ssh_missing = "no ssh port"
         # AUTH without TLS (Postfix offers every mechanism there, PLAIN included).
         self.cleartext_auth_port = cleartext_auth_port
         self.socks_port = socks_port
@@ -355,6 +362,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         _start_daemon(["dovecot", "-c", str(self.dc_conf)], "dovecot start",
                       self.root / "dovecot-start.out")
         self.start_socks()
+        self.start_sshd()
         ports = [self.submission_port, self.smtps_port, self.plain_port, self.lmtp_port]
         ports += [p for p in (self.cleartext_auth_port,) if p]
         if self.socks_proc:
@@ -368,6 +376,21 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             if time.monotonic() > deadline:
                 raise SetupError(f"dovecot auth socket missing; log:\n{self.log_tail()}")
             time.sleep(0.1)
+
+    def start_sshd(self) -> None:
+        """OpenSSH's sshd on 127.0.0.1:ssh_port (see sshd.py), if installed."""
+        if not self.ssh_port:
+            return
+        missing = sshd_mod.available()
+        if missing:
+            self.ssh_missing = missing
+            return
+        server = sshd_mod.Sshd(self.root, self.ssh_port)
+        self.sshd = server  # stopped by stop() even if the start fails half-way
+        try:
+            server.start()
+        except (sshd_mod.SshdError, OSError, subprocess.SubprocessError) as e:
+            raise SetupError(f"sshd: {e}") from e
 
     def start_socks(self) -> None:
         """microsocks on 127.0.0.1 (not a daemon: it stays our child). It resolves
@@ -384,6 +407,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
     def stop(self) -> None:
         self.oauth.stop()
+        if self.sshd is not None:
+            self.sshd.stop()
         if self.socks_proc is not None:
             self.socks_proc.terminate()
             try:

@@ -204,11 +204,14 @@ pub fn finalize_with(
 }
 
 /// msmtp's `check_account`: the first problem found, as `account ID from FILE: MSG` (or just
-/// `MSG` for command-line accounts), exit 78.
+/// `MSG` for command-line accounts), exit 78. postie's own additions: an account that
+/// delivers with `pipe_command` needs no host, and `proxy_command` (which replaces the
+/// socket) goes with neither `socket`, `proxy_host` nor `pipe_command`.
 pub fn check_account(account: &Account, sendmail_mode: bool, pretend: bool) -> Result<()> {
     let s = &account.settings;
-    let no_host = (s.host.is_none() && s.socket.is_none())
-        || (s.tls && s.host.is_none() && s.tls_host_override.is_none());
+    let no_host = s.pipe_command.is_none()
+        && ((s.host.is_none() && s.socket.is_none())
+            || (s.tls && s.host.is_none() && s.tls_host_override.is_none()));
     let problem = if no_host {
         Some("host not set")
     } else if s.port.is_none() {
@@ -226,6 +229,12 @@ pub fn check_account(account: &Account, sendmail_mode: bool, pretend: bool) -> R
         )
     } else if s.tls_crl_file.is_some() && s.tls_trust_file.is_none() {
         Some("tls_crl_file requires tls_trust_file")
+    } else if s.proxy_command.is_some() && s.pipe_command.is_some() {
+        Some("pipe_command and proxy_command cannot both be used")
+    } else if s.proxy_command.is_some() && s.socket.is_some() {
+        Some("proxy_command and socket cannot both be used")
+    } else if s.proxy_command.is_some() && s.proxy_host.is_some() {
+        Some("proxy_command and proxy_host cannot both be used")
     } else {
         None
     };
@@ -491,6 +500,41 @@ mod tests {
         // pretend still reports the key/cert problem
         let e = fin("account a\nhost h\ntls_key_file k\n", true, true).unwrap_err();
         assert!(e.message.ends_with("tls_key_file requires tls_cert_file"));
+    }
+
+    #[test]
+    fn command_transports_need_no_host_and_exclude_other_connections() {
+        assert!(fin("account a\npipe_command sendmail -t\nfrom f\n", true, false).is_ok());
+        assert!(
+            fin(
+                "account a\nhost h\nproxy_command nc %h %p\nfrom f\n",
+                true,
+                false
+            )
+            .is_ok()
+        );
+        for (body, want) in [
+            (
+                "host h\nproxy_command nc %h %p\npipe_command sendmail -t\n",
+                "pipe_command and proxy_command cannot both be used",
+            ),
+            (
+                "host h\nproxy_command nc %h %p\nsocket /s\n",
+                "proxy_command and socket cannot both be used",
+            ),
+            (
+                "host h\nproxy_command nc %h %p\nproxy_host p\n",
+                "proxy_command and proxy_host cannot both be used",
+            ),
+            ("proxy_command nc %h %p\n", "host not set"),
+        ] {
+            let e = fin(&format!("account a\n{body}from f\n"), true, false).unwrap_err();
+            assert_eq!(e.message, format!("account a from rc: {want}"), "{body:?}");
+            assert_eq!(e.exit.code(), 78);
+        }
+        // An account drops an inherited setting with an empty argument.
+        let rc = "defaults\nproxy_host p\naccount a\nhost h\nfrom f\nproxy_host\nproxy_command nc %h %p\n";
+        assert!(fin(rc, true, false).is_ok());
     }
 
     #[test]

@@ -516,6 +516,19 @@ fn check_account(r: &mut Report, config: &Config, account: Account, why: &str, a
     let Some((mut acc, from_ok)) = check_settings(r, config, &account) else {
         return;
     };
+    // postie talks to no server with pipe_command: the command (a remote sendmail) does, with
+    // its own credentials, so there is nothing of postie's to check beyond the settings.
+    if let Some(cmd) = &acc.settings.pipe_command {
+        r.ok(
+            "transport",
+            &format!(
+                "pipe_command '{}' (the command delivers; postie checks no server for it)",
+                sanitize(cmd)
+            ),
+        );
+        check_queue(r, &acc);
+        return;
+    }
     let password_ok = check_password(r, &mut acc);
     let server = check_server(r, &acc, password_ok);
     check_queue(r, &acc);
@@ -755,7 +768,17 @@ fn check_server(r: &mut Report, acc: &Account, password_ok: bool) -> Option<Serv
     let name = acc.name.as_str();
     let (target, tls, settings) = crate::delivery::smtp_settings(acc);
     let host = target.display_host();
-    if target.socket.is_none() {
+    if let Some(cmd) = &target.proxy_command {
+        // The command reaches the server (ssh -W %h:%p resolves %h on the far side): a local
+        // look-up of `host` would say nothing about it.
+        r.ok(
+            "DNS",
+            &format!(
+                "not looked up here: proxy_command '{}' connects",
+                sanitize(cmd)
+            ),
+        );
+    } else if target.socket.is_none() {
         let (lookup, port, what) = match &target.proxy_host {
             Some(p) => (p.clone(), target.proxy_port, "DNS (SOCKS proxy)"),
             None => (host.clone(), target.port, "DNS"),

@@ -548,6 +548,20 @@ declare_commands! {
             example "12h";
             show never;
             man "(off|DURATION)" "postie only: keep the password a source produced in the kernel keyring this long (default off; see postie unlock).";
+
+        /// postie only: speak SMTP or LMTP over this command's standard input and output instead of a socket (`%h` host, `%p` port).
+        proxy_command: Option<String> = None;
+            parse |a, _| command_template(a, &['h', 'p']);
+            example "ssh -q -o BatchMode=yes relay.example.org -W %h:%p";
+            show never;
+            man "[COMMAND]" "postie only: speak SMTP or LMTP over this command's standard input and output instead of a socket; %h and %p become host and port.";
+
+        /// postie only: deliver by writing the message to this command's standard input (`%f` sender, `%r` recipients).
+        pipe_command: Option<String> = None;
+            parse |a, _| command_template(a, &['f', 'r']);
+            example "ssh -q mailhost /usr/sbin/sendmail -oi -f %f -- %r";
+            show never;
+            man "[COMMAND]" "postie only: deliver by writing the message to this command's standard input; %f becomes the envelope sender, %r the recipients, each a shell-quoted word.";
     }
     aliases {
         /// Old name of `timeout` (msmtp words its command-line errors as `--timeout`).
@@ -603,6 +617,16 @@ declare_commands! {
             example "on";
             cli "keepbcc" rank 50 Optional "on";
             man "[(on|off)]" "The opposite of remove_bcc_headers.";
+    }
+}
+
+/// A command line for `/bin/sh -c` with `%` escapes (`%%` and those in `escapes`); empty
+/// means unset, so an account can drop one it inherits.
+fn command_template(arg: &str, escapes: &[char]) -> Result<Option<String>, Bad> {
+    match arg {
+        "" => Ok(None),
+        a if crate::net::command::template_ok(a, escapes) => Ok(Some(a.to_owned())),
+        _ => Err(Bad::Invalid),
     }
 }
 
@@ -1128,6 +1152,8 @@ mod tests {
             "aliases",
             "from_full_name",
             "queue_dir",
+            "proxy_command",
+            "pipe_command",
         ] {
             assert_eq!(s(cmd, ""), d, "{cmd}");
         }
@@ -1427,6 +1453,42 @@ mod tests {
         .expect("parses");
         assert_eq!(p.accounts[0].settings.password_cache, Some(43_200));
         assert_eq!(p.accounts[1].settings.password_cache, None);
+    }
+
+    #[test]
+    fn command_transports_take_a_command_with_their_own_escapes() {
+        assert_eq!(
+            s("proxy_command", "ssh -W %h:%p relay")
+                .proxy_command
+                .as_deref(),
+            Some("ssh -W %h:%p relay")
+        );
+        assert_eq!(
+            s("pipe_command", "sendmail -f %f -- %r; date +%%s")
+                .pipe_command
+                .as_deref(),
+            Some("sendmail -f %f -- %r; date +%%s")
+        );
+        for (cmd, bad) in [
+            ("proxy_command", "ssh -l %r relay"),
+            ("proxy_command", "nc %h %p %"),
+            ("pipe_command", "ssh %h sendmail -t"),
+            ("pipe_command", "date +%s"),
+        ] {
+            assert_eq!(
+                invalid(cmd, bad),
+                format!("invalid argument {bad} for command {cmd}")
+            );
+        }
+        // postie only: no command-line option (see docs/compat.md) and no -P line.
+        for cmd in ["proxy_command", "pipe_command"] {
+            let c = Command::lookup(cmd).unwrap();
+            assert_eq!(c.cli(), None);
+            let Command::Setting(f) = c else {
+                panic!("{cmd} is a setting")
+            };
+            assert!(f.line().is_none());
+        }
     }
 
     #[test]

@@ -106,16 +106,18 @@ fn local_problem(local: &str) -> Option<&'static str> {
 
 fn domain_problem(domain: &str) -> Option<&'static str> {
     if let Some(literal) = domain.strip_prefix('[') {
-        // address-literal: dcontent is printable ASCII except `[`, `\` and `]`.
+        // address-literal: dcontent is printable ASCII except `[`, `\` and `]`; `<` and `>`
+        // too, though RFC 5321 allows them: `MAIL FROM:<a@[x>]>` would end the path early.
         return match literal.strip_suffix(']') {
             Some(inner)
                 if !inner.is_empty()
                     && inner
                         .bytes()
-                        .all(|b| (33..=126).contains(&b) && !b"[\\]".contains(&b)) =>
+                        .all(|b| (33..=126).contains(&b) && !b"[\\]<>".contains(&b)) =>
             {
                 None
             }
+            Some(inner) if inner.contains(['<', '>']) => Some("it contains an angle bracket"),
             _ => Some("its address literal is malformed"),
         };
     }
@@ -194,6 +196,9 @@ mod tests {
             ("\"a\"b@c", "it has text after its quoted local part"),
             ("a@[1.2.3.4", "its address literal is malformed"),
             ("a@[1.2 3.4]", "its address literal is malformed"),
+            // Found by the fuzz target `address` (issue 15): RFC 5321's dcontent has `>`.
+            ("a@[x>]", "it contains an angle bracket"),
+            ("a@[<x]", "it contains an angle bracket"),
             ("@a,@b:c@d", "its local part is empty"),
         ] {
             assert_eq!(problem(a), Some(why), "{a:?}");

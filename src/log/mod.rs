@@ -33,12 +33,22 @@ pub struct Attempt<'a> {
 }
 
 impl<'a> Attempt<'a> {
-    /// An attempt with `settings` (the selected account's), before its outcome is known.
+    /// An attempt with `settings` (the selected account's), before its outcome is known. For
+    /// `pipe_command`, `host=` names the command's first word (`ssh`), and TLS and AUTH are
+    /// off (they are the command's business).
     pub fn new(
         settings: &'a crate::config::Settings,
         from: &'a str,
         recipients: &'a [String],
     ) -> Attempt<'a> {
+        if let Some(cmd) = &settings.pipe_command {
+            return Attempt {
+                host: Some(cmd.split_whitespace().next().unwrap_or("")),
+                from,
+                recipients,
+                ..Attempt::default()
+            };
+        }
         Attempt {
             host: settings.host.as_deref(),
             socket: settings.socket.as_deref(),

@@ -23,6 +23,20 @@ const MAX_LINE: usize = 511;
 const MAX_ITEMS: usize = 32;
 /// Nesting deeper than this is reported as a loop.
 const MAX_DEPTH: usize = 16;
+/// The most list items one recipient's expansion may visit (so also the most addresses it
+/// may give). 32 items on each of 16 levels would allow 32^16; real lists expand to hundreds,
+/// and servers take at most about a thousand recipients per message (Postfix's
+/// `smtpd_recipient_limit`).
+const MAX_EXPANSION: usize = 10_000;
+
+/// Why an expansion stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// Nested deeper than [`MAX_DEPTH`] (msmtp's loop error).
+    Depth,
+    /// More than [`MAX_EXPANSION`] items.
+    Size,
+}
 
 /// Replace every recipient without '@' by its alias expansion from `file`. The file is opened
 /// only if such a recipient exists. Errors have msmtp's texts (`FILE: ...`) and exit 78.
@@ -47,15 +61,35 @@ pub fn expand(file: &Path, recipients: Vec<String>) -> Result<Vec<String>> {
             .to_string(),
         ));
     }
+    expand_with(&table, recipients).map_err(fail)
+}
 
+/// [`expand`] on the contents of an aliases file instead of its path; errors are the texts
+/// [`expand`] puts after `FILE: `. For the fuzz targets and property tests.
+#[doc(hidden)]
+pub fn expand_data(
+    data: &[u8],
+    recipients: Vec<String>,
+) -> std::result::Result<Vec<String>, String> {
+    if !recipients.iter().any(|r| is_local(r.as_bytes())) {
+        return Ok(recipients);
+    }
+    expand_with(&parse(data)?, recipients)
+}
+
+fn expand_with(table: &Table, recipients: Vec<String>) -> std::result::Result<Vec<String>, String> {
     let mut out = Vec::with_capacity(recipients.len());
     for r in recipients {
         if is_local(r.as_bytes()) {
             let mut expanded = Vec::new();
-            if !table.expand(r.as_bytes(), 0, &mut expanded) {
-                return Err(fail(format!(
-                    "Too many redirects when expanding alias {r}."
-                )));
+            match table.expand(r.as_bytes(), 0, &mut expanded, &mut 0) {
+                Ok(()) => {}
+                Err(Stop::Depth) => {
+                    return Err(format!("Too many redirects when expanding alias {r}."));
+                }
+                Err(Stop::Size) => {
+                    return Err(format!("Too many recipients when expanding alias {r}."));
+                }
             }
             out.extend(
                 expanded
@@ -104,27 +138,39 @@ impl Table {
             .map(|(_, list)| list.as_slice())
     }
 
-    /// Append the expansion of `name` to `out`; false if nesting is too deep. An unknown name
-    /// uses the `default` alias, else stays as it is.
-    fn expand(&self, name: &[u8], depth: usize, out: &mut Vec<Vec<u8>>) -> bool {
+    /// Append the expansion of `name` to `out`; an error if nesting is too deep or the
+    /// expansion too large. An unknown name uses the `default` alias, else stays as it is.
+    /// `visited` counts the list items seen so far, empty ones included: a tree of aliases
+    /// whose leaves are empty gives no address but would still take exponential time.
+    fn expand(
+        &self,
+        name: &[u8],
+        depth: usize,
+        out: &mut Vec<Vec<u8>>,
+        visited: &mut usize,
+    ) -> Result<(), Stop> {
         if depth > MAX_DEPTH {
-            return false;
+            return Err(Stop::Depth);
         }
         let Some(list) = self.find(name).or_else(|| self.find(b"default")) else {
             out.push(name.to_vec());
-            return true;
+            return Ok(());
         };
         for item in list {
+            *visited += 1;
+            if *visited > MAX_EXPANSION {
+                return Err(Stop::Size);
+            }
             if item.is_empty() {
                 continue;
             }
             if !is_local(item) {
                 out.push(item.clone());
-            } else if !self.expand(item, depth + 1, out) {
-                return false;
+            } else {
+                self.expand(item, depth + 1, out, visited)?;
             }
         }
-        true
+        Ok(())
     }
 }
 
@@ -365,5 +411,34 @@ mod tests {
         let f = file(b"\xff\xfe: \xc3@x\n\0junk\n");
         let r = expand(f.path(), v(&["\u{fffd}"])).expect("ok");
         assert_eq!(r, v(&["\u{fffd}"]));
+    }
+
+    /// Each level may list 32 names, so six levels of a 200-byte file name 32^6 (10^9)
+    /// addresses: the expansion must stop early instead of taking all memory and minutes.
+    #[test]
+    fn expansion_that_multiplies_is_refused_quickly() {
+        let mut text = String::new();
+        for level in 0..6 {
+            let next = vec![format!("l{}", level + 1); 32].join(",");
+            text.push_str(&format!("l{level}: {next}\n"));
+        }
+        text.push_str("l6: end@x\n");
+        let start = std::time::Instant::now();
+        let e = expand_data(text.as_bytes(), v(&["l0"])).expect_err("refused");
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(e, "Too many recipients when expanding alias l0.");
+        // The same tree with empty leaves gives no address, but would take as long.
+        let empty = text.replace("l6: end@x", "l6: ,,,");
+        let e = expand_data(empty.as_bytes(), v(&["l0"])).expect_err("refused");
+        assert_eq!(e, "Too many recipients when expanding alias l0.");
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        // A large but sane expansion still works: 32 * 32 addresses.
+        let ok = "a: b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b,b\n\
+                  b: c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,\
+                  c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x,c@x\n";
+        assert_eq!(
+            expand_data(ok.as_bytes(), v(&["a"])).expect("ok").len(),
+            1024
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! Connecting to the mail server (msmtp.md section 6): TCP by name (every getaddrinfo address in
-//! turn), Unix sockets, SOCKS5 proxies, socket timeouts, and the TLS layer on top ([`tls`]).
+//! turn), Unix sockets, SOCKS5 proxies, a command's standard input and output
+//! (`proxy_command`, [`command`]), socket timeouts, and the TLS layer on top ([`tls`]).
 //!
 //! It owns the mapping from OS errors to msmtp's wording and exit codes for everything below the
 //! SMTP dialogue: `cannot locate host` (68), `cannot connect to` (75), `network read/write error`
 //! (74), so the SMTP code only ever sees finished [`Error`]s.
 
+pub mod command;
 pub mod socks;
 pub mod tls;
 mod x509;
@@ -19,7 +21,7 @@ use std::time::Duration;
 pub use tls::{TlsSettings, Trust};
 
 /// Where to connect to, as configured (`host`, `port`, `socket`, `timeout`, `source_ip`,
-/// `proxy_host`, `proxy_port`).
+/// `proxy_host`, `proxy_port`, `proxy_command`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Target {
     /// The server host name or address; used when `socket` is not set.
@@ -37,6 +39,9 @@ pub struct Target {
     pub proxy_host: Option<String>,
     /// The SOCKS5 proxy port.
     pub proxy_port: u16,
+    /// A command whose standard input and output are the connection (`%h`, `%p` not yet
+    /// replaced); takes the place of the socket.
+    pub proxy_command: Option<String>,
 }
 
 impl Target {
@@ -58,14 +63,16 @@ pub enum Stream {
     Tcp(TcpStream),
     /// A Unix domain socket connection.
     Unix(UnixStream),
+    /// A command's standard output and input (`proxy_command`).
+    Command(Box<command::CommandStream>),
 }
 
 impl Stream {
-    /// The remote address of a TCP connection; `None` for Unix sockets.
+    /// The remote address of a TCP connection; `None` for Unix sockets and commands.
     pub fn peer_addr(&self) -> Option<SocketAddr> {
         match self {
             Stream::Tcp(s) => s.peer_addr().ok(),
-            Stream::Unix(_) => None,
+            Stream::Unix(_) | Stream::Command(_) => None,
         }
     }
 }
@@ -101,6 +108,7 @@ impl Read for Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Command(s) => s.read(buf),
         }
     }
 }
@@ -110,6 +118,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Command(s) => s.write(buf),
         }
     }
 
@@ -117,6 +126,7 @@ impl Write for Stream {
         match self {
             Stream::Tcp(s) => s.flush(),
             Stream::Unix(s) => s.flush(),
+            Stream::Command(s) => s.flush(),
         }
     }
 }
@@ -143,7 +153,8 @@ pub enum TlsFiles {
 }
 
 /// The connection step, in one place for every dialogue: the TLS context (when TLS is on) and
-/// the byte stream (TCP, Unix socket or SOCKS5), wrapped so the session can start TLS on it.
+/// the byte stream (TCP, Unix socket, SOCKS5 or a command's standard input and output),
+/// wrapped so the session can start TLS on it.
 /// Returns the peer's address for direct TCP connections.
 pub fn open(
     target: &Target,
@@ -167,7 +178,7 @@ pub fn open(
         Some(ctx) => ctx,
         None => context()?,
     };
-    let peer = if target.proxy_host.is_none() {
+    let peer = if target.proxy_host.is_none() && target.proxy_command.is_none() {
         stream.peer_addr()
     } else {
         None
@@ -175,14 +186,26 @@ pub fn open(
     Ok((tls::Conn::new(stream, ctx), peer))
 }
 
-/// Connects to the target: the Unix socket if set, else through the SOCKS5 proxy if set, else
-/// to every address of the host in turn. With a timeout, the socket also gets read and write
-/// timeouts. Every error is marked as belonging to the send stage.
+/// Connects to the target: the proxy command if set, else the Unix socket if set, else through
+/// the SOCKS5 proxy if set, else to every address of the host in turn. With a timeout, the
+/// socket also gets read and write timeouts. Every error is marked as belonging to the send
+/// stage.
 pub fn connect(target: &Target) -> Result<Stream> {
     connect_inner(target).map_err(Error::in_send_stage)
 }
 
 fn connect_inner(target: &Target) -> Result<Stream> {
+    if let Some(template) = &target.proxy_command {
+        let host = target.host.as_deref().unwrap_or("");
+        let cmd = command::expand(template, |c| match c {
+            'h' => Some(command::quote(host)),
+            'p' => Some(target.port.to_string()),
+            _ => None,
+        });
+        let idle = io_timeout(target).unwrap_or(IDLE_LIMIT);
+        let stream = command::CommandStream::open(&cmd, host, target.port, idle)?;
+        return Ok(Stream::Command(Box::new(stream)));
+    }
     if let Some(path) = &target.socket {
         let stream = UnixStream::connect(path).map_err(|e| {
             Error::new(
@@ -325,8 +348,12 @@ fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-/// Maps a failed read from the server to msmtp's error (74, transient).
+/// Maps a failed read from the server to msmtp's error (74, transient); a proxy command that
+/// ended before the server said anything is a failed connection instead.
 pub fn read_error(e: &io::Error, tls: bool) -> Error {
+    if let Some(ended) = command::error_of(e) {
+        return ended;
+    }
     let msg = if is_timeout(e) {
         "network read error: the operation timed out".to_string()
     } else if tls {
@@ -337,8 +364,12 @@ pub fn read_error(e: &io::Error, tls: bool) -> Error {
     Error::new(Sysexit::IoErr, msg).transient().in_send_stage()
 }
 
-/// Maps a failed write to the server to msmtp's error (74, transient).
+/// Maps a failed write to the server to msmtp's error (74, transient), or a proxy command's
+/// early end to its connection error.
 pub fn write_error_for(e: &io::Error, tls: bool) -> Error {
+    if let Some(ended) = command::error_of(e) {
+        return ended;
+    }
     let msg = if is_timeout(e) {
         "network write error: the operation timed out".to_string()
     } else if tls {

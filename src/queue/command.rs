@@ -268,6 +268,18 @@ pub fn flush_all(dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -
                 continue;
             }
         };
+        // A message delivered from a directory that cannot be written stays queued and goes
+        // out again at every flush: refuse before connecting (found by issue 15's read-only
+        // queue test).
+        if let Err(e) = writable(dir) {
+            lines.push(format!(
+                "cannot flush queue directory {}: {}; nothing was sent",
+                dir.display(),
+                crate::sys::io_error_text(&e)
+            ));
+            exit = Sysexit::IoErr;
+            continue;
+        }
         let r = flush::flush_with(&q, opts, configs);
         lines.extend(r.messages.iter().cloned());
         if opts.verbose {
@@ -296,6 +308,19 @@ pub fn flush_all(dirs: &[PathBuf], opts: &FlushOptions, configs: &mut Configs) -
         lines.push(format!("password cache not used: {why}"));
     }
     finish(lines, if refused { Sysexit::Config } else { exit })
+}
+
+/// Whether this process may create and remove files in `dir` (`access(W_OK)`: false on a
+/// read-only file system, or a directory without write permission for a non-root user).
+fn writable(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes())?;
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 fn find(dirs: &[PathBuf], id: &str) -> Result<Queue> {

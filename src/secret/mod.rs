@@ -255,7 +255,9 @@ fn has_terminal() -> bool {
 /// the cache with `password_cache`) becomes the password.
 pub fn apply_passwordeval(account: &mut Account) -> Result<()> {
     let s = &account.settings;
+    // With pipe_command postie authenticates nowhere: the command does (ssh's key).
     if s.auth.enabled()
+        && s.pipe_command.is_none()
         && s.password.is_none()
         && s.oauth2_provider.is_none()
         && let Some(cmd) = s.passwordeval.clone()

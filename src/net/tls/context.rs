@@ -276,6 +276,10 @@ impl TlsContext {
             }
         }
         if let Err(e) = result {
+            // A proxy command that ended before the server said anything (implicit TLS).
+            if let Some(ended) = crate::net::command::error_of(&e) {
+                return Err(ended);
+            }
             let verify = self.verifier.failure.lock().ok().and_then(|mut f| f.take());
             let err = match verify {
                 Some(text) => Error::new(
