@@ -20,7 +20,8 @@ fuzz_target!(|data: &[u8]| {
         date: (flags & 16 != 0).then(|| "Mon, 01 Jan 2024 00:00:00 +0000".to_string()),
         message_id: (flags & 32 != 0).then(|| "<fuzz@example.org>".to_string()),
         // set_to_header on: shares its bit with the From line (the chunk size takes the rest).
-        to: (flags & 8 != 0 && flags & 1 != 0).then(|| "a@example.org,\r\n b@example.org".to_string()),
+        to: (flags & 8 != 0 && flags & 1 != 0)
+            .then(|| "a@example.org,\r\n b@example.org".to_string()),
     };
     // A reader that hands out small pieces, so that CRLF and header ends split across reads.
     let chunk = usize::from(flags >> 6) * 3 + 1;

@@ -198,7 +198,7 @@ fn refused(what: String) -> Problem {
 }
 
 /// What the redirect carried: the code, or the provider's refusal; the state must be ours.
-fn code_from(params: &[(String, String)], state: &str) -> Result<String, Problem> {
+pub fn code_from(params: &[(String, String)], state: &str) -> Result<String, Problem> {
     if let Some(e) = param(params, "error") {
         let desc = param(params, "error_description").unwrap_or_default();
         return Err(refused(format!(
@@ -396,6 +396,49 @@ fn serve_one(mut stream: TcpStream) -> Option<Vec<(String, String)>> {
     done.then_some(params)
 }
 
+/// The longest wait between two polls, and the longest a device code is polled for: a
+/// provider's larger numbers (or garbage such as 2^64 - 1) can neither overflow the clock
+/// arithmetic nor keep a login sleeping for days.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(60);
+pub const MAX_DEVICE_WAIT: Duration = Duration::from_secs(3600);
+
+/// A device authorisation endpoint's answer (RFC 8628 section 3.2), its numbers bounded.
+pub struct DeviceCode {
+    pub device_code: zeroize::Zeroizing<String>,
+    pub user_code: String,
+    /// Where the user enters the code.
+    pub uri: String,
+    pub interval: Duration,
+    pub expires: Duration,
+}
+
+impl DeviceCode {
+    /// The code from an answer, or why there is none.
+    pub fn from_answer(a: &http::Answer) -> Result<DeviceCode, Problem> {
+        let (Some(device_code), Some(user_code)) = (a.str("device_code"), a.str("user_code"))
+        else {
+            return Err(refused(format!(
+                "the device authorisation endpoint answered HTTP {}: {}",
+                a.status,
+                a.error_text()
+            )));
+        };
+        // Google says verification_url, RFC 8628 verification_uri.
+        let uri = a
+            .str("verification_uri")
+            .or_else(|| a.str("verification_url"))
+            .unwrap_or("(the provider named no address)");
+        let secs = |key, default| Duration::from_secs(a.u64(key).unwrap_or(default));
+        Ok(DeviceCode {
+            device_code: zeroize::Zeroizing::new(device_code.to_owned()),
+            user_code: user_code.to_owned(),
+            uri: uri.to_owned(),
+            interval: secs("interval", 5).clamp(Duration::from_secs(1), MAX_POLL_INTERVAL),
+            expires: secs("expires_in", 1800).min(MAX_DEVICE_WAIT),
+        })
+    }
+}
+
 /// The device authorisation grant: asks for a code, prints it, polls.
 fn device(
     grant: &Grant,
@@ -414,30 +457,18 @@ fn device(
         ],
         grant.timeout,
     )?;
-    let (Some(device_code), Some(user_code)) = (a.str("device_code"), a.str("user_code")) else {
-        return Err(refused(format!(
-            "the device authorisation endpoint answered HTTP {}: {}",
-            a.status,
-            a.error_text()
-        )));
-    };
-    // Google says verification_url, RFC 8628 verification_uri.
-    let uri = a
-        .str("verification_uri")
-        .or_else(|| a.str("verification_url"))
-        .unwrap_or("(the provider named no address)");
+    let d = DeviceCode::from_answer(&a)?;
     say(
         out,
         &format!(
             "On any device, open {}\nand enter the code {}\n\nWaiting for the authorisation ...\n",
-            crate::ui::sanitize(uri),
-            crate::ui::sanitize(user_code)
+            crate::ui::sanitize(&d.uri),
+            crate::ui::sanitize(&d.user_code)
         ),
     );
-    let interval = Duration::from_secs(a.u64("interval").unwrap_or(5));
-    let expires = Duration::from_secs(a.u64("expires_in").unwrap_or(1800));
+    let (interval, expires) = (d.interval, d.expires);
+    let device_code = d.device_code;
     let secret = p.client_secret()?;
-    let device_code = zeroize::Zeroizing::new(device_code.to_owned());
     let start = Instant::now();
     poll(
         interval,
@@ -460,8 +491,8 @@ fn device(
 }
 
 /// RFC 8628 section 3.5: waits `interval` between requests, five seconds more after each
-/// `slow_down`, until a token, a refusal or the code's expiry.
-fn poll(
+/// `slow_down` (up to [`MAX_POLL_INTERVAL`]), until a token, a refusal or the code's expiry.
+pub fn poll(
     mut interval: Duration,
     expires: Duration,
     ask: &mut dyn FnMut() -> Result<http::Answer, Problem>,
@@ -476,14 +507,16 @@ fn poll(
         ))
     };
     loop {
-        if elapsed() + interval > expires {
+        if elapsed().saturating_add(interval) > expires {
             return Err(expired());
         }
         sleep(interval);
         let a = ask()?;
         match a.error() {
             Some("authorization_pending") => {}
-            Some("slow_down") => interval += Duration::from_secs(5),
+            Some("slow_down") => {
+                interval = (interval + Duration::from_secs(5)).min(MAX_POLL_INTERVAL);
+            }
             Some("expired_token") => return Err(expired()),
             Some("access_denied") => {
                 return Err(refused("the authorisation was denied".to_owned()));
@@ -577,6 +610,56 @@ mod tests {
         );
         assert_eq!(r.unwrap().access_token.expose(), "at");
         assert_eq!(slept, vec![5, 5, 10, 10]);
+    }
+
+    #[test]
+    fn a_device_answers_numbers_are_bounded() {
+        let code = |json| DeviceCode::from_answer(&answer(json, 200));
+        let huge = serde_json::json!({"device_code": "dc", "user_code": "UC",
+            "interval": u64::MAX, "expires_in": u64::MAX});
+        let d = code(huge).ok().unwrap();
+        assert_eq!(
+            (d.interval, d.expires),
+            (MAX_POLL_INTERVAL, MAX_DEVICE_WAIT)
+        );
+        let zero = serde_json::json!({"device_code": "dc", "user_code": "UC",
+            "interval": 0, "expires_in": "900", "verification_url": "https://g.co/x"});
+        let d = code(zero).ok().unwrap();
+        assert_eq!(
+            (d.interval, d.expires),
+            (Duration::from_secs(1), Duration::from_secs(900))
+        );
+        assert_eq!(d.uri, "https://g.co/x");
+        let err =
+            serde_json::json!({"error": "invalid_client", "error_description": "a\u{1b}[2Jb"});
+        let Err(Problem::Failed(e)) = code(err) else {
+            panic!()
+        };
+        assert!(e.message.contains("invalid_client") && !e.message.contains('\u{1b}'));
+        // Before the bounds, an interval of 2^64 - 1 seconds overflowed the poller's clock
+        // arithmetic (a panic), and slow_down grew the wait without end.
+        let d = code(serde_json::json!({"device_code": "dc", "user_code": "UC",
+            "interval": u64::MAX, "expires_in": u64::MAX}))
+        .ok()
+        .unwrap();
+        let mut answers = (0..100)
+            .map(|_| answer(serde_json::json!({"error": "slow_down"}), 400))
+            .chain([answer(serde_json::json!({"error": "access_denied"}), 400)]);
+        let clock = std::cell::Cell::new(Duration::ZERO);
+        let mut slept = Vec::new();
+        let r = poll(
+            d.interval,
+            d.expires,
+            &mut || Ok(answers.next().expect("no more answers")),
+            &mut |d| {
+                slept.push(d.as_secs());
+                clock.set(clock.get() + d);
+            },
+            &mut || clock.get(),
+            "https://t",
+        );
+        assert!(matches!(r, Err(Problem::Failed(ref e)) if e.message.contains("expired")));
+        assert!(slept.iter().all(|&s| s <= 60), "{slept:?}");
     }
 
     #[test]

@@ -36,6 +36,16 @@ impl std::fmt::Debug for Answer {
 }
 
 impl Answer {
+    /// The answer with `status` whose body is `body`: its JSON object, or an empty object when
+    /// the body is not one (an HTML error page, a proxy's text).
+    pub fn from_body(status: u16, body: &[u8]) -> Answer {
+        let json = match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        Answer { status, json }
+    }
+
     /// A string member of the JSON object.
     pub fn str(&self, key: &str) -> Option<&str> {
         self.json.get(key).and_then(serde_json::Value::as_str)
@@ -153,11 +163,7 @@ pub fn post_form(url: &str, form: &[(&str, &str)], timeout: Duration) -> Result<
         .limit(MAX_BODY)
         .read_to_vec()
         .map_err(|e| unreachable(describe(&e)))?;
-    let json = match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(serde_json::Value::Object(m)) => m,
-        _ => serde_json::Map::new(),
-    };
-    Ok(Answer { status, json })
+    Ok(Answer::from_body(status, &body))
 }
 
 /// The scheme, host and path of `url`, without a query (which a custom URL might carry).
