@@ -84,7 +84,8 @@ fuzz_target!(|data: &[u8]| {
                         asked.push(copy);
                         Ok(a)
                     }
-                    None => Err(Problem::NeedsLogin("no more answers".into())),
+                    // The harness's own end, not the provider's words: not checked below.
+                    None => Err(Problem::NeedsLogin(String::new())),
                 },
                 &mut |s| {
                     assert!(
@@ -99,6 +100,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(clock.get() <= d.expires, "polled past the code's lifetime");
             match r {
                 Ok(t) => assert!(!t.access_token.expose().is_empty()),
+                Err(Problem::NeedsLogin(m)) if m.is_empty() => {}
                 Err(p) => {
                     let last = asked.last().unwrap_or(&first);
                     problem(&p, last);
