@@ -297,3 +297,56 @@ fn fish_completes_options_values_accounts_subcommands_and_queue_ids() {
     assert_eq!(f("postie unlock --st"), ["--status"]);
     assert!(f("postie bob@example.org qu").is_empty());
 }
+
+// ---- hostile names ------------------------------------------------------------------------
+
+/// Account names are the configuration's text: no shell may run or expand them, and a name
+/// with a space stays one name. A `-C` path given quoted or escaped is the file it names.
+#[test]
+fn account_names_are_never_evaluated_and_quoted_paths_are_followed() {
+    let (home, _) = home();
+    home.write(
+        "my rc",
+        "account $(touch pwned)\nhost h\naccount `touch pwned2`\nhost h\naccount a b\nhost h\n\
+         account g*\nhost h\naccount ${HOME}\nhost h\n",
+        0o600,
+    );
+    let names = ["$(touch pwned)", "`touch pwned2`", "a b", "g*", "${HOME}"];
+    let untouched = |shell: &str| {
+        for f in ["pwned", "pwned2"] {
+            assert!(!home.path().join(f).exists(), "{shell} ran an account name");
+        }
+    };
+    if have("bash") {
+        // bash inserts COMPREPLY as typed text: each name quoted as the shell reads it back.
+        let quoted = [
+            r"\$\(touch\ pwned\)",
+            r"\`touch\ pwned2\`",
+            r"a\ b",
+            r"g\*",
+            r"\$\{HOME\}",
+        ];
+        for c in [r#""my rc""#, r"my\ rc"] {
+            assert_eq!(bash(&home, &["-C", c, "-a", ""]), quoted, "-C {c}");
+        }
+        assert_eq!(bash(&home, &["-C", r#""my rc""#, "-a", "a"]), [r"a\ b"]);
+        untouched("bash");
+    }
+    if have("zsh") {
+        let offered: Vec<String> = names.iter().map(|n| format!("{n} |")).collect();
+        for c in [r#""my rc""#, r"my\ rc"] {
+            assert_eq!(zsh(&home, &["-C", c, "-a", ""]), offered, "-C {c}");
+        }
+        untouched("zsh");
+    }
+    if have("fish") {
+        let mut sorted = names.to_vec();
+        sorted.sort_unstable();
+        for line in [r#"postie -C "my rc" -a "#, r"postie -Cmy\ rc -a "] {
+            let mut got = fish(&home, line);
+            got.sort_unstable();
+            assert_eq!(got, sorted, "{line}");
+        }
+        untouched("fish");
+    }
+}

@@ -112,3 +112,29 @@ fn a_mistake_behind_the_marker_is_reported_with_its_line() {
         r.stderr
     );
 }
+
+#[test]
+fn a_marked_command_before_any_section_is_refused_unless_it_is_a_file_switch() {
+    // For msmtp the line is a comment and the file has accounts a and default; for postie it
+    // would have started an account default of its own, which the later line then redefines.
+    let rc =
+        "#postie: queue on\naccount a\nhost 127.0.0.1\nfrom f@x.example\naccount default : a\n";
+    let home = Home::new(rc);
+    if let Some(r) = msmtp(&home, &["-P", "-a", "a", "r@x.org"], b"") {
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let r = home.run(&["-P", "-a", "a", "r@x.org"], b"");
+    assert_eq!(r.code, 78, "{}", r.stdout);
+    assert!(
+        r.stderr.contains(
+            "line 1: command queue after #postie: must follow a defaults or account line"
+        ),
+        "{}",
+        r.stderr
+    );
+    // Whole-file switches may stand anywhere, also there.
+    let rc = rc.replace("#postie: queue on", "#postie: select_account_by_from off");
+    let home = Home::new(&rc);
+    let r = home.run(&["-P", "-a", "a", "r@x.org"], b"");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}

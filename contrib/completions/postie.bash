@@ -188,12 +188,33 @@ _postie_list() {
             -C?*) file=${_postie_w[i]#-C} ;;
         esac
     done
+    file=$(_postie_unquote "$file")
     [[ $file == "~/"* ]] && file=$HOME/${file#"~/"}
     [[ -n $file ]] && args=(-C "$file")
     "${_postie_w[0]}" --complete "$1" "${args[@]}" 2>/dev/null
 }
 
-# COMPREPLY for the items of a spec ("next file =system") and the text typed so far.
+# A word as the shell will pass it ('a b', "a b", a\ b -> a b), without evaluating anything.
+_postie_unquote() {
+    local s=$1 out= i c
+    case $s in
+        \'*\') printf '%s' "${s:1:${#s}-2}"; return ;;
+        \"*\") s=${s:1:${#s}-2} ;;
+    esac
+    for ((i = 0; i < ${#s}; i++)); do
+        c=${s:i:1}
+        if [[ $c == \\ ]]; then
+            i=$((i + 1))
+            c=${s:i:1}
+        fi
+        out+=$c
+    done
+    printf '%s' "$out"
+}
+
+# COMPREPLY for the items of a spec ("next file =system") and the text typed so far. Names
+# from the configuration are compared as text and inserted quoted: compgen -W would expand
+# them ($(...), `...`, globs) and split them at spaces.
 _postie_value() {
     local item words=() kind=
     for item in ${1#* }; do
@@ -205,7 +226,9 @@ _postie_value() {
         esac
     done
     COMPREPLY=()
-    [[ ${#words[@]} -gt 0 ]] && mapfile -t COMPREPLY < <(compgen -W "${words[*]}" -- "$2")
+    for item in "${words[@]}"; do
+        [[ $item == "$2"* ]] && COMPREPLY+=("$(printf '%q' "$item")")
+    done
     case $kind in
         file) compopt -o filenames 2>/dev/null; mapfile -t -O ${#COMPREPLY[@]} COMPREPLY < <(compgen -f -- "$2") ;;
         directory) compopt -o filenames 2>/dev/null; mapfile -t -O ${#COMPREPLY[@]} COMPREPLY < <(compgen -d -- "$2") ;;

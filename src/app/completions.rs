@@ -212,12 +212,33 @@ _postie_list() {
             -C?*) file=${_postie_w[i]#-C} ;;
         esac
     done
+    file=$(_postie_unquote "$file")
     [[ $file == "~/"* ]] && file=$HOME/${file#"~/"}
     [[ -n $file ]] && args=(-C "$file")
     "${_postie_w[0]}" --complete "$1" "${args[@]}" 2>/dev/null
 }
 
-# COMPREPLY for the items of a spec ("next file =system") and the text typed so far.
+# A word as the shell will pass it ('a b', "a b", a\ b -> a b), without evaluating anything.
+_postie_unquote() {
+    local s=$1 out= i c
+    case $s in
+        \'*\') printf '%s' "${s:1:${#s}-2}"; return ;;
+        \"*\") s=${s:1:${#s}-2} ;;
+    esac
+    for ((i = 0; i < ${#s}; i++)); do
+        c=${s:i:1}
+        if [[ $c == \\ ]]; then
+            i=$((i + 1))
+            c=${s:i:1}
+        fi
+        out+=$c
+    done
+    printf '%s' "$out"
+}
+
+# COMPREPLY for the items of a spec ("next file =system") and the text typed so far. Names
+# from the configuration are compared as text and inserted quoted: compgen -W would expand
+# them ($(...), `...`, globs) and split them at spaces.
 _postie_value() {
     local item words=() kind=
     for item in ${1#* }; do
@@ -229,7 +250,9 @@ _postie_value() {
         esac
     done
     COMPREPLY=()
-    [[ ${#words[@]} -gt 0 ]] && mapfile -t COMPREPLY < <(compgen -W "${words[*]}" -- "$2")
+    for item in "${words[@]}"; do
+        [[ $item == "$2"* ]] && COMPREPLY+=("$(printf '%q' "$item")")
+    done
     case $kind in
         file) compopt -o filenames 2>/dev/null; mapfile -t -O ${#COMPREPLY[@]} COMPREPLY < <(compgen -f -- "$2") ;;
         directory) compopt -o filenames 2>/dev/null; mapfile -t -O ${#COMPREPLY[@]} COMPREPLY < <(compgen -d -- "$2") ;;
@@ -310,7 +333,9 @@ _postie_list() {
             -C?*) file=${words[i]#-C} ;;
         esac
     done
-    file=${~file}
+    # As the shell will pass it: quotes removed, ~ expanded.
+    file=${(Q)file}
+    [[ $file == '~/'* ]] && file=$HOME/${file#'~/'}
     if [[ -n $file ]]; then
         ${words[1]} --complete $1 -C $file 2>/dev/null
     else
@@ -477,6 +502,8 @@ function __postie_list --argument-names what
                 set file $words[(math $i + 1)]
             case '--file=*'
                 set file (string replace -- --file= '' $words[$i])
+            case '-C*'
+                set file (string sub -s 3 -- $words[$i])
         end
     end
     set file (string replace -r '^~/' "$HOME/" -- $file)
@@ -535,9 +562,27 @@ fn fish_items(c: &Complete) -> String {
 }
 
 fn fish_text(text: &str) -> String {
-    // fish shows one short line: the text up to its first colon or semicolon.
-    let t = text.split(['(', ';']).next().unwrap_or(text).trim();
-    t.strip_suffix('.').unwrap_or(t).to_string()
+    // fish shows one short line: the text without its parenthesised asides, cut at a word
+    // before 72 characters.
+    const MAX: usize = 72;
+    let mut plain = String::new();
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    let mut t = plain.split_whitespace().collect::<Vec<_>>().join(" ");
+    t = t.replace(" :", ":").replace(" ,", ",").replace(" ;", ";");
+    if t.chars().count() > MAX {
+        let cut: String = t.chars().take(MAX).collect();
+        let end = cut.rfind(' ').unwrap_or(cut.len());
+        t = format!("{}...", cut[..end].trim_end_matches([',', ';', ':']));
+    }
+    t.strip_suffix('.').unwrap_or(&t).to_string()
 }
 
 fn fish_option(out: &mut String, cond: &str, s: &Spec) {

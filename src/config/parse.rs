@@ -149,6 +149,20 @@ impl Parser<'_> {
                     ),
                 ));
             }
+            // Before any section an ordinary command starts msmtp's implicit account
+            // "default"; msmtp skips the marker line, so the two programs would read
+            // different accounts.
+            if let Some((cmd, _)) = split_line(rest)
+                && matches!(self.section, Section::None)
+                && FileSwitch::lookup(cmd).is_none()
+            {
+                return Err(self.err(
+                    lineno,
+                    format!(
+                        "command {cmd} after {MARKER} must follow a defaults or account line (before them it would make an account default that msmtp does not see)"
+                    ),
+                ));
+            }
             return self.command(rest, lineno, from_eval);
         }
         self.command(line, lineno, from_eval)
