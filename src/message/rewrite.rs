@@ -98,32 +98,52 @@ fn from_header_value(cli_name: Option<&str>, rc_name: Option<&str>, from: &str) 
         });
     }
     if !name.is_ascii() {
-        return Ok(format!("{} <{from}>", encoded_words(name)));
+        return Ok(encoded_from(name, from));
     }
     Ok(format!("{} <{from}>", display_name(name)))
 }
 
-/// `name` as RFC 2047 encoded words (`=?utf-8?B?...?=`), each at most 75 characters and
-/// holding whole characters, separated by spaces (which a reader drops between encoded words).
-fn encoded_words(name: &str) -> String {
+/// The longest line that holds an encoded word (RFC 2047 section 2).
+const ENCODED_LINE: usize = 76;
+
+/// `NAME <FROM>` with `name` as RFC 2047 encoded words (`=?utf-8?B?...?=`), each holding
+/// whole characters, folded so that no line with an encoded word passes [`ENCODED_LINE`]
+/// characters (the first line starts with `From: `); a reader drops the folding white space
+/// between encoded words. A short name stays on one line, as msmtp >= 1.8.27 writes it.
+fn encoded_from(name: &str, from: &str) -> String {
     use base64::Engine;
-    // 75 - "=?utf-8?B?".len() - "?=".len() = 63 base64 characters: 45 bytes of text.
-    const CHUNK: usize = 45;
-    let mut words = Vec::new();
+    const WRAP: usize = "=?utf-8?B??=".len();
+    let mut out = String::new();
+    // The first line starts with "From: ", the others with the folding space.
+    let mut line = "From: ".len();
     let mut start = 0;
     while start < name.len() {
-        let mut end = (start + CHUNK).min(name.len());
+        if start > 0 {
+            out.push_str("\n ");
+            line = 1;
+        }
+        // Whole base64 groups: 3 bytes of text for every 4 characters that fit.
+        let room = ENCODED_LINE - line - WRAP;
+        let mut end = (start + room / 4 * 3).min(name.len());
         while !name.is_char_boundary(end) {
             end -= 1;
         }
-        let text = &name.as_bytes()[start..end];
-        words.push(format!(
+        let word = format!(
             "=?utf-8?B?{}?=",
-            base64::engine::general_purpose::STANDARD.encode(text)
-        ));
+            base64::engine::general_purpose::STANDARD.encode(&name.as_bytes()[start..end])
+        );
+        out.push_str(&word);
+        line += word.len();
         start = end;
     }
-    words.join(" ")
+    if line + " <>".len() + from.len() > ENCODED_LINE {
+        out.push_str("\n <");
+    } else {
+        out.push_str(" <");
+    }
+    out.push_str(from);
+    out.push('>');
+    out
 }
 
 /// `name` as an RFC 5322 phrase: as it is when it needs no quoting (msmtp's output), else as a
@@ -182,22 +202,29 @@ mod tests {
             from_header_value(Some("Test Üser"), None, "t@x").expect("ok"),
             "=?utf-8?B?VGVzdCDDnHNlcg==?= <t@x>"
         );
-        let long = "Ü".repeat(40);
-        let v = from_header_value(None, Some(&long), "t@x").expect("ok");
-        let words: Vec<&str> = v.trim_end_matches(" <t@x>").split(' ').collect();
-        assert_eq!(words.len(), 2);
-        assert!(words.iter().all(|w| w.len() <= 75), "{words:?}");
-        use base64::Engine;
-        let decoded: Vec<u8> = words
-            .iter()
-            .flat_map(|w| {
-                let b64 = w.trim_start_matches("=?utf-8?B?").trim_end_matches("?=");
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .expect("base64")
-            })
-            .collect();
-        assert_eq!(String::from_utf8(decoded).expect("whole characters"), long);
+        for n in [1, 15, 20, 40, 500] {
+            let long = "Ü".repeat(n);
+            let v = from_header_value(None, Some(&long), "t@example.org").expect("ok");
+            let header = format!("From: {v}");
+            let lines: Vec<&str> = header.split('\n').collect();
+            // RFC 2047: no line with an encoded word over 76 characters; folded lines start
+            // with white space.
+            assert!(lines.iter().all(|l| l.len() <= 76), "{lines:?}");
+            assert!(lines[1..].iter().all(|l| l.starts_with(' ')), "{lines:?}");
+            assert!(v.ends_with("<t@example.org>"), "{v}");
+            use base64::Engine;
+            let decoded: Vec<u8> = v
+                .split_whitespace()
+                .filter(|w| w.starts_with("=?"))
+                .flat_map(|w| {
+                    let b64 = w.trim_start_matches("=?utf-8?B?").trim_end_matches("?=");
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .expect("base64")
+                })
+                .collect();
+            assert_eq!(String::from_utf8(decoded).expect("whole characters"), long);
+        }
     }
 
     #[test]
