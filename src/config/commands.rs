@@ -442,7 +442,7 @@ declare_commands! {
             relabel "set_to_header" when |v| *v == SetToHeader::On;
             canonical |v| v.word().to_string();
             cli "set-to-header" rank 53 Optional "on";
-            man "[(on|off|undisclosed_recipients)]" "Replace To, Cc and Bcc by one To header: every recipient (on) or undisclosed-recipients:; (undisclosed_recipients); default off.";
+            man "[(on|off|undisclosed_recipients)]" "Replace To, Cc and Bcc by one To header: every recipient (on; Bcc recipients become visible to all, as in msmtp) or undisclosed-recipients:; (undisclosed_recipients); default off.";
 
         /// Delivery status notifications: `never` or some of failure, delay, success.
         dsn_notify: Option<DsnNotify> = None;
