@@ -53,7 +53,8 @@ const FOLD_AT: usize = 78;
 
 /// The value of the To header of `set_to_header on`: the recipients separated by `, ` (as
 /// msmtp writes it), folded after a comma before a line would pass [`FOLD_AT`] characters, so
-/// that a long list never makes a line longer than RFC 5322's 998.
+/// that a long list makes no long line (one address longer than a line stays whole: an address
+/// cannot be folded).
 fn address_list(recipients: &[String]) -> String {
     let mut out = String::new();
     // "To: " starts the first line.
