@@ -674,3 +674,61 @@ fn a_pipe_command_account_checks_no_server() {
     );
     assert!(!r.stdout.contains("DNS"), "{}", r.stdout);
 }
+
+#[test]
+fn a_silent_server_is_given_up_after_twenty_seconds_without_a_timeout_setting() {
+    // A send would wait up to ten minutes (msmtp's limit, compat.md); check caps the wait.
+    let server = ServerBuilder::smtp()
+        .fault(support::server::Stage::Ehlo, support::server::Action::Stall)
+        .start();
+    let home = Home::new(&rc(server.port(), ""));
+    let r = home
+        .spawn(&["check"], b"", &Options::default())
+        .wait_within(std::time::Duration::from_secs(120), "postie check");
+    assert_eq!(r.code, 74, "{}\n{}", r.stdout, r.stderr);
+    assert!(line(&r, "✗ server:").contains("timed out"), "{}", r.stdout);
+}
+
+#[test]
+fn fixes_fit_the_settings_already_made() {
+    // auth on without TLS, and only cleartext methods offered: not "set auth on".
+    let server = ServerBuilder::smtp().auth("PLAIN LOGIN").start();
+    let home = Home::new(&rc(server.port(), "auth on\nuser joe\npassword x"));
+    let r = check(&home, &[]);
+    assert_eq!(r.code, 69, "{}", r.stdout);
+    let f = fix(&r, "✗ AUTH:");
+    assert!(
+        f.contains("turn on tls") && !f.contains("set auth on"),
+        "{f}"
+    );
+    // TLS on and still no AUTH: not "turn on tls".
+    let server = ServerBuilder::smtp().starttls().start();
+    let home = Home::new(&rc(
+        server.port(),
+        &format!(
+            "tls on\ntls_trust_file {}\nauth on\nuser joe\npassword x",
+            pki().ca_pem.display()
+        ),
+    ));
+    let r = check(&home, &[]);
+    assert_eq!(r.code, 69, "{}", r.stdout);
+    let f = fix(&r, "✗ AUTH:");
+    assert!(
+        f.contains("set auth off") && !f.contains("turn on tls"),
+        "{f}"
+    );
+}
+
+#[test]
+fn a_bad_send_test_address_is_refused_before_connecting() {
+    let server = good_server().start();
+    let home = Home::new(&rc(server.port(), &tls_auth("echo s3cret")));
+    let r = check(&home, &["--send-test", "x@y.z> NOTIFY=SUCCESS"]);
+    assert_eq!(r.code, 64, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("--send-test: invalid address"),
+        "{}",
+        r.stderr
+    );
+    assert!(server.finish().is_empty(), "nothing may connect");
+}

@@ -92,7 +92,15 @@ fn parse(prog: &str, args: &[String]) -> Result<Args> {
         } else if let Some(v) = value(&["--from", "-f"]) {
             a.from = Some(v?);
         } else if let Some(v) = value(&["--send-test"]) {
-            a.send_test = Some(v?);
+            let v = v?;
+            // Refused before anything connects, as a send refuses a bad recipient.
+            if let Some(why) = crate::envelope::address::problem(&v) {
+                return Err(Error::usage(format!(
+                    "--send-test: invalid address {}: {why}",
+                    crate::ui::sanitize(&v)
+                )));
+            }
+            a.send_test = Some(v);
         } else if arg == "--all" {
             a.all = true;
         } else if arg == "-h" || arg == "--help" || arg == "help" {
@@ -505,6 +513,9 @@ fn chosen(r: &mut Report, config: &Config, a: &Args) -> Vec<(Account, String)> {
     }
 }
 
+/// The network timeout of `postie check` for an account without `timeout`, in seconds.
+const CHECK_TIMEOUT: u32 = 20;
+
 /// Steps 2 to 7 for one account.
 fn check_account(r: &mut Report, config: &Config, account: Account, why: &str, a: &Args) {
     let name = sanitize(&account.name);
@@ -516,6 +527,11 @@ fn check_account(r: &mut Report, config: &Config, account: Account, why: &str, a
     let Some((mut acc, from_ok)) = check_settings(r, config, &account) else {
         return;
     };
+    // Without a timeout of the account's own, a send waits up to ten minutes for a silent
+    // server; a person waiting for a diagnosis should not.
+    if acc.settings.timeout.is_none() {
+        acc.settings.timeout = Some(CHECK_TIMEOUT);
+    }
     // postie talks to no server with pipe_command: the command (a remote sendmail) does, with
     // its own credentials, so there is nothing of postie's to check beyond the settings.
     if let Some(cmd) = &acc.settings.pipe_command {
@@ -1063,10 +1079,18 @@ fn check_login(
             "AUTH",
             &format!("the server does not offer authentication{tls}"),
             &[],
-            &format!(
-                "turn on tls for account {name}, or set auth off if this server takes mail \
-                 without a login"
-            ),
+            &if acc.settings.tls {
+                format!(
+                    "set auth off for account {name} if this server takes mail without a \
+                     login; otherwise check host and port (the submission port, 587 or 465, \
+                     is the one with AUTH)"
+                )
+            } else {
+                format!(
+                    "turn on tls for account {name}, or set auth off if this server takes mail \
+                     without a login"
+                )
+            },
         );
         return false;
     }
@@ -1079,10 +1103,17 @@ fn check_login(
             r.fail_with(
                 &e,
                 "AUTH",
-                &format!(
-                    "the server offers {offered}: set auth on (postie picks one of them), or \
-                     turn on tls"
-                ),
+                &if settings.auth == smtp::auth::AuthSetting::Auto {
+                    format!(
+                        "the server offers {offered}, which would send the password in clear: \
+                         turn on tls (recommended), or name one of them (auth plain) to accept that"
+                    )
+                } else {
+                    format!(
+                        "the server offers {offered}: set auth on (postie picks one of them), \
+                         or turn on tls"
+                    )
+                },
             );
             return false;
         }

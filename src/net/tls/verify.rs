@@ -101,6 +101,11 @@ const NOT_TRUSTED: &str = "The certificate is NOT trusted. ";
 
 /// GnuTLS's verification status text for a rustls certificate error.
 fn certificate_error_text(e: &rustls::Error) -> String {
+    // A self-signed server certificate with CA:TRUE (`openssl req -x509`) that is not in the
+    // trust list: GnuTLS finds no issuer for it.
+    if is_ca_as_end_entity(e) {
+        return format!("{NOT_TRUSTED}The certificate issuer is unknown. ");
+    }
     let reason = match e {
         rustls::Error::InvalidCertificate(c) => match c {
             // webpki finds issuers by name and then checks the signature; a same-named but
@@ -229,5 +234,23 @@ impl ServerCertVerifier for Verifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_self_signed_ca_certificate_as_server_has_gnutls_unknown_issuer_text() {
+        // `openssl req -x509` makes a CA:TRUE certificate; webpki refuses it as a leaf. The
+        // text was once "Other(OtherError(CaUsedAsEndEntity))", and `postie check` gave no fix.
+        let e = rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+            Arc::new(webpki::Error::CaUsedAsEndEntity),
+        )));
+        assert_eq!(
+            certificate_error_text(&e),
+            "The certificate is NOT trusted. The certificate issuer is unknown. "
+        );
     }
 }
