@@ -303,9 +303,9 @@ fn config_fix(e: &Error, user: &Path) -> String {
             crate::account::finalize::user_name()
         )
     } else if e.message.contains(": line ") {
-        "correct that line (docs/configuration.md lists every command)".to_owned()
+        "correct that line (man postie lists every command under CONFIGURATION)".to_owned()
     } else {
-        "see docs/configuration.md".to_owned()
+        "see man postie, CONFIGURATION".to_owned()
     }
 }
 
@@ -379,7 +379,7 @@ fn check_config(r: &mut Report, file: Option<&str>) -> Option<Config> {
             ),
             &[],
             &format!(
-                "write {f} (see docs/configuration.md; postie --configure YOU@YOUR.DOMAIN \
+                "write {f} (see man postie, CONFIGURATION; postie --configure YOU@YOUR.DOMAIN \
                  prints an account for your domain)"
             ),
         );
@@ -452,7 +452,7 @@ fn chosen(r: &mut Report, config: &Config, a: &Args) -> Vec<(Account, String)> {
                 "account",
                 "the configuration has no account",
                 &[],
-                "add one (see docs/configuration.md)",
+                "add one (see man postie, CONFIGURATION)",
             );
         }
         return config
@@ -576,7 +576,7 @@ fn settings_fix(e: &Error, name: &str) -> String {
     } else if m.contains("tls requires either tls_trust_file") {
         format!("add \"tls_trust_file system\" to account {name} (the system's CAs)")
     } else {
-        "see docs/configuration.md".to_owned()
+        "see man postie, CONFIGURATION".to_owned()
     }
 }
 

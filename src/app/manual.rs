@@ -259,7 +259,7 @@ pub fn man_page() -> String {
     let _ = write!(
         out,
         ".SH FILES\n{}\n.SH SEE ALSO\n.BR msmtp (1),\n.BR sendmail (8).\n\
-         The documentation in \\fIdocs/\\fR: usage, configuration, queue, OAuth2, compatibility, \
+         The documentation in \\fI/usr/share/doc/postie/\\fR (\\fIdocs/\\fR in the source): usage, configuration, queue, OAuth2, compatibility, \
          migration, recipes.\n",
         esc(FILES)
     );
