@@ -181,6 +181,15 @@ pub fn describe(account: &Account, show_helper: bool) -> Vec<String> {
     };
     if s.auth.enabled() {
         let user = san(s.user.as_deref().unwrap_or("(not set)"));
+        if let Some(provider) = &s.oauth2_provider {
+            // passwordeval and password are not used then (docs/oauth2.md).
+            auth.push_str(&format!(
+                ", user {user}, OAuth2 token from {} (postie oauth2 status)",
+                san(provider)
+            ));
+            lines.push(auth);
+            return lines;
+        }
         let source = match (&s.password, &s.passwordeval) {
             (Some(_), _) => "the configuration".to_owned(),
             (None, Some(cmd)) if show_helper => {

@@ -602,3 +602,22 @@ fn import_of_an_unknown_token_is_refused() {
     assert!(r.stderr.contains("invalid_grant"), "{}", r.stderr);
     assert_no_token(&r.stderr);
 }
+
+#[test]
+fn a_dry_run_names_the_oauth2_token_not_passwordeval() {
+    // migration.md's account: msmtp's passwordeval kept for msmtp, ignored by postie.
+    let home = Home::new(
+        "account gmail\nhost smtp.example.org\nport 587\ntls on\nauth oauthbearer\n\
+         user me@example.org\nfrom me@example.org\npasswordeval echo token-for-msmtp\n\
+         oauth2_provider google\noauth2_client_id cid\n",
+    );
+    let r = home.run(&["--no-send", "-a", "gmail", "r@example.org"], MSG);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("auth: OAUTHBEARER, user me@example.org, OAuth2 token from google"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("passwordeval"), "{}", r.stdout);
+}
