@@ -66,36 +66,19 @@ struct Args {
 fn parse(prog: &str, args: &[String]) -> Result<Args> {
     let usage = |what: String| Error::usage(format!("{what}\nsee '{prog} check --help'"));
     let mut a = Args::default();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_str();
-        let mut value = |names: &[&str]| -> Option<Result<String>> {
-            for name in names {
-                if let Some(v) = arg.strip_prefix(&format!("{name}=")) {
-                    return Some(Ok(v.to_owned()));
-                }
-                if arg == *name {
-                    i += 1;
-                    return Some(
-                        args.get(i)
-                            .cloned()
-                            .ok_or_else(|| usage(format!("option {name} needs an argument"))),
-                    );
-                }
-            }
-            None
-        };
-        if let Some(v) = value(&["-C", "--file"]) {
+    let mut w = super::words::Words::new(args, &usage);
+    while let Some(arg) = w.next_word() {
+        if let Some(v) = w.value(arg, &["-C", "--file"]) {
             a.config_file = Some(v?);
-        } else if let Some(v) = value(&["-a", "--account"]) {
+        } else if let Some(v) = w.value(arg, &["-a", "--account"]) {
             a.account = Some(v?);
-        } else if let Some(v) = value(&["--from", "-f"]) {
+        } else if let Some(v) = w.value(arg, &["--from", "-f"]) {
             a.from = Some(v?);
-        } else if let Some(v) = value(&["--send-test"]) {
+        } else if let Some(v) = w.value(arg, &["--send-test"]) {
             let v = v?;
             // Refused before anything connects, as a send refuses a bad recipient.
             if let Some(why) = crate::envelope::address::problem(&v) {
-                return Err(Error::usage(format!(
+                return Err(usage(format!(
                     "--send-test: invalid address {}: {why}",
                     crate::ui::sanitize(&v)
                 )));
@@ -108,7 +91,6 @@ fn parse(prog: &str, args: &[String]) -> Result<Args> {
         } else {
             return Err(usage(format!("unknown argument {}", sanitize(arg))));
         }
-        i += 1;
     }
     if a.all && a.account.is_some() {
         return Err(usage("-a and --all cannot be used together".to_owned()));

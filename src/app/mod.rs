@@ -13,6 +13,7 @@ pub mod manual;
 mod oauth2;
 mod sendmail;
 mod unlock;
+mod words;
 
 use crate::cli::{self, Cli, GetoptError, Mode};
 use crate::config;

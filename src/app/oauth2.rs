@@ -36,7 +36,6 @@ struct Args {
 fn parse(prog: &str, args: &[String]) -> Result<Args> {
     let usage = |what: String| Error::usage(format!("{what}\nsee '{prog} oauth2 --help'"));
     let mut a = Args::default();
-    let mut i = 0;
     let set_mode = |a: &mut Args, m: Mode| -> Result<()> {
         if a.mode.is_some_and(|old| old != m) {
             return Err(usage("choose one of --paste, --device and --port".into()));
@@ -44,29 +43,13 @@ fn parse(prog: &str, args: &[String]) -> Result<Args> {
         a.mode = Some(m);
         Ok(())
     };
-    while i < args.len() {
-        let arg = args[i].as_str();
-        let mut value = |names: &[&str]| -> Option<Result<String>> {
-            for name in names {
-                if let Some(v) = arg.strip_prefix(&format!("{name}=")) {
-                    return Some(Ok(v.to_owned()));
-                }
-                if arg == *name {
-                    i += 1;
-                    return Some(
-                        args.get(i)
-                            .cloned()
-                            .ok_or_else(|| usage(format!("option {name} needs an argument"))),
-                    );
-                }
-            }
-            None
-        };
-        if let Some(v) = value(&["-C", "--file"]) {
+    let mut w = super::words::Words::new(args, &usage);
+    while let Some(arg) = w.next_word() {
+        if let Some(v) = w.value(arg, &["-C", "--file"]) {
             a.config_file = Some(v?);
-        } else if let Some(v) = value(&["-a", "--account"]) {
+        } else if let Some(v) = w.value(arg, &["-a", "--account"]) {
             a.account = Some(v?);
-        } else if let Some(v) = value(&["--port"]) {
+        } else if let Some(v) = w.value(arg, &["--port"]) {
             let v = v?;
             let port = v
                 .parse::<u16>()
@@ -90,7 +73,6 @@ fn parse(prog: &str, args: &[String]) -> Result<Args> {
                 crate::ui::sanitize(arg)
             )));
         }
-        i += 1;
     }
     if a.help {
         return Ok(a);

@@ -34,30 +34,13 @@ struct Args {
 fn parse(prog: &str, cmd: &str, args: &[String]) -> Result<Args> {
     let usage = |what: String| Error::usage(format!("{what}\nsee '{prog} {cmd} --help'"));
     let mut a = Args::default();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_str();
-        let mut value = |names: &[&str]| -> Option<Result<String>> {
-            for name in names {
-                if let Some(v) = arg.strip_prefix(&format!("{name}=")) {
-                    return Some(Ok(v.to_owned()));
-                }
-                if arg == *name {
-                    i += 1;
-                    return Some(
-                        args.get(i)
-                            .cloned()
-                            .ok_or_else(|| usage(format!("option {name} needs an argument"))),
-                    );
-                }
-            }
-            None
-        };
-        if let Some(v) = value(&["-C", "--file"]) {
+    let mut w = super::words::Words::new(args, &usage);
+    while let Some(arg) = w.next_word() {
+        if let Some(v) = w.value(arg, &["-C", "--file"]) {
             a.config_file = Some(v?);
-        } else if let Some(v) = value(&["-a", "--account"]) {
+        } else if let Some(v) = w.value(arg, &["-a", "--account"]) {
             a.account = Some(v?);
-        } else if let Some(v) = value(&["--for"]) {
+        } else if let Some(v) = w.value(arg, &["--for"]) {
             let v = v?;
             if cmd != "unlock" {
                 return Err(usage(format!("--for applies to unlock, not to {cmd}")));
@@ -82,7 +65,6 @@ fn parse(prog: &str, cmd: &str, args: &[String]) -> Result<Args> {
                 crate::ui::sanitize(arg)
             )));
         }
-        i += 1;
     }
     Ok(a)
 }
