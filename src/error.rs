@@ -25,6 +25,29 @@ pub enum Sysexit {
 }
 
 impl Sysexit {
+    /// The failures, without `Ok`.
+    const FAILURES: [Sysexit; 12] = [
+        Sysexit::Usage,
+        Sysexit::DataErr,
+        Sysexit::NoInput,
+        Sysexit::NoHost,
+        Sysexit::Unavailable,
+        Sysexit::Software,
+        Sysexit::OsErr,
+        Sysexit::IoErr,
+        Sysexit::TempFail,
+        Sysexit::Protocol,
+        Sysexit::NoPerm,
+        Sysexit::Config,
+    ];
+
+    /// The failure an exit status stands for, if it is one of these (a helper's status).
+    pub fn from_code(code: i32) -> Option<Sysexit> {
+        Sysexit::FAILURES
+            .into_iter()
+            .find(|s| i32::from(s.code()) == code)
+    }
+
     /// The numeric process exit status.
     pub fn code(self) -> u8 {
         match self {

@@ -409,27 +409,6 @@ fn timed_out(lines: Vec<String>) -> Error {
     e
 }
 
-/// The sysexits code `code` stands for, if postie knows it.
-fn sysexit(code: i32) -> Option<Sysexit> {
-    use Sysexit::*;
-    [
-        Usage,
-        DataErr,
-        NoInput,
-        NoHost,
-        Unavailable,
-        Software,
-        OsErr,
-        IoErr,
-        TempFail,
-        Protocol,
-        NoPerm,
-        Config,
-    ]
-    .into_iter()
-    .find(|s| i32::from(s.code()) == code)
-}
-
 /// What the command's exit status means (see the module documentation). `unread`: it stopped
 /// reading before the end of the message.
 fn exit_result(status: std::process::ExitStatus, unread: bool, lines: Vec<String>) -> Result<()> {
@@ -452,7 +431,7 @@ fn exit_result(status: std::process::ExitStatus, unread: bool, lines: Vec<String
             format!("cannot run pipe_command: {what}"),
         ),
         Some(c) => (
-            sysexit(c).unwrap_or(Sysexit::Unavailable),
+            Sysexit::from_code(c).unwrap_or(Sysexit::Unavailable),
             false,
             format!("pipe_command failed: {what}"),
         ),
