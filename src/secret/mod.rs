@@ -94,11 +94,7 @@ enum Source<'a> {
 impl Source<'_> {
     fn slot(self, account: &Account) -> cache::Slot {
         let s = &account.settings;
-        let host = s
-            .host
-            .as_deref()
-            .or(s.socket.as_deref())
-            .unwrap_or_default();
+        let host = lookup_host(s);
         let what = match self {
             Source::Helper(cmd) => format!("passwordeval {cmd}"),
             Source::Lookup => "lookup".to_owned(),
@@ -452,12 +448,17 @@ impl PasswordSource for AuthSource<'_> {
 }
 
 /// [`lookup`] for an account's settings.
-fn lookup_for(settings: &Settings) -> Result<Option<Secret>> {
-    let host = settings
+/// The host a password is stored for: the `host` setting, or the socket path.
+pub(crate) fn lookup_host(settings: &Settings) -> &str {
+    settings
         .host
         .as_deref()
         .or(settings.socket.as_deref())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn lookup_for(settings: &Settings) -> Result<Option<Secret>> {
+    let host = lookup_host(settings);
     let user = settings.user.as_deref().unwrap_or_default();
     let home = std::path::PathBuf::from(crate::config::paths::home_dir());
     lookup(host, user, Some(&home), &crate::config::paths::sysconfdir())
@@ -473,18 +474,48 @@ pub fn lookup(
     home: Option<&Path>,
     sysconfdir: &Path,
 ) -> Result<Option<Secret>> {
+    match stored(host, user, home, sysconfdir)? {
+        Some((_, p)) => Ok(Some(p)),
+        None => prompt(host, user),
+    }
+}
+
+/// Where [`stored`] found a password.
+pub(crate) enum StoredIn {
+    SecretService,
+    Netrc(std::path::PathBuf),
+}
+
+impl std::fmt::Display for StoredIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoredIn::SecretService => f.write_str("the Secret Service (secret-tool)"),
+            StoredIn::Netrc(file) => write!(f, "{}", file.display()),
+        }
+    }
+}
+
+/// The lookup chain without the prompt: the Secret Service, `HOME/.netrc`,
+/// `SYSCONFDIR/netrc`, and where the password was found.
+pub(crate) fn stored(
+    host: &str,
+    user: &str,
+    home: Option<&Path>,
+    sysconfdir: &Path,
+) -> Result<Option<(StoredIn, Secret)>> {
     if let Some(p) = keyring::lookup(host, user) {
-        return Ok(Some(p));
+        return Ok(Some((StoredIn::SecretService, p)));
     }
-    if let Some(home) = home
-        && let Some(p) = netrc::find_in_file(&home.join(".netrc"), host, user)?
-    {
-        return Ok(Some(Secret::new(p)));
+    let files = home
+        .map(|h| h.join(".netrc"))
+        .into_iter()
+        .chain([sysconfdir.join("netrc")]);
+    for file in files {
+        if let Some(p) = netrc::find_in_file(&file, host, user)? {
+            return Ok(Some((StoredIn::Netrc(file), Secret::new(p))));
+        }
     }
-    if let Some(p) = netrc::find_in_file(&sysconfdir.join("netrc"), host, user)? {
-        return Ok(Some(Secret::new(p)));
-    }
-    prompt(host, user)
+    Ok(None)
 }
 
 /// Ask on the controlling terminal, without echo. Only when `/dev/tty` opens read-write: under

@@ -8,7 +8,7 @@
 //! written to the cache here. An OAuth2 account's secret is its access token, from the
 //! token cache or refreshed now, as AUTH gets it ([`oauth2_token`]).
 
-use super::{Source, TokenCache, cache, has_terminal, keyring, netrc, run_helper};
+use super::{Source, TokenCache, cache, has_terminal, run_helper};
 use crate::config::{Account, AuthSetting, Secret, paths};
 use crate::error::{Error, Result, Sysexit};
 use crate::oauth2::{Grant, grant::Origin};
@@ -100,27 +100,19 @@ pub fn probe(account: &Account) -> Result<Found> {
 /// The lookup chain of [`super::lookup`], naming the place that answered.
 fn lookup(account: &Account) -> Result<Found> {
     let s = &account.settings;
-    let host = s
-        .host
-        .as_deref()
-        .or(s.socket.as_deref())
-        .unwrap_or_default();
+    let host = super::lookup_host(s);
     let user = s.user.as_deref().unwrap_or_default();
-    let found = |source: String, p: Secret| Found {
-        source,
-        cached: false,
-        secret: Some(p),
-    };
-    if let Some(p) = keyring::lookup(host, user) {
-        return Ok(found("the Secret Service (secret-tool)".to_owned(), p));
+    let home = std::path::PathBuf::from(paths::home_dir());
+    let sysconfdir = paths::sysconfdir();
+    if let Some((place, p)) = super::stored(host, user, Some(&home), &sysconfdir)? {
+        return Ok(Found {
+            source: place.to_string(),
+            cached: false,
+            secret: Some(p),
+        });
     }
-    let home_netrc = std::path::PathBuf::from(paths::home_dir()).join(".netrc");
-    let system_netrc = paths::sysconfdir().join("netrc");
-    for file in [&home_netrc, &system_netrc] {
-        if let Some(p) = netrc::find_in_file(file, host, user)? {
-            return Ok(found(file.display().to_string(), Secret::new(p)));
-        }
-    }
+    let home_netrc = home.join(".netrc");
+    let system_netrc = sysconfdir.join("netrc");
     let nothing = format!(
         "nothing stored for user {user} at {host} (Secret Service, {}, {})",
         home_netrc.display(),
