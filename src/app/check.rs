@@ -1251,12 +1251,7 @@ fn check_queue(r: &mut Report, acc: &Account) {
 
 /// The test message, CRLF line ends, no line starting with a dot.
 fn test_message(acc: &Account, from: &str, to: &str) -> String {
-    let s = &acc.settings;
-    let server = s
-        .host
-        .as_deref()
-        .or(s.socket.as_deref())
-        .unwrap_or_default();
+    let server = acc.settings.host_or_socket();
     let lines = [
         format!("From: {from}"),
         format!("To: {to}"),

@@ -105,6 +105,14 @@ pub enum MailFrom {
 }
 
 impl Settings {
+    /// The server's name: `host`, or the `socket` path (what passwords are stored for).
+    pub fn host_or_socket(&self) -> &str {
+        self.host
+            .as_deref()
+            .or(self.socket.as_deref())
+            .unwrap_or_default()
+    }
+
     /// The port a connection uses: `port`, else SMTP's default for the TLS mode (465 for
     /// implicit TLS, else 25); LMTP has no default (msmtp.md 2.6).
     pub fn effective_port(&self) -> Option<u16> {

@@ -94,7 +94,7 @@ enum Source<'a> {
 impl Source<'_> {
     fn slot(self, account: &Account) -> cache::Slot {
         let s = &account.settings;
-        let host = lookup_host(s);
+        let host = s.host_or_socket();
         let what = match self {
             Source::Helper(cmd) => format!("passwordeval {cmd}"),
             Source::Lookup => "lookup".to_owned(),
@@ -448,17 +448,8 @@ impl PasswordSource for AuthSource<'_> {
 }
 
 /// [`lookup`] for an account's settings.
-/// The host a password is stored for: the `host` setting, or the socket path.
-pub(crate) fn lookup_host(settings: &Settings) -> &str {
-    settings
-        .host
-        .as_deref()
-        .or(settings.socket.as_deref())
-        .unwrap_or_default()
-}
-
 fn lookup_for(settings: &Settings) -> Result<Option<Secret>> {
-    let host = lookup_host(settings);
+    let host = settings.host_or_socket();
     let user = settings.user.as_deref().unwrap_or_default();
     let home = std::path::PathBuf::from(crate::config::paths::home_dir());
     lookup(host, user, Some(&home), &crate::config::paths::sysconfdir())

@@ -100,7 +100,7 @@ pub fn probe(account: &Account) -> Result<Found> {
 /// The lookup chain of [`super::lookup`], naming the place that answered.
 fn lookup(account: &Account) -> Result<Found> {
     let s = &account.settings;
-    let host = super::lookup_host(s);
+    let host = s.host_or_socket();
     let user = s.user.as_deref().unwrap_or_default();
     let home = std::path::PathBuf::from(paths::home_dir());
     let sysconfdir = paths::sysconfdir();
