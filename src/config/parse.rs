@@ -138,30 +138,26 @@ impl Parser<'_> {
 
     fn line(&mut self, line: &str, lineno: usize, from_eval: bool) -> Result<()> {
         if let Some(rest) = marked(line) {
-            if let Some((cmd, _)) = split_line(rest)
-                && NOT_AFTER_MARKER.contains(&cmd)
-            {
-                return Err(self.err(
-                    lineno,
-                    format!(
+            if let Some((cmd, _)) = split_line(rest) {
+                let refused = if NOT_AFTER_MARKER.contains(&cmd) {
+                    Some(format!(
                         "command {cmd} cannot follow {MARKER} (msmtp reads the line as a \
                          comment; write it as an ordinary line)"
-                    ),
-                ));
-            }
-            // Before any section an ordinary command starts msmtp's implicit account
-            // "default"; msmtp skips the marker line, so the two programs would read
-            // different accounts.
-            if let Some((cmd, _)) = split_line(rest)
-                && matches!(self.section, Section::None)
-                && FileSwitch::lookup(cmd).is_none()
-            {
-                return Err(self.err(
-                    lineno,
-                    format!(
-                        "command {cmd} after {MARKER} must follow a defaults or account line (before them it would make an account default that msmtp does not see)"
-                    ),
-                ));
+                    ))
+                } else if matches!(self.section, Section::None) && FileSwitch::lookup(cmd).is_none()
+                {
+                    // Before any section an ordinary command starts msmtp's implicit account
+                    // "default", which msmtp, skipping the line, would not have.
+                    Some(format!(
+                        "command {cmd} after {MARKER} must follow a defaults or account line \
+                         (before them it would make an account default that msmtp does not see)"
+                    ))
+                } else {
+                    None
+                };
+                if let Some(why) = refused {
+                    return Err(self.err(lineno, why));
+                }
             }
             return self.command(rest, lineno, from_eval);
         }
